@@ -1,0 +1,195 @@
+"""The snnc intermediate representation: plain dataclasses holding numpy arrays.
+
+A `NetworkIR` is what the frontend produces (from YAML or the Python builder) and what
+every pass and backend consumes. All random draws (connectivity, weights, delays) are
+already made here; spike sources are drawn by `source_spikes`, deterministic in
+(seed, population name, step), so every backend sees the very same numbers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import Location
+
+PRECISIONS = ("fixed", "float")
+NEURON_MODELS = ("lif", "spike_source")
+SOURCE_KINDS = ("poisson", "periodic", "array")
+PROBE_VARS = ("spikes", "v", "u")
+
+
+@dataclass
+class Adapt:
+    """Adaptive threshold (homeostasis): threshold rises by `increment` per spike, decays with `tau` steps."""
+
+    increment: float = 0.0
+    tau: float = 0.0
+
+
+@dataclass
+class LIFParams:
+    """Lava LIF parameters. Fixed precision: du, dv in 0..4095, threshold is vth << 6."""
+
+    du: float = 0
+    dv: float = 0
+    vth: float = 10
+    bias_mant: float = 0
+    bias_exp: int = 0
+    adapt: Adapt | None = None
+
+
+@dataclass
+class SpikeSource:
+    """A spike generator population: poisson (probability per step), periodic, or an array."""
+
+    kind: str
+    rate: float = 0.0
+    period: int = 1
+    phase: int = 0
+    data: np.ndarray | None = None  # bool (T, size) for kind == "array"
+
+
+@dataclass
+class Population:
+    """A group of neurons of one model: `lif` (on cores) or `spike_source` (host input)."""
+
+    name: str
+    size: int
+    model: str
+    lif: LIFParams | None = None
+    source: SpikeSource | None = None
+
+    @property
+    def is_source(self) -> bool:
+        return self.model == "spike_source"
+
+
+@dataclass
+class Plasticity:
+    """A local learning rule on a projection; `params` holds the rule's fields as given."""
+
+    rule: str
+    params: dict[str, Any] = field(default_factory=dict)
+    modulator: str | None = None
+
+
+@dataclass
+class Projection:
+    """Synapses from `pre` to `post`, one entry per synapse (COO arrays of equal length).
+
+    `weight` holds integers (Lava Dense weights, before Lava's clip/truncation) in fixed
+    precision and floats in float precision; `delay` is in steps (0..63), a spike with
+    delay d arriving d + 1 steps after it was emitted, as in Lava.
+    """
+
+    name: str
+    pre: str
+    post: str
+    pre_idx: np.ndarray  # int32
+    post_idx: np.ndarray  # int32
+    weight: np.ndarray  # int32 (fixed) | float64 (float)
+    delay: np.ndarray  # int16
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+    plasticity: Plasticity | None = None
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.pre_idx.shape[0])
+
+    def dense_weights(self, n_post: int, n_pre: int) -> np.ndarray:
+        """The (post, pre) weight matrix, like Lava Dense (0 = no synapse)."""
+        w = np.zeros((n_post, n_pre), dtype=self.weight.dtype)
+        np.add.at(w, (self.post_idx, self.pre_idx), self.weight)
+        return w
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A recorded quantity: `<population>.spikes|v|u` or `<projection>.weights`."""
+
+    target: str
+    var: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.target}.{self.var}"
+
+
+@dataclass
+class NetworkIR:
+    """A whole network, ready for compiler passes and backends."""
+
+    name: str
+    precision: str = "fixed"
+    seed: int = 0
+    steps: int = 100
+    target: str = "loihi2"
+    populations: dict[str, Population] = field(default_factory=dict)
+    projections: dict[str, Projection] = field(default_factory=dict)
+    probes: list[Probe] = field(default_factory=list)
+    source_file: str | None = None
+    # dotted field path (e.g. "projections.a_b.weight") -> where it was written
+    locations: dict[str, Location] = field(default_factory=dict)
+
+    def loc(self, path: str) -> Location:
+        """Best location for a field path: the path itself or its nearest written parent."""
+        parts = path.split(".")
+        while parts:
+            key = ".".join(parts)
+            if key in self.locations:
+                found = self.locations[key]
+                return Location(found.file, found.line, path)
+            parts.pop()
+        return Location(self.source_file, None, path)
+
+    @property
+    def neuron_populations(self) -> list[Population]:
+        return [p for p in self.populations.values() if not p.is_source]
+
+    @property
+    def source_populations(self) -> list[Population]:
+        return [p for p in self.populations.values() if p.is_source]
+
+
+def stream_seed(seed: int, *names: str) -> list[int]:
+    """A stable seed sequence for one named random stream (independent of other streams)."""
+    return [int(seed) & 0xFFFFFFFF] + [zlib.crc32(n.encode()) for n in names]
+
+
+def rng_for(seed: int, *names: str) -> np.random.Generator:
+    """The generator for a named stream, e.g. rng_for(seed, "projection", "inp_hid", "weight")."""
+    return np.random.default_rng(stream_seed(seed, *names))
+
+
+def source_spikes(pop: Population, steps: int, seed: int, start: int = 0) -> np.ndarray:
+    """Spikes of a source population for steps [start, start + steps): bool (steps, size).
+
+    Poisson draws are made row by row from one stream, so a run of N steps is a prefix of
+    a run of M > N steps, and every backend gets identical spikes.
+    """
+    src = pop.source
+    assert src is not None, f"{pop.name} is not a spike source"
+    n = pop.size
+    if src.kind == "poisson":
+        rng = rng_for(seed, "source", pop.name)
+        if start:
+            rng.random((start, n))  # skip the rows before `start`
+        return rng.random((steps, n)) < src.rate
+    if src.kind == "periodic":
+        t = np.arange(start, start + steps)
+        row = (t - src.phase) % max(src.period, 1) == 0
+        row &= t >= src.phase
+        return np.repeat(row[:, None], n, axis=1)
+    if src.kind == "array":
+        data = np.asarray(src.data, dtype=bool)
+        out = np.zeros((steps, n), dtype=bool)
+        hi = min(start + steps, data.shape[0])
+        if hi > start:
+            out[: hi - start] = data[start:hi]
+        return out
+    raise ValueError(f"unknown source kind {src.kind!r}")
