@@ -25,6 +25,12 @@ class RunResult:
     wall_s: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.arrays()[key]
+
+    def keys(self) -> list[str]:
+        return list(self.arrays())
+
     def arrays(self) -> dict[str, np.ndarray]:
         """All arrays keyed as in the results .npz: probes, plus `<pop>.spikes` for every population."""
         out = {f"{p}.spikes": s for p, s in self.spikes.items()}

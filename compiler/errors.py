@@ -34,10 +34,11 @@ class Diagnostic:
                    field=field if field is not None else loc.field, allowed=allowed)
 
     def format(self) -> str:
-        where = self.file or "<network>"
+        where = self.file or ("<network>" if self.line is not None else "")
         if self.line is not None:
             where += f":{self.line}"
-        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        parts = [p for p in (where, self.field, self.message) if p]
+        text = ": ".join(parts)
         if self.allowed:
             text += f" (allowed: {self.allowed})"
         return text

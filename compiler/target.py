@@ -29,6 +29,7 @@ class Target:
     energy_pj: dict[str, float] = field(default_factory=dict)
     time_ns: dict[str, float] = field(default_factory=dict)
     source: str = ""  # where the figures come from
+    sources: dict[str, str] = field(default_factory=dict)  # dotted figure key -> its source
     file: str | None = None
 
     @property

@@ -1,0 +1,144 @@
+"""The Lava backend: runs a compiled Program on lava-nc 0.10.0, bit-exact with the cpu backend.
+
+`import backends.lava` is cheap and works without Lava: Lava is only imported by the worker
+child process (`backends.lava.worker`), which runs under a watchdog because Lava hangs
+forever when a process model raises.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+from backends.result import RunResult
+from compiler.errors import BackendError
+from compiler.ir import Probe, source_spikes
+from compiler.program import Program
+
+from .plan import GRANULARITIES, LavaPlan, make_plan
+
+__all__ = ["run", "default_timeout", "GRANULARITIES", "lower_projection"]
+
+INSTALL_HINT = ("lava-nc is not installed: run `pip install -e '.[lava]'` with Python 3.10 "
+                "(lava-nc 0.10.0 needs exactly 3.10); `make test` sets it up")
+
+
+def lower_projection(*args: Any, **kwargs: Any) -> Any:
+    """See `backends.lava.lowering.lower_projection` (imported lazily)."""
+    from .lowering import lower_projection as impl
+
+    return impl(*args, **kwargs)
+
+
+def lava_available() -> bool:
+    """Whether lava-nc can be imported in this environment."""
+    return importlib.util.find_spec("lava") is not None
+
+
+def default_timeout(plan: LavaPlan, steps: int) -> float:
+    """Seconds the worker may take: start-up plus a generous per-step, per-process and
+    per-matrix-element allowance (Lava costs ~0.4 ms per process per step and grows like N^2)."""
+    neurons = sum(g.index.size for g in plan.groups.values())
+    per_step = 0.01 * plan.n_processes + 5e-8 * plan.matrix_elements() + 2e-6 * neurons
+    build = 2e-7 * plan.matrix_elements() + 0.5 * plan.n_processes
+    return 60.0 + build + 3.0 * steps * per_step
+
+
+def _preflight(program: Program, plan: LavaPlan, options: dict[str, Any]) -> None:
+    """Fail fast, before starting Lava, on what the worker would reject."""
+    from .lowering import lif_kwargs
+
+    net = program.network
+    for g in plan.groups.values():
+        if not g.is_source:
+            lif_kwargs(net.populations[g.pop], g, plan.precision,
+                       raw_params=bool(options.get("_test_raw_params")))
+    if options.get("learning_rule_factory") is None:
+        for proj in net.projections.values():
+            if proj.plasticity is not None:
+                raise BackendError(f"projection '{proj.name}': plasticity not yet supported on "
+                                   f"lava (rule '{proj.plasticity.rule}')")
+
+
+def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
+        granularity: str = "grouped", timeout_s: float | None = None, **options: Any) -> RunResult:
+    """Run `program` for `steps` steps on Lava; spikes of every population plus the probes.
+
+    granularity: "grouped" (one LIF per population, one synapse process per projection) or
+    "core" (one LIF per population slice on a compiled core, one synapse process per
+    (projection, source core, destination core)). timeout_s: watchdog limit (default from
+    the network's size and `steps`). options: learning_rule_factory (see lower_projection).
+    """
+    t0 = time.perf_counter()
+    if steps < 1:
+        raise BackendError(f"steps must be >= 1 (got {steps})")
+    if not lava_available():
+        raise BackendError(INSTALL_HINT)
+    net = program.network
+    probes = list(net.probes) if probes is None else list(probes)
+    weight_probes = sorted({p.target for p in probes if p.var == "weights"})
+    record_vu = sorted({p.target for p in probes if p.var in ("v", "u")})
+    plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes))
+    _preflight(program, plan, options)
+    sources = {p.name: source_spikes(p, steps, net.seed) for p in net.source_populations}
+    job = {"plan": plan, "steps": int(steps), "sources": sources,
+           "populations": net.populations, "projections": net.projections,
+           "record_vu": record_vu, "weight_probes": weight_probes,
+           "options": {k: v for k, v in options.items() if k != "progress"}}
+    limit = float(timeout_s) if timeout_s is not None else default_timeout(plan, steps)
+    from .runner import run_worker
+
+    with tempfile.TemporaryDirectory(prefix="snnc-lava-") as work:
+        out = run_worker(job, work, limit)
+        result = _assemble(program, plan, steps, probes, sources, out)
+    result.wall_s = time.perf_counter() - t0
+    result.meta.update(granularity=granularity, processes=plan.n_processes,
+                       timeout_s=limit, **{f"lava_{k}": v for k, v in out["timing"].items()},
+                       synapse_kinds={k: b.kind for k, b in plan.blocks.items()})
+    return result
+
+
+def _assemble(program: Program, plan: LavaPlan, steps: int, probes: list[Probe],
+              sources: dict[str, np.ndarray], out: dict[str, Any]) -> RunResult:
+    """Put the per-process recordings back into per-population arrays (CPU backend layout)."""
+    net = program.network
+    fixed = net.precision == "fixed"
+    vdtype = np.int64 if fixed else np.float64
+    res = RunResult(backend="lava", steps=steps)
+    records = {key: np.load(path) for key, path in out["records"].items()}
+    want = {p.key for p in probes}
+    for pop in net.populations.values():
+        if pop.is_source:
+            res.spikes[pop.name] = np.asarray(sources[pop.name], dtype=bool)
+            continue
+        spikes = np.zeros((steps, pop.size), dtype=bool)
+        v = np.zeros((steps, pop.size), dtype=vdtype)
+        u = np.zeros((steps, pop.size), dtype=vdtype)
+        for g in plan.groups_of(pop.name):
+            rec = records[g.key]
+            spikes[:, g.index] = rec[0] != 0
+            if rec.shape[0] == 3:
+                v[:, g.index] = rec[1]
+                u[:, g.index] = rec[2]
+        res.spikes[pop.name] = spikes
+        for var, arr in (("v", v), ("u", u)):
+            if f"{pop.name}.{var}" in want:
+                res.values[f"{pop.name}.{var}"] = arr
+    for p in probes:
+        if p.var == "spikes":
+            res.values[p.key] = res.spikes[p.target]
+        elif p.var == "weights":
+            proj = net.projections[p.target]
+            n_post, n_pre = net.populations[proj.post].size, net.populations[proj.pre].size
+            w = np.zeros((n_post, n_pre), dtype=vdtype)
+            for key, block_w in out["weights"].get(p.target, []):
+                b = plan.blocks[key]
+                rows = plan.groups[b.post_group].index
+                cols = plan.groups[b.pre_group].index
+                w[np.ix_(rows, cols)] = np.asarray(block_w)
+            res.values[p.key] = w
+    return res

@@ -1,0 +1,176 @@
+"""The CPU simulator: steps a Program's network with numpy, bit-exact to Lava's fixed_pt models.
+
+Per step t: sources emit row t of `source_spikes`; every LIF population reads its input
+ring row t, updates and spikes; all spikes of step t are then delivered through their
+projections (arriving at t + d + 1); then learners, if any, see the step's spikes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from backends.result import RunResult
+from compiler.errors import BackendError, InputError, suggest
+from compiler.ir import PROBE_VARS, NetworkIR, Probe, Projection, source_spikes
+from compiler.program import Program
+
+from .neurons import LIFState
+from .synapses import Synapses
+
+# learner_factory(projection, synapses, network) -> object with .step(t, pre_spikes, post_spikes)
+LearnerFactory = Callable[[Projection, Synapses, NetworkIR], Any]
+
+
+def parse_probe(probe: Probe | str, net: NetworkIR) -> Probe:
+    """A Probe from `"<pop>.spikes|v|u"` / `"<proj>.weights"` (or a Probe), checked against `net`."""
+    if isinstance(probe, str):
+        target, _, var = probe.rpartition(".")
+        probe = Probe(target, var)
+    if probe.target in net.populations:
+        pop = net.populations[probe.target]
+        allowed = ("spikes",) if pop.is_source else PROBE_VARS
+        if probe.var in allowed:
+            return probe
+        raise InputError(f"probe '{probe.key}': population '{pop.name}' has no '{probe.var}'; "
+                         f"allowed: {', '.join(allowed)}")
+    if probe.target in net.projections:
+        if probe.var == "weights":
+            return probe
+        raise InputError(f"probe '{probe.key}': projections record only 'weights'")
+    names = list(net.populations) + list(net.projections)
+    raise InputError(f"probe '{probe.key}': no population or projection '{probe.target}'"
+                     f"{suggest(probe.target, names)}; allowed: {', '.join(names)}")
+
+
+def default_learner_factory() -> LearnerFactory | None:
+    """`backends.cpu.learning.make_learner` when the plasticity module provides it."""
+    try:
+        from . import learning
+    except ImportError:
+        return None
+    return getattr(learning, "make_learner", None)
+
+
+class Simulator:
+    """A running simulation of `program.network`; `run(steps)` may be called repeatedly.
+
+    State (u, v, thresholds, in-flight spikes, the step counter `t`, weights) carries
+    over between runs, so training and testing phases can follow each other.
+    `learner_factory(projection, synapses, network)` builds a learner for each projection
+    with `plasticity`; its `.step(t, pre_spikes, post_spikes)` (bool arrays of step t)
+    runs after the step's spikes were delivered, so weight changes act from step t + 1.
+    Without a factory, `backends.cpu.learning.make_learner` is used if it exists.
+    """
+
+    def __init__(self, program: Program, probes: Iterable[Probe | str] | None = None,
+                 learner_factory: LearnerFactory | None = None):
+        net = program.network
+        self.program, self.network = program, net
+        if net.precision not in ("fixed", "float"):
+            raise BackendError(f"unknown precision '{net.precision}'")
+        self.fixed = net.precision == "fixed"
+        self.t = 0
+        chosen = net.probes if probes is None else probes
+        self.probes = [parse_probe(p, net) for p in chosen]
+        self.neurons: dict[str, LIFState] = {}
+        for pop in net.populations.values():
+            if pop.is_source:
+                if pop.source is None:
+                    raise BackendError(f"population '{pop.name}': spike source without a source")
+                continue
+            if pop.model != "lif" or pop.lif is None:
+                raise BackendError(f"population '{pop.name}': model '{pop.model}' is not supported")
+            self.neurons[pop.name] = LIFState(pop.name, pop.size, pop.lif, self.fixed)
+        if learner_factory is None and any(p.plasticity for p in net.projections.values()):
+            learner_factory = default_learner_factory()
+        self.synapses: dict[str, Synapses] = {}
+        self.learners: dict[str, Any] = {}
+        ring_len: dict[str, int] = {name: 1 for name in self.neurons}
+        for proj in net.projections.values():
+            for end in (proj.pre, proj.post):
+                if end not in net.populations:
+                    raise BackendError(f"projection '{proj.name}': no population '{end}'")
+            if proj.post not in self.neurons:
+                raise BackendError(f"projection '{proj.name}': post '{proj.post}' is not a LIF population")
+            plastic = proj.plasticity is not None
+            if plastic and learner_factory is None:
+                raise BackendError(
+                    f"projection '{proj.name}': plasticity rule '{proj.plasticity.rule}' needs a "
+                    "learning engine (backends.cpu.learning.make_learner is not available)")
+            syn = Synapses(proj, net.populations[proj.pre].size, net.populations[proj.post].size,
+                           self.fixed, plastic=plastic)
+            self.synapses[proj.name] = syn
+            ring_len[proj.post] = max(ring_len[proj.post], syn.max_delay + 2)
+            if plastic:
+                self.learners[proj.name] = learner_factory(proj, syn, net)
+        self.rings = {name: np.zeros((ring_len[name], self.neurons[name].size))
+                      for name in self.neurons}
+
+    def run(self, steps: int, progress: Callable[[int, int], None] | None = None) -> RunResult:
+        """Advance `steps` steps from the current state; returns this run's recordings."""
+        steps = int(steps)
+        if steps < 0:
+            raise InputError(f"steps: {steps}; allowed: a non-negative number of steps")
+        net, t0 = self.network, self.t
+        wall0 = time.perf_counter()
+        pops = net.populations
+        spikes = {name: np.zeros((steps, p.size), dtype=bool) for name, p in pops.items()}
+        sources = {p.name: source_spikes(p, steps, net.seed, start=t0)
+                   for p in net.source_populations}
+        for name, arr in sources.items():
+            spikes[name][:] = arr
+        vdtype = np.int64 if self.fixed else np.float64
+        state_probes = [p for p in self.probes if p.var in ("u", "v")]
+        weight_probes = [p for p in self.probes if p.var == "weights"]
+        records = {p.key: np.zeros((steps, pops[p.target].size), dtype=vdtype)
+                   for p in state_probes}
+        synops = {name: np.zeros(steps, dtype=np.int64) for name in self.synapses}
+        by_pre: dict[str, list[str]] = {name: [] for name in pops}
+        for name, proj in net.projections.items():
+            by_pre[proj.pre].append(name)
+        every = max(1, steps // 100)
+        for i in range(steps):
+            t = t0 + i
+            fired: dict[str, np.ndarray] = {}
+            for name, lif in self.neurons.items():
+                ring = self.rings[name]
+                row = ring[t % ring.shape[0]]
+                s = lif.step(row)
+                row.fill(0.0)
+                spikes[name][i] = s
+                fired[name] = s
+            for p in state_probes:
+                records[p.key][i] = getattr(self.neurons[p.target], p.var)
+            for name in sources:
+                fired[name] = sources[name][i]
+            for pre, outs in by_pre.items():
+                if not outs:
+                    continue
+                idx = np.flatnonzero(fired[pre])
+                if idx.shape[0] == 0:
+                    continue
+                for pname in outs:
+                    syn = self.synapses[pname]
+                    synops[pname][i] = syn.deliver(idx, t, self.rings[net.projections[pname].post])
+            for pname, learner in self.learners.items():
+                proj = net.projections[pname]
+                learner.step(t, fired[proj.pre], fired[proj.post])
+            if progress is not None and ((i + 1) % every == 0 or i + 1 == steps):
+                progress(i + 1, steps)
+        self.t = t0 + steps
+        values: dict[str, np.ndarray] = dict(records)
+        for p in self.probes:
+            if p.var == "spikes":
+                values[p.key] = spikes[p.target]
+        for p in weight_probes:
+            values[p.key] = self.synapses[p.target].dense()
+        wall = time.perf_counter() - wall0
+        meta = {"precision": net.precision, "t_start": t0, "t_end": self.t,
+                "synops": {k: int(v.sum()) for k, v in synops.items()},
+                "synops_per_step": synops, "ms_per_step": 1e3 * wall / max(steps, 1)}
+        return RunResult(backend="cpu", steps=steps, spikes=spikes, values=values,
+                         wall_s=wall, meta=meta)

@@ -1,0 +1,155 @@
+"""Build Lava processes from a `LavaPlan` (runs inside the worker; Lava is imported lazily).
+
+`lower_projection` is the hook for plastic projections (LearningDense + a learning rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from compiler.errors import BackendError
+from compiler.ir import LIFParams, Population, Projection
+
+from .plan import LavaPlan, NeuronGroup, SynapseBlock
+
+LIF_FIELDS = ("du", "dv", "vth", "bias_mant", "bias_exp")
+
+
+@dataclass
+class Built:
+    """The Lava processes of one network, by plan key."""
+
+    neurons: dict[str, Any] = field(default_factory=dict)
+    synapses: dict[str, Any] = field(default_factory=dict)
+    record_paths: dict[str, str] = field(default_factory=dict)  # LIF group key -> .npy
+
+
+def _sign_mode(name: str) -> Any:
+    from lava.utils.weightutils import SignMode
+
+    return {"excitatory": SignMode.EXCITATORY, "inhibitory": SignMode.INHIBITORY,
+            "mixed": SignMode.MIXED}[name]
+
+
+def lif_kwargs(pop: Population, group: NeuronGroup, precision: str,
+               raw_params: bool = False) -> dict[str, Any]:
+    """LIF constructor arguments for one group; integers in fixed precision (Lava's fixed_pt
+    models fail, and Lava then hangs, on float parameters). `raw_params` is a test hook."""
+    params: LIFParams = pop.lif or LIFParams()
+    if params.adapt is not None:
+        raise BackendError(
+            f"population '{pop.name}': adaptive threshold (adapt) is not supported by Lava's LIF; "
+            "use the cpu backend")
+    out: dict[str, Any] = {}
+    for name in LIF_FIELDS:
+        value = np.asarray(getattr(params, name))
+        if value.ndim:  # per-neuron values: keep this group's slice
+            value = value[group.index] if value.shape[0] == pop.size else value
+        if raw_params:
+            out[name] = value.item() if value.ndim == 0 else value
+            continue
+        if precision == "fixed":
+            if not np.all(np.equal(np.mod(value, 1), 0)):
+                raise BackendError(f"population '{pop.name}': {name} = {value} is not an integer "
+                                   "(fixed precision needs integer LIF parameters)")
+            value = value.astype(np.int64)
+        else:
+            value = value.astype(np.float64)
+        out[name] = value.item() if value.ndim == 0 else value
+    if precision == "fixed" and not raw_params:
+        for name in ("du", "dv"):
+            if not 0 <= out[name] <= 4095:
+                raise BackendError(f"population '{pop.name}': {name} = {out[name]} is outside 0..4095")
+    return out
+
+
+def build_neuron(group: NeuronGroup, pop: Population, precision: str, steps: int,
+                 source_spikes: np.ndarray | None, record_path: str | None, record_vu: bool,
+                 options: dict[str, Any]) -> Any:
+    """A RingBuffer for a spike source (columns are steps) or a self-recording LIF slice."""
+    if group.is_source:
+        from lava.proc.io.source import RingBuffer
+
+        assert source_spikes is not None
+        dtype = np.int32 if precision == "fixed" else np.float64
+        data = np.ascontiguousarray(source_spikes[:, group.index].T.astype(dtype))
+        return RingBuffer(data=data)
+    from .procs.recording_lif import RecordingLIF
+
+    kw = lif_kwargs(pop, group, precision, raw_params=bool(options.get("_test_raw_params")))
+    extra = {}
+    if options.get("_test_fail_step") is not None:
+        extra["fail_on_step"] = int(options["_test_fail_step"])
+    return RecordingLIF(shape=(group.index.size,), name=group.key, record_path=record_path,
+                        record_steps=steps, record_vu=record_vu, **kw, **extra)
+
+
+def lower_projection(block: SynapseBlock, proj: Projection, precision: str, *,
+                     learning_rule_factory: Callable[..., Any] | None = None) -> Any:
+    """The Lava synapse process of one block: (Delay)Dense/(Delay)Sparse, or, for a plastic
+    projection, whatever `learning_rule_factory(block, proj, precision)` returns (e.g. a
+    LearningDense with a learning rule); without a factory plasticity is a BackendError."""
+    if proj.plasticity is not None:
+        if learning_rule_factory is None:
+            raise BackendError(f"projection '{proj.name}': plasticity not yet supported on lava "
+                               f"(rule '{proj.plasticity.rule}')")
+        return learning_rule_factory(block, proj, precision)
+    return build_synapse(block, precision)
+
+
+def build_synapse(block: SynapseBlock, precision: str) -> Any:
+    """A plain Lava synapse process for one block, with the projection-wide sign mode."""
+    from lava.proc.dense.process import DelayDense, Dense
+    from lava.proc.sparse.process import DelaySparse, Sparse
+
+    fixed = precision == "fixed"
+    w = block.weight.astype(np.int64 if fixed else np.float64)
+    kw: dict[str, Any] = {"name": block.key}
+    if fixed:
+        kw.update(weight_exp=block.weight_exp, num_weight_bits=block.num_weight_bits,
+                  sign_mode=_sign_mode(block.sign_mode))
+    if block.kind in ("delay_dense", "delay_sparse"):
+        max_delay = int(block.delay.max())
+        if block.kind == "delay_dense":
+            delays = block.dense(block.delay.astype(int))
+            return DelayDense(weights=block.dense(w), delays=delays, max_delay=max_delay, **kw)
+        # delays share the weights' sparsity pattern (a zero delay is an absent entry)
+        delays = block.csr(block.delay.astype(int))
+        return DelaySparse(weights=block.csr(w), delays=delays, max_delay=max_delay, **kw)
+    if block.kind == "sparse":
+        return Sparse(weights=block.csr(w), **kw)
+    return Dense(weights=block.dense(w), **kw)
+
+
+def build_network(plan: LavaPlan, pops: dict[str, Population], projs: dict[str, Projection],
+                  steps: int, sources: dict[str, np.ndarray], record_dir: str,
+                  record_vu: set[str], options: dict[str, Any]) -> Built:
+    """All processes of the plan, connected: pre s_out -> block s_in, block a_out -> post a_in
+    (Lava sums several connections into one InPort)."""
+    built = Built()
+    for key, g in plan.groups.items():
+        path = None if g.is_source else f"{record_dir}/{len(built.record_paths)}.npy"
+        if path:
+            built.record_paths[key] = path
+        built.neurons[key] = build_neuron(g, pops[g.pop], plan.precision, steps,
+                                          sources.get(g.pop), path, g.pop in record_vu, options)
+    factory = options.get("learning_rule_factory")
+    for key, b in plan.blocks.items():
+        syn = lower_projection(b, projs[b.proj], plan.precision, learning_rule_factory=factory)
+        built.synapses[key] = syn
+        built.neurons[b.pre_group].s_out.connect(syn.s_in)
+        syn.a_out.connect(built.neurons[b.post_group].a_in)
+    for pre, post in plan.links:  # zero weights: adds nothing, only makes Lava run both parts
+        from lava.proc.dense.process import Dense
+
+        n_pre, n_post = plan.groups[pre].index.size, plan.groups[post].index.size
+        dtype = np.int64 if plan.precision == "fixed" else np.float64
+        link = Dense(weights=np.zeros((n_post, n_pre), dtype=dtype), name=f"link:{pre}->{post}")
+        built.neurons[pre].s_out.connect(link.s_in)
+        link.a_out.connect(built.neurons[post].a_in)
+        built.synapses[f"link:{pre}->{post}"] = link
+    return built

@@ -1,0 +1,237 @@
+"""Lowering plan (pure numpy, no Lava): which Lava processes to build and how to wire them.
+
+`grouped`: one LIF per population, one synapse process per projection.
+`core`: one LIF per (population, compiled core), one synapse process per
+(projection, source core, destination core) block, faithful to the partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from compiler.errors import BackendError
+from compiler.ir import NetworkIR, Population, Projection
+from compiler.program import Program
+
+GRANULARITIES = ("grouped", "core")
+SYNAPSE_KINDS = ("dense", "sparse", "delay_dense", "delay_sparse")
+SPARSE_BELOW = 0.2  # a block with fewer synapses than this fraction of its matrix is lowered to Sparse
+
+
+@dataclass
+class NeuronGroup:
+    """One Lava neuron process: a LIF slice of `pop` (or the RingBuffer of a spike source)."""
+
+    key: str
+    pop: str
+    index: np.ndarray  # neuron indices of `pop` held by this process, ascending
+    core: int | None = None  # global core id (core granularity), else None
+    is_source: bool = False
+
+
+@dataclass
+class SynapseBlock:
+    """One Lava synapse process: the synapses of `proj` from `pre_group` to `post_group`.
+
+    rows/cols index the block matrix (post-local, pre-local), as Lava's (post, pre) weights.
+    """
+
+    key: str
+    proj: str
+    pre_group: str
+    post_group: str
+    shape: tuple[int, int]
+    rows: np.ndarray
+    cols: np.ndarray
+    weight: np.ndarray
+    delay: np.ndarray
+    kind: str
+    sign_mode: str  # projection-wide: "excitatory" | "inhibitory" | "mixed"
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+
+    def dense(self, values: np.ndarray) -> np.ndarray:
+        """A (post, pre) matrix of this block holding `values` at its synapses."""
+        out = np.zeros(self.shape, dtype=values.dtype)
+        out[self.rows, self.cols] = values
+        return out
+
+    def csr(self, values: np.ndarray) -> sp.csr_matrix:
+        """The same as `dense` as a canonical scipy csr matrix."""
+        m = sp.csr_matrix((values, (self.rows, self.cols)), shape=self.shape)
+        m.sum_duplicates()
+        m.sort_indices()
+        return m
+
+
+@dataclass
+class LavaPlan:
+    """Everything the worker needs to build the Lava network, as plain data."""
+
+    precision: str
+    granularity: str
+    groups: dict[str, NeuronGroup] = field(default_factory=dict)
+    blocks: dict[str, SynapseBlock] = field(default_factory=dict)
+    # (pre group, post group) of zero-weight Dense links that join otherwise unconnected parts:
+    # Lava only runs the processes connected to the one `run()` is called on
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+    def groups_of(self, pop: str) -> list[NeuronGroup]:
+        return [g for g in self.groups.values() if g.pop == pop]
+
+    @property
+    def n_processes(self) -> int:
+        return len(self.groups) + len(self.blocks) + len(self.links)
+
+    def matrix_elements(self) -> int:
+        """Sum of the dense matrix sizes of all blocks (Lava's cost grows with it)."""
+        return int(sum(b.shape[0] * b.shape[1] for b in self.blocks.values()))
+
+
+def sign_mode_of(proj: Projection, n_post: int, n_pre: int) -> str:
+    """Lava's automatic sign mode of the whole (post, pre) matrix (absent synapses count as 0)."""
+    w = proj.weight
+    full = n_post * n_pre
+    lo = float(w.min()) if w.size else 0.0
+    hi = float(w.max()) if w.size else 0.0
+    if w.size < full:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if lo >= 0:
+        return "excitatory"
+    if hi <= 0:
+        return "inhibitory"
+    return "mixed"
+
+
+def effective_weights(weight: np.ndarray, sign_mode: str, num_weight_bits: int) -> np.ndarray:
+    """Lava fixed_pt Dense/Sparse weights: clip to 8 bits by sign mode, drop low bits (int64)."""
+    w = np.asarray(weight).astype(np.int64)
+    mixed = int(sign_mode == "mixed")
+    k = 8 - int(num_weight_bits) + mixed
+    if sign_mode == "inhibitory":
+        w = -np.clip(-w, 0, 255)
+        return -(((-w) >> k) << k)
+    w = np.clip(w, -256 if mixed else 0, 255)
+    return (w >> k) << k
+
+
+def check_projection(net: NetworkIR, proj: Projection) -> None:
+    """Reject what Lava's (post, pre) matrices cannot represent, naming the projection."""
+    n_pre = net.populations[proj.pre].size
+    key = proj.post_idx.astype(np.int64) * n_pre + proj.pre_idx.astype(np.int64)
+    if np.unique(key).size != key.size:
+        raise BackendError(
+            f"projection '{proj.name}': several synapses join the same (post, pre) pair; "
+            "Lava's weight matrices hold one synapse per pair (use the cpu backend)")
+    if proj.delay.size and (int(proj.delay.min()) < 0 or int(proj.delay.max()) > 63):
+        raise BackendError(f"projection '{proj.name}': delays must be 0..63 on Lava")
+
+
+def _groups_for(pop: Population, program: Program, granularity: str) -> list[NeuronGroup]:
+    if pop.is_source:
+        return [NeuronGroup(pop.name, pop.name, np.arange(pop.size), None, True)]
+    if granularity == "grouped" or pop.name not in program.core_of:
+        return [NeuronGroup(pop.name, pop.name, np.arange(pop.size))]
+    core_of = np.asarray(program.core_of[pop.name])
+    groups = []
+    for core in np.unique(core_of):
+        idx = np.flatnonzero(core_of == core)
+        groups.append(NeuronGroup(f"{pop.name}@c{int(core)}", pop.name, idx, int(core)))
+    return groups
+
+
+def choose_kind(n_syn: int, shape: tuple[int, int], has_delay: bool, force_dense: bool = False) -> str:
+    """Dense unless the block is sparse (fewer than SPARSE_BELOW of its matrix); Delay* if delayed."""
+    sparse = not force_dense and n_syn < SPARSE_BELOW * shape[0] * shape[1]
+    base = "sparse" if sparse else "dense"
+    return f"delay_{base}" if has_delay else base
+
+
+def make_plan(program: Program, granularity: str = "grouped",
+              dense_projections: frozenset[str] = frozenset()) -> LavaPlan:
+    """Lower a compiled program to Lava processes at the given granularity.
+
+    `dense_projections` are lowered to (Delay)Dense whatever their density (e.g. when
+    their weights are probed, since Lava returns Dense weights as a plain matrix).
+    """
+    if granularity not in GRANULARITIES:
+        raise BackendError(f"unknown granularity '{granularity}'; allowed: {', '.join(GRANULARITIES)}")
+    net = program.network
+    plan = LavaPlan(precision=net.precision, granularity=granularity)
+    local: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # pop -> (group number, local index) per neuron
+    names: dict[str, list[str]] = {}
+    for pop in net.populations.values():
+        groups = _groups_for(pop, program, granularity)
+        gid = np.zeros(pop.size, dtype=np.int64)
+        lid = np.zeros(pop.size, dtype=np.int64)
+        for i, g in enumerate(groups):
+            plan.groups[g.key] = g
+            gid[g.index] = i
+            lid[g.index] = np.arange(g.index.size)
+        local[pop.name] = (gid, lid)
+        names[pop.name] = [g.key for g in groups]
+
+    for proj in net.projections.values():
+        check_projection(net, proj)
+        n_pre = net.populations[proj.pre].size
+        n_post = net.populations[proj.post].size
+        mode = sign_mode_of(proj, n_post, n_pre)
+        pre_g, pre_l = local[proj.pre]
+        post_g, post_l = local[proj.post]
+        sg, dg = pre_g[proj.pre_idx], post_g[proj.post_idx]
+        pairs = np.unique(np.stack([sg, dg], axis=1), axis=0) if proj.n_synapses else np.zeros((0, 2), int)
+        for s, d in pairs:
+            sel = np.flatnonzero((sg == s) & (dg == d))
+            pre_key, post_key = names[proj.pre][s], names[proj.post][d]
+            shape = (plan.groups[post_key].index.size, plan.groups[pre_key].index.size)
+            delay = proj.delay[sel].astype(np.int64)
+            kind = choose_kind(sel.size, shape, bool(delay.size and delay.max() > 0),
+                               proj.name in dense_projections)
+            key = proj.name if granularity == "grouped" else f"{proj.name}@{pre_key}->{post_key}"
+            plan.blocks[key] = SynapseBlock(
+                key=key, proj=proj.name, pre_group=pre_key, post_group=post_key, shape=shape,
+                rows=post_l[proj.post_idx[sel]], cols=pre_l[proj.pre_idx[sel]],
+                weight=proj.weight[sel], delay=delay, kind=kind, sign_mode=mode,
+                weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits))
+        if granularity == "core" and net.precision == "fixed" and proj.weight_exp < 0:
+            _check_split_rounding(proj, dg, sg)
+    plan.links = _links(plan)
+    return plan
+
+
+def _links(plan: LavaPlan) -> list[tuple[str, str]]:
+    """Links from the first part (connected component) to every other part holding a LIF."""
+    parent = {k: k for k in plan.groups}
+
+    def root(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for b in plan.blocks.values():
+        parent[root(b.pre_group)] = root(b.post_group)
+    parts: dict[str, list[NeuronGroup]] = {}
+    for k, g in plan.groups.items():
+        parts.setdefault(root(k), []).append(g)
+    with_lif = [p for p in parts.values() if any(not g.is_source for g in p)]
+    if len(with_lif) < 2:
+        return []
+    first = min(with_lif[0], key=lambda g: g.index.size)
+    return [(first.key, min((g for g in p if not g.is_source), key=lambda g: g.index.size).key)
+            for p in with_lif[1:]]
+
+
+def _check_split_rounding(proj: Projection, dg: np.ndarray, sg: np.ndarray) -> None:
+    """Lava right-shifts each block's summed input by -weight_exp: splitting a destination's
+    input over several source cores would round differently from the whole projection."""
+    for d in np.unique(dg):
+        if np.unique(sg[dg == d]).size > 1:
+            raise BackendError(
+                f"projection '{proj.name}': weight_exp {proj.weight_exp} < 0 with synapses from "
+                "several source cores into one core; Lava shifts each synapse block's summed "
+                "input right by -weight_exp, so the 'core' granularity would round differently "
+                "from the whole projection. Use granularity='grouped' or weight_exp >= 0")

@@ -1,0 +1,1 @@
+"""Custom Lava processes of the snnc Lava backend (Lava imports every module here: keep it small)."""

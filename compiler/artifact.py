@@ -1,0 +1,280 @@
+"""The compiled artifact (`.snnc`): one versioned zip file holding a whole Program.
+
+Layout: `manifest.json` (format "snnc-program", version 1: network metadata, populations,
+projections, probes, target, partition/placement, report) and `arrays.npz` (every numpy
+array, referenced from the manifest as {"__array__": key}). Written atomically: a temp
+file in the destination folder, then os.replace; nothing is left behind on failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import Diagnostic, InputError, Location
+from .ir import Adapt, LIFParams, NetworkIR, Plasticity, Population, Probe, Projection, SpikeSource
+from .program import Core, Program
+from .target import CoreLimits, Target
+
+FORMAT = "snnc-program"
+VERSION = 1
+MANIFEST = "manifest.json"
+ARRAYS = "arrays.npz"
+
+
+class _Arrays:
+    """Collects arrays under generated keys while the manifest is being built."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, np.ndarray] = {}
+
+    def put(self, prefix: str, value: np.ndarray) -> dict[str, str]:
+        key = f"{prefix}.{len(self.items)}"
+        self.items[key] = np.asarray(value)
+        return {"__array__": key}
+
+
+def jsonable(obj: Any, arrays: _Arrays | None = None, prefix: str = "x") -> Any:
+    """A JSON-safe copy of `obj`: numpy scalars -> Python, tuples -> lists, non-finite floats
+    -> strings; arrays go to `arrays` (or become lists when none is given)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v, arrays, prefix) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v, arrays, prefix) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return arrays.put(prefix, obj) if arrays is not None else jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item(), arrays, prefix)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {"__float__": repr(obj)}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(dataclasses.asdict(obj), arrays, prefix)
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return repr(obj)
+
+
+def _restore(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """Inverse of `jsonable` with an array store."""
+    if isinstance(obj, dict):
+        if set(obj) == {"__array__"}:
+            return arrays[obj["__array__"]]
+        if set(obj) == {"__float__"}:
+            return float(obj["__float__"])
+        return {k: _restore(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_restore(v, arrays) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------- encode
+
+def _population(pop: Population, arrays: _Arrays) -> dict[str, Any]:
+    src = None
+    if pop.source is not None:
+        s = pop.source
+        src = {"kind": s.kind, "rate": s.rate, "period": s.period, "phase": s.phase,
+               "data": None if s.data is None else arrays.put("source", s.data)}
+    lif = None
+    if pop.lif is not None:
+        lif = jsonable(dataclasses.asdict(pop.lif))
+    return {"name": pop.name, "size": pop.size, "model": pop.model, "lif": lif, "source": src}
+
+
+def _projection(proj: Projection, arrays: _Arrays) -> dict[str, Any]:
+    plast = None
+    if proj.plasticity is not None:
+        p = proj.plasticity
+        plast = {"rule": p.rule, "params": jsonable(p.params, arrays, "plasticity"),
+                 "modulator": p.modulator}
+    return {"name": proj.name, "pre": proj.pre, "post": proj.post,
+            "weight_exp": proj.weight_exp, "num_weight_bits": proj.num_weight_bits,
+            "plasticity": plast,
+            **{k: arrays.put(k, getattr(proj, k)) for k in ("pre_idx", "post_idx", "weight", "delay")}}
+
+
+def _cores(cores: list[Core], arrays: _Arrays) -> dict[str, Any]:
+    pops = sorted({p for c in cores for p in c.neurons})
+    neurons = {}
+    for pop in pops:
+        parts = [np.asarray(c.neurons.get(pop, np.zeros(0, np.int32))) for c in cores]
+        offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+        data = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        neurons[pop] = {"indices": arrays.put("core_neurons", data),
+                        "offsets": arrays.put("core_offsets", offsets)}
+    table = {k: arrays.put(f"core_{k}", np.array([getattr(c, k) for c in cores], dtype=np.int64))
+             for k in ("id", "chip", "core", "x", "y", "synapse_bits", "in_axons", "out_axons")}
+    return {"count": len(cores), "fields": table, "neurons": neurons}
+
+
+def encode(program: Program) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest and the array store of a Program."""
+    net = program.network
+    arrays = _Arrays()
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "network": {
+            "name": net.name, "precision": net.precision, "seed": net.seed, "steps": net.steps,
+            "target": net.target, "source_file": net.source_file,
+            "locations": {k: [v.file, v.line, v.field] for k, v in net.locations.items()},
+        },
+        "populations": [_population(p, arrays) for p in net.populations.values()],
+        "projections": [_projection(p, arrays) for p in net.projections.values()],
+        "probes": [[p.target, p.var] for p in net.probes],
+        "target": jsonable(dataclasses.asdict(program.target)),
+        "partitioner": program.partitioner,
+        "core_of": {pop: arrays.put("core_of", c) for pop, c in program.core_of.items()},
+        "cores": _cores(program.cores, arrays),
+        "report": jsonable(program.report, arrays, "report"),
+    }
+    return manifest, arrays.items
+
+
+# ---------------------------------------------------------------- decode
+
+def _decode_population(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> Population:
+    lif = None
+    if d["lif"] is not None:
+        params = dict(d["lif"])
+        adapt = params.pop("adapt", None)
+        lif = LIFParams(**params, adapt=Adapt(**adapt) if adapt is not None else None)
+    src = None
+    if d["source"] is not None:
+        s = dict(d["source"])
+        data = _restore(s.pop("data"), arrays)
+        src = SpikeSource(**s, data=data)
+    return Population(name=d["name"], size=int(d["size"]), model=d["model"], lif=lif, source=src)
+
+
+def _decode_projection(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> Projection:
+    plast = None
+    if d["plasticity"] is not None:
+        p = d["plasticity"]
+        plast = Plasticity(rule=p["rule"], params=_restore(p["params"], arrays),
+                           modulator=p["modulator"])
+    return Projection(name=d["name"], pre=d["pre"], post=d["post"],
+                      **{k: _restore(d[k], arrays) for k in ("pre_idx", "post_idx", "weight", "delay")},
+                      weight_exp=int(d["weight_exp"]), num_weight_bits=int(d["num_weight_bits"]),
+                      plasticity=plast)
+
+
+def _decode_target(d: dict[str, Any]) -> Target:
+    t = dict(d)
+    t["core"] = CoreLimits(**t["core"])
+    t["mesh"] = tuple(t["mesh"])
+    return Target(**t)
+
+
+def _decode_cores(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Core]:
+    fields = {k: _restore(v, arrays) for k, v in d["fields"].items()}
+    n = int(d["count"])
+    cores = [Core(**{k: int(fields[k][i]) for k in fields}) for i in range(n)]
+    for pop, ref in d["neurons"].items():
+        data, offsets = _restore(ref["indices"], arrays), _restore(ref["offsets"], arrays)
+        for i in range(n):
+            if offsets[i + 1] > offsets[i]:
+                cores[i].neurons[pop] = data[offsets[i]:offsets[i + 1]]
+    return cores
+
+
+def decode(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Program:
+    """The Program described by a manifest and its arrays (KeyError/TypeError if malformed)."""
+    n = manifest["network"]
+    net = NetworkIR(
+        name=n["name"], precision=n["precision"], seed=n["seed"], steps=n["steps"],
+        target=n["target"], source_file=n["source_file"],
+        locations={k: Location(*v) for k, v in n["locations"].items()},
+        populations={p["name"]: _decode_population(p, arrays) for p in manifest["populations"]},
+        projections={p["name"]: _decode_projection(p, arrays) for p in manifest["projections"]},
+        probes=[Probe(t, v) for t, v in manifest["probes"]],
+    )
+    return Program(
+        network=net, target=_decode_target(manifest["target"]),
+        core_of={pop: _restore(ref, arrays) for pop, ref in manifest["core_of"].items()},
+        cores=_decode_cores(manifest["cores"], arrays), partitioner=manifest["partitioner"],
+        report=_restore(manifest["report"], arrays),
+    )
+
+
+# ---------------------------------------------------------------- files
+
+def save_program(program: Program, path: str | os.PathLike) -> Path:
+    """Write `program` to `path` atomically (complete or not at all); returns the path."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(Diagnostic(f"cannot write the program: folder '{folder}' does not exist",
+                                    str(path)))
+    manifest, arrays = encode(program)
+    text = json.dumps(manifest, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                zf.writestr(MANIFEST, text, compress_type=zipfile.ZIP_DEFLATED)
+                with zf.open(ARRAYS, "w", force_zip64=True) as out:
+                    np.savez(out, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _bad(path: Path, what: str) -> InputError:
+    return InputError(Diagnostic(f"not a valid snnc program: {what}", str(path),
+                                 allowed=f"a file written by `snnc compile` ({FORMAT} version {VERSION})"))
+
+
+def load_program(path: str | os.PathLike) -> Program:
+    """Read a `.snnc` artifact; InputError naming the file if it is missing, not a zip,
+    truncated, corrupted or of another format version."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(Diagnostic("file not found", str(path)))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if MANIFEST not in names:
+                raise _bad(path, f"no {MANIFEST} in the archive")
+            try:
+                manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise _bad(path, f"{MANIFEST} is not valid JSON ({exc})") from None
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                fmt = manifest.get("format") if isinstance(manifest, dict) else None
+                raise _bad(path, f"format is {fmt!r}, expected '{FORMAT}'")
+            if manifest.get("version") != VERSION:
+                raise InputError(Diagnostic(
+                    f"program format version {manifest.get('version')!r} is not supported by "
+                    f"this snnc (it reads version {VERSION}); recompile the network",
+                    str(path), allowed=f"version {VERSION}"))
+            if ARRAYS not in names:
+                raise _bad(path, f"no {ARRAYS} in the archive")
+            with zf.open(ARRAYS) as fh, np.load(fh, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise _bad(path, f"not a zip archive, or truncated or corrupted ({exc})") from None
+    try:
+        return decode(manifest, arrays)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise _bad(path, f"manifest is incomplete or inconsistent ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,367 @@
+"""Projections: connectivity, weights and delays checked and drawn into COO synapse arrays.
+
+Random draws use `rng_for(seed, "projection", name, what)` streams (what = connectivity,
+weight, delay), so adding or changing one projection never changes another's numbers.
+In fixed precision, weights are integers (Lava Dense) and drawn uniform weights are
+integers in [low, high] inclusive; in float precision they are float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..errors import suggest
+from ..ir import Plasticity, Population, Projection, rng_for
+from . import synapses
+from .checks import INVALID, Checker, array_field, as_array, is_number, show
+
+PROJ_KEYS = ("pre", "post", "connectivity", "weight", "delay", "weight_exp", "num_weight_bits",
+             "plasticity")
+CONNECTIVITY_KINDS = ("all_to_all", "one_to_one", "random", "list")
+PLASTICITY_RULES = ("stdp", "hebbian", "oja", "reward_stdp", "loihi")
+EDGE_ARRAYS = ("pre", "post", "weight", "delay")
+
+# Fixed precision ranges, as Lava's fixed_pt Dense stores them (README section 1).
+WEIGHT_MIN, WEIGHT_MAX = -256, 255  # 8-bit weights (mixed sign); exc [0, 255], inh [-255, 0]
+WEIGHT_RANGES = "integers in [-256, 255] (mixed sign), [0, 255] (all >= 0) or [-255, 0] (all <= 0)"
+MAX_DELAY = 63
+WEIGHT_EXP_RANGE = (-8, 7)
+NUM_WEIGHT_BITS_RANGE = (1, 8)
+
+
+def projections(ck: Checker, spec: Any, pops: dict[str, Population],
+                 declared: dict[str, str | None], fixed: bool, seed: int
+                 ) -> tuple[dict[str, Projection], set[str]]:
+    """Valid projections, and every declared projection name (for probe checks)."""
+    projs: dict[str, Projection] = {}
+    names: set[str] = set()
+    if not isinstance(spec, Mapping):
+        ck.error("projections", f"found {show(spec)}; expected a mapping of projection names "
+                 "to {pre, post, weight, ...}", "a mapping (or leave it out)")
+        return projs, names
+    for key, body in spec.items():
+        path = f"projections.{key}"
+        if ck.name(key, path, "projection") is INVALID:
+            continue
+        if key in declared:
+            ck.error(path, f"name '{key}' is already a population (probes share one namespace)",
+                     "a name no population uses")
+            continue
+        names.add(key)
+        proj = _projection(ck, key, body, path, pops, declared, fixed, seed)
+        if proj is not INVALID:
+            projs[key] = proj
+    return projs, names
+
+
+def _population_ref(ck: Checker, value: Any, path: str, declared: dict[str, str | None],
+                    role: str) -> str | Any:
+    if not isinstance(value, str):
+        return ck.error(path, f"found {show(value)}; expected a population name",
+                        ", ".join(declared) or "a population name")
+    if value not in declared:
+        return ck.error(path, f"unknown {role} population '{value}'{suggest(value, declared)}",
+                        ", ".join(declared) or "a declared population")
+    return value
+
+
+def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Population],
+                declared: dict[str, str | None], fixed: bool, seed: int) -> Projection | Any:
+    n_err = len(ck.errors.items)
+    m = ck.mapping(spec, path, PROJ_KEYS, required=("pre", "post"))
+    if m is INVALID:
+        return INVALID
+    pre = _population_ref(ck, m["pre"], f"{path}.pre", declared, "pre") if "pre" in m else INVALID
+    post = _population_ref(ck, m["post"], f"{path}.post", declared, "post") if "post" in m else INVALID
+    if post is not INVALID and declared[post] == "spike_source":
+        post = ck.error(f"{path}.post", f"'{post}' is a spike_source; synapses must end on "
+                        "a lif population", ", ".join(k for k, v in declared.items() if v == "lif"))
+    n_pre = pops[pre].size if pre in pops else None
+    n_post = pops[post].size if post in pops else None
+
+    raw_conn = m.get("connectivity", "all_to_all")
+    conn = _connectivity(ck, raw_conn, f"{path}.connectivity", n_pre, n_post, fixed)
+    is_list = raw_conn == "list" or (isinstance(raw_conn, Mapping) and raw_conn.get("kind") == "list")
+    weight = delay = INVALID
+    if is_list:
+        for key in ("weight", "delay"):
+            if key in m:
+                ck.error(f"{path}.{key}", f"'{key}' is not allowed with list connectivity "
+                         "(the edges file gives it)", "leave it out; put it in the edges file")
+    else:
+        if "weight" not in m:
+            ck.error(path, "missing required key 'weight'",
+                     "a constant | {dist: uniform, low, high} | {file: w.npy}")
+        else:
+            weight = _weight_spec(ck, m["weight"], f"{path}.weight", n_pre, n_post, fixed)
+        delay = _delay_spec(ck, m.get("delay", 0), f"{path}.delay")
+    weight_exp = ck.integer(m.get("weight_exp", 0), f"{path}.weight_exp", *WEIGHT_EXP_RANGE)
+    nwb = ck.integer(m.get("num_weight_bits", 8), f"{path}.num_weight_bits", *NUM_WEIGHT_BITS_RANGE)
+    plasticity = _plasticity(ck, m.get("plasticity"), f"{path}.plasticity")
+    if len(ck.errors.items) > n_err or n_pre is None or n_post is None:
+        return INVALID
+
+    # -- all inputs valid: generate the synapses ------------------------------------
+    rng = partial(rng_for, seed, "projection", name)  # rng("weight"): this projection's stream
+    if is_list:
+        pre_idx, post_idx, w, d = conn["pre"], conn["post"], conn["weight"], conn["delay"]
+    else:
+        pre_idx, post_idx = _pattern(conn, n_pre, n_post, rng)
+        pre_idx, post_idx, w = _weights(weight, pre_idx, post_idx, fixed, plasticity is not None, rng)
+        d = _delays(delay, len(pre_idx), rng)
+    wpath = f"{path}.connectivity" if is_list else f"{path}.weight"
+    if fixed and _check_fixed_weights(ck, w, wpath) is INVALID:
+        return INVALID
+    return Projection(name=name, pre=pre, post=post,
+                      pre_idx=np.ascontiguousarray(pre_idx, dtype=np.int32),
+                      post_idx=np.ascontiguousarray(post_idx, dtype=np.int32),
+                      weight=np.ascontiguousarray(w, dtype=np.int32 if fixed else np.float64),
+                      delay=np.ascontiguousarray(d, dtype=np.int16),
+                      weight_exp=weight_exp, num_weight_bits=nwb, plasticity=plasticity)
+
+
+def _connectivity(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: int | None,
+                  fixed: bool) -> dict | Any:
+    """Normalized connectivity: {kind, p?} or, for lists, {kind: list, pre, post, weight, delay}."""
+    allowed = "all_to_all | one_to_one | {kind: random, p} | {kind: list, file: edges.npz}"
+    given_as_str = isinstance(spec, str)
+    if given_as_str:
+        if spec in ("random", "list"):
+            return ck.error(path, f"'{spec}' connectivity needs parameters",
+                            "{kind: random, p: 0.1}" if spec == "random" else "{kind: list, file: edges.npz}")
+        spec = {"kind": spec}
+    if not isinstance(spec, Mapping):
+        return ck.error(path, f"found {show(spec)}; expected a connectivity", allowed)
+    if "kind" not in spec:
+        return ck.error(path, "missing required key 'kind'", allowed)
+    kind = ck.choice(spec["kind"], path if given_as_str else f"{path}.kind",
+                     CONNECTIVITY_KINDS, "connectivity")
+    if kind is INVALID:
+        return INVALID
+    if kind in ("all_to_all", "one_to_one"):
+        ck.mapping(spec, path, ("kind",))
+        if kind == "one_to_one" and n_pre is not None and n_post is not None and n_pre != n_post:
+            return ck.error(path, f"one_to_one needs equal sizes; found pre size {n_pre}, "
+                            f"post size {n_post}", "all_to_all | {kind: random, p} for unequal sizes")
+        return {"kind": kind}
+    if kind == "random":
+        m = ck.mapping(spec, path, ("kind", "p"), required=("p",))
+        p = ck.number(m["p"], f"{path}.p", 0.0, 1.0) if "p" in m else INVALID
+        return INVALID if p is INVALID else {"kind": "random", "p": float(p)}
+    m = ck.mapping(spec, path, ("kind", "file", "data"))
+    if ("file" in m) == ("data" in m):
+        return ck.error(path, "give the edges either as 'file' (.npz) or as 'data'",
+                        "{kind: list, file: edges.npz} with arrays pre, post, weight[, delay]")
+    if "file" in m:
+        edges = ck.load_npz(m["file"], f"{path}.file")
+        epath = f"{path}.file"
+    else:
+        edges, epath = m["data"], f"{path}.data"
+        if not isinstance(edges, Mapping):
+            return ck.error(epath, f"found {show(edges)}; expected a mapping of arrays",
+                            "pre, post, weight[, delay]")
+    if edges is INVALID:
+        return INVALID
+    return _edges(ck, edges, epath, n_pre, n_post, fixed)
+
+
+def _edges(ck: Checker, edges: Mapping, path: str, n_pre: int | None, n_post: int | None,
+           fixed: bool) -> dict | Any:
+    """Check and sort explicit edge arrays (one entry per synapse)."""
+    n_err = len(ck.errors.items)
+    for key in edges:
+        if key not in EDGE_ARRAYS:
+            ck.error(path, f"unknown edge array '{key}'{suggest(str(key), EDGE_ARRAYS)}",
+                     "pre, post, weight, delay")
+    missing = [k for k in ("pre", "post", "weight") if k not in edges]
+    if missing:
+        return ck.error(path, f"missing edge array(s) {', '.join(missing)}",
+                        "arrays pre, post, weight and optionally delay")
+    arrs: dict[str, np.ndarray] = {}
+    for key in EDGE_ARRAYS:
+        if key in edges:
+            a = as_array(ck, edges[key], path)
+            if a is not INVALID and a.ndim != 1:
+                a = ck.error(path, f"edge array '{key}' has shape {a.shape}; expected 1-D",
+                             "one entry per synapse")
+            if a is not INVALID:
+                arrs[key] = a
+    if len(ck.errors.items) > n_err:
+        return INVALID
+    lengths = {k: len(a) for k, a in arrs.items()}
+    if len(set(lengths.values())) > 1:
+        return ck.error(path, "edge arrays have unequal lengths: "
+                        + ", ".join(f"{k}={n}" for k, n in lengths.items()), "equal lengths")
+    for key, hi, nname in (("pre", n_pre, "pre"), ("post", n_post, "post")):
+        a = arrs[key]
+        if a.size and a.dtype.kind not in "iu":
+            ck.error(path, f"edge array '{key}' has dtype {a.dtype}; expected integers",
+                     "integer neuron indices")
+        elif a.size and hi is not None and (a.min() < 0 or a.max() >= hi):
+            bad = int(a[(a < 0) | (a >= hi)][0])
+            ck.error(path, f"edge array '{key}' has index {bad} out of range for {nname} "
+                     f"population of size {hi}", f"indices in [0, {hi - 1}]")
+    w = arrs["weight"]
+    if w.dtype.kind not in "iuf" or (w.dtype.kind == "f" and not np.isfinite(w).all()):
+        ck.error(path, f"edge array 'weight' has dtype {w.dtype} or non-finite values",
+                 "finite numbers")
+    elif fixed and w.dtype.kind == "f" and not (w == np.round(w)).all():
+        ck.error(path, "edge array 'weight' has non-integer values in fixed precision",
+                 WEIGHT_RANGES)
+    d = arrs.get("delay")
+    if d is not None and d.size and (d.dtype.kind not in "iu" or d.min() < 0 or d.max() > MAX_DELAY):
+        ck.error(path, f"edge array 'delay' must hold integers in [0, {MAX_DELAY}]; found "
+                 f"dtype {d.dtype}, range [{d.min()}, {d.max()}]", f"integers in [0, {MAX_DELAY}]")
+    if len(ck.errors.items) > n_err or n_post is None:
+        return INVALID
+    pre, post = arrs["pre"].astype(np.int32), arrs["post"].astype(np.int32)
+    order = synapses.sort_order(pre, post, n_post)
+    pre, post = pre[order], post[order]
+    dup = synapses.duplicate_pairs(pre, post)
+    if dup.size:
+        i = dup[0]
+        return ck.error(path, f"{dup.size} duplicate synapse(s), e.g. (pre, post) = "
+                        f"({pre[i]}, {post[i]})", "each (pre, post) pair at most once")
+    delay = d[order] if d is not None else np.zeros(len(pre), dtype=np.int16)
+    return {"kind": "list", "pre": pre, "post": post, "weight": w[order], "delay": delay}
+
+
+def _weight_spec(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: int | None,
+                 fixed: bool) -> dict | Any:
+    """Normalized weight: {const}, {dist: uniform, low, high} or {array (post, pre)}."""
+    allowed = "a constant | {dist: uniform, low, high} | {file: w.npy} of shape (post, pre)"
+    if isinstance(spec, np.ndarray):
+        spec = {"data": spec}
+    if is_number(spec) or isinstance(spec, bool):
+        c = _weight_value(ck, spec, path, fixed)
+        return INVALID if c is INVALID else {"const": c}
+    if not isinstance(spec, Mapping):
+        return ck.error(path, f"found {show(spec)}; expected a weight", allowed)
+    if "dist" in spec:
+        m = ck.mapping(spec, path, ("dist", "low", "high"), required=("low", "high"))
+        dist = ck.choice(m["dist"], f"{path}.dist", ("uniform",), "weight distribution")
+        low = _weight_value(ck, m["low"], f"{path}.low", fixed) if "low" in m else INVALID
+        high = _weight_value(ck, m["high"], f"{path}.high", fixed) if "high" in m else INVALID
+        if any(v is INVALID for v in (dist, low, high)):
+            return INVALID
+        if low > high:
+            return ck.error(path, f"found low {low} > high {high}", "low <= high")
+        if fixed and high <= 0 and low < -255:
+            return ck.error(f"{path}.low", f"found {low} with high {high} <= 0: all weights are "
+                            "inhibitory and Lava would clip them to -255", WEIGHT_RANGES)
+        return {"dist": dist, "low": low, "high": high}
+    if "file" in spec or "data" in spec:
+        m = ck.mapping(spec, path, ("file", "data"))
+        arr = array_field(ck, m, path, "weight matrix")
+        if arr is INVALID:
+            return INVALID
+        where = f"{path}.file" if "file" in m else path
+        if arr.ndim != 2 or (n_pre is not None and n_post is not None
+                             and arr.shape != (n_post, n_pre)):
+            want = f"{(n_post, n_pre)}" if n_pre is not None and n_post is not None else "(post, pre)"
+            return ck.error(where, f"found weight matrix of shape {arr.shape}; expected "
+                            f"(post, pre) = {want}", f"an array of shape {want}")
+        if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and not np.isfinite(arr).all()):
+            return ck.error(where, f"found weight matrix of dtype {arr.dtype} (or non-finite values)",
+                            "finite numbers")
+        if fixed and arr.dtype.kind == "f" and not (arr == np.round(arr)).all():
+            return ck.error(where, "found non-integer weights in fixed precision", WEIGHT_RANGES)
+        return {"array": arr}
+    return ck.error(path, f"found {show(spec)}; expected a weight", allowed)
+
+
+def _weight_value(ck: Checker, value: Any, path: str, fixed: bool) -> float | int | Any:
+    if fixed:
+        return ck.integer(value, path, WEIGHT_MIN, WEIGHT_MAX,
+                          what="an integer weight (fixed precision)")
+    return ck.number(value, path)
+
+
+def _delay_spec(ck: Checker, spec: Any, path: str) -> dict | Any:
+    if isinstance(spec, Mapping):
+        m = ck.mapping(spec, path, ("dist", "low", "high"), required=("dist", "low", "high"))
+        dist = ck.choice(m["dist"], f"{path}.dist", ("uniform_int",), "delay distribution") \
+            if "dist" in m else INVALID
+        low = ck.integer(m["low"], f"{path}.low", 0, MAX_DELAY) if "low" in m else INVALID
+        high = ck.integer(m["high"], f"{path}.high", 0, MAX_DELAY) if "high" in m else INVALID
+        if any(v is INVALID for v in (dist, low, high)):
+            return INVALID
+        if low > high:
+            return ck.error(path, f"found low {low} > high {high}", "low <= high")
+        return {"dist": dist, "low": low, "high": high}
+    c = ck.integer(spec, path, 0, MAX_DELAY,
+                   what="an integer delay or {dist: uniform_int, low, high}")
+    return INVALID if c is INVALID else {"const": c}
+
+
+def _plasticity(ck: Checker, spec: Any, path: str) -> Plasticity | None | Any:
+    """Only the shape is checked here; rule parameters are checked by the plasticity module."""
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        return ck.error(path, f"found {show(spec)}; expected a mapping with 'rule'",
+                        "{rule: " + " | ".join(PLASTICITY_RULES) + ", ...}")
+    if "rule" not in spec:
+        return ck.error(path, "missing required key 'rule'", " | ".join(PLASTICITY_RULES))
+    rule = ck.choice(spec["rule"], f"{path}.rule", PLASTICITY_RULES, "plasticity rule")
+    if rule is INVALID:
+        return INVALID
+    params = {k: v for k, v in spec.items() if k != "rule"}
+    return Plasticity(rule=rule, params=params, modulator=params.get("modulator"))
+
+
+def _pattern(conn: dict, n_pre: int, n_post: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    if conn["kind"] == "all_to_all":
+        return synapses.all_to_all(n_pre, n_post)
+    if conn["kind"] == "one_to_one":
+        return synapses.one_to_one(n_pre)
+    return synapses.random_pairs(rng("connectivity"), n_pre, n_post, conn["p"])
+
+
+def _weights(spec: dict, pre: np.ndarray, post: np.ndarray, fixed: bool, plastic: bool, rng
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights for the pattern's synapses; zero entries of a matrix (or a constant 0 on a
+    non-plastic projection) mean no synapse and are dropped."""
+    dtype = np.int32 if fixed else np.float64
+    n = len(pre)
+    if "const" in spec:
+        if spec["const"] == 0 and not plastic:
+            empty = np.zeros(0, dtype=np.int32)
+            return empty, empty.copy(), np.zeros(0, dtype=dtype)
+        return pre, post, np.full(n, spec["const"], dtype=dtype)
+    if "dist" in spec:
+        r = rng("weight")
+        if fixed:  # integers, uniform on [low, high] inclusive
+            w = r.integers(int(spec["low"]), int(spec["high"]), size=n, endpoint=True, dtype=np.int32)
+        else:
+            w = r.uniform(float(spec["low"]), float(spec["high"]), size=n)
+        return pre, post, w.astype(dtype, copy=False)
+    w = spec["array"][post, pre]  # not cast yet: range-checked by the caller first
+    keep = np.flatnonzero(w != 0)
+    if keep.size < n:
+        pre, post, w = pre[keep], post[keep], w[keep]
+    return pre, post, w
+
+
+def _delays(spec: dict, n: int, rng) -> np.ndarray:
+    if "const" in spec:
+        return np.full(n, spec["const"], dtype=np.int16)
+    return rng("delay").integers(spec["low"], spec["high"], size=n, endpoint=True, dtype=np.int16)
+
+
+def _check_fixed_weights(ck: Checker, w: np.ndarray, path: str) -> Any:
+    """Reject weights Lava's fixed_pt Dense would clip silently (sign mode from all weights)."""
+    if w.size == 0:
+        return None
+    lo, hi = w.min(), w.max()
+    if hi <= 0 and lo < -255:
+        return ck.error(path, f"found weight {lo} in an all-inhibitory projection (Lava would clip "
+                        "it to -255)", WEIGHT_RANGES)
+    if lo < WEIGHT_MIN or hi > WEIGHT_MAX:
+        bad = lo if lo < WEIGHT_MIN else hi
+        return ck.error(path, f"found weight {bad} (Lava would clip it)", WEIGHT_RANGES)
+    return None

@@ -1,0 +1,469 @@
+"""Partitioners: assign every lif neuron to a neuro-core so that all per-core limits hold.
+
+Methods (all end with the same exact check-and-repair, see `_repair`):
+
+- `sequential`: fill cores in population order, neuron index order (like Lava's mapper),
+  starting a new core as soon as any limit would be exceeded. Neurons, synapse bits and
+  input axons of a prefix are exact; output axons (which depend on later placement) use
+  a running estimate (destination populations per neuron) and the repair pass.
+- `greedy`: like nengo-loihi `split_blocks`: each population is cut into `m` equal blocks
+  with `m` the smallest count whose blocks all fit (largest block size), found by a
+  ratio-guided search then bisection; populations never share a core.
+- `graph`: METIS (pymetis) k-way partition of the lif neuron graph (sources are off-chip
+  and excluded). Vertex weights balance the binding resource, edge weights count
+  synapses (lif firing rates are unknown before running, so all lif rates are equal).
+  Large graphs are edge-sampled to bound METIS time. Parts are then filled exactly
+  (an over-limit part is split), and the repair pass fixes output axons.
+- `auto` (default): sequential first, then graph and greedy if they fit the time budget;
+  keeps the fewest cores, then the fewest packets per spike (never worse than sequential).
+
+The repair pass computes exact usage (`resources.core_usage`) and splits every core over
+a limit in two until none is; splitting only shrinks cores, so it terminates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from ..errors import Diagnostic, FitError, InputError
+from ..ir import NetworkIR
+from ..target import Target
+from .resources import (
+    LIMITS,
+    Usage,
+    _runs,
+    all_offsets,
+    check_fit,
+    incoming_usage,
+    lif_offsets,
+    on_chip_projections,
+    projection_format,
+    synapse_list_bits,
+    traffic_stats,
+)
+
+METHODS = ("auto", "sequential", "greedy", "graph")
+MASK32 = (1 << 32) - 1
+
+
+@dataclass
+class Partition:
+    """A valid assignment: lif population -> int32 core id per neuron, and its usage."""
+
+    core_of: dict[str, np.ndarray]
+    n_cores: int
+    usage: Usage
+    method: str
+    stats: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- context
+
+class _Ctx:
+    """Per-network precomputations shared by all partitioners."""
+
+    def __init__(self, net: NetworkIR, target: Target, lb: dict):
+        self.net, self.target, self.lb = net, target, lb
+        self.cap = target.core
+        self.loff, self.n = lif_offsets(net)
+        self.aoff, _ = all_offsets(net)
+        self.projs = on_chip_projections(net)
+        self.pops = [p.name for p in net.neuron_populations]
+        # pslot: one id per (projection, presynaptic neuron): the unit of a synapse list
+        self.pslot_off, off = [], 0
+        gids, bits = [], []
+        for pr in self.projs:
+            size = net.populations[pr.pre].size
+            self.pslot_off.append(off)
+            off += size
+            gids.append(self.aoff[pr.pre] + np.arange(size, dtype=np.int64))
+            bits.append(np.full(size, projection_format(pr, target).bits, np.int64))
+        self.pslot_gid = np.concatenate(gids) if gids else np.zeros(0, np.int64)
+        self.pslot_bits = np.concatenate(bits) if bits else np.zeros(0, np.int64)
+        pres = [pr.pre for pr in self.projs]
+        self.one_slot_per_pre = len(pres) == len(set(pres))
+        # running estimate of out axons: distinct destination populations per lif neuron
+        est = np.zeros(self.n, np.int64)
+        dests: dict[str, dict[str, np.ndarray]] = {}
+        for pr in self.projs:
+            if net.populations[pr.pre].is_source or pr.n_synapses == 0:
+                continue
+            has = np.bincount(pr.pre_idx, minlength=net.populations[pr.pre].size) > 0
+            d = dests.setdefault(pr.pre, {})
+            d[pr.post] = d[pr.post] | has if pr.post in d else has
+        for pre, d in dests.items():
+            o = self.loff[pre]
+            for has in d.values():
+                est[o:o + has.size] += has
+        self.est_out = est
+
+    def split(self, cg: np.ndarray) -> dict[str, np.ndarray]:
+        """Global core array (per lif gid) -> per-population int32 arrays."""
+        out = {}
+        for name in self.pops:
+            o = self.loff[name]
+            out[name] = np.ascontiguousarray(cg[o:o + self.net.populations[name].size],
+                                             dtype=np.int32)
+        return out
+
+
+# ----------------------------------------------------------------------------- fill
+
+class _Table:
+    """Synapses onto lif neurons sorted by the rank of their postsynaptic neuron."""
+
+    def __init__(self, ctx: _Ctx, rank: np.ndarray | None):
+        n = ctx.n
+        counts = np.zeros(n, np.int64)
+        keys = []
+        for i, pr in enumerate(ctx.projs):
+            if pr.n_synapses == 0:
+                continue
+            r = (ctx.loff[pr.post] + pr.post_idx.astype(np.int64))
+            if rank is not None:
+                r = rank[r].astype(np.int64)
+            counts += np.bincount(r, minlength=n)
+            r <<= 32
+            r |= ctx.pslot_off[i] + pr.pre_idx.astype(np.int64)
+            keys.append(r)
+        self.keys = (keys[0] if len(keys) == 1 else np.concatenate(keys)) if keys \
+            else np.zeros(0, np.int64)
+        del keys
+        self.keys.sort()
+        self.indptr = np.concatenate(([0], np.cumsum(counts)))
+
+
+def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> int:
+    """How many neurons of ranks s, s+1, ..., e-1 fit on one core (exact except out_axons)."""
+    cap = ctx.cap
+    w = e - s
+    k = tab.keys[tab.indptr[s]:tab.indptr[e]]
+    ok = np.arange(1, w + 1) <= cap.neurons
+    if k.size:
+        nb = max(1, int(w).bit_length())
+        local = (k >> 32) - s
+        ps = k & MASK32
+        ks = (ps << nb) | local
+        ks.sort()
+        ps_s = ks >> nb
+        loc_s = ks & ((1 << nb) - 1)
+        starts, lengths = _runs(ps_s)
+        kth = np.arange(ks.size) - np.repeat(starts, lengths) + 1
+        b = ctx.pslot_bits[ps_s]
+        delta = synapse_list_bits(kth, b) - synapse_list_bits(kth - 1, b)
+        bits = np.cumsum(np.bincount(loc_s, weights=delta, minlength=w))
+        ok &= bits <= cap.synapse_bits
+        if ctx.one_slot_per_pre:
+            first = loc_s[starts]
+        else:
+            kg = (ctx.pslot_gid[ps] << nb) | local
+            kg.sort()
+            st, _ = _runs(kg >> nb)
+            first = kg[st] & ((1 << nb) - 1)
+        ok &= np.cumsum(np.bincount(first, minlength=w)) <= cap.in_axons
+    ok &= np.cumsum(est_out[s:e]) <= cap.out_axons
+    return w if ok.all() else int(np.argmin(ok))
+
+
+def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Cores as contiguous runs in rank order, never crossing a break; returns per-rank core."""
+    n = ctx.n
+    tab = _Table(ctx, rank)
+    est = ctx.est_out if rank is None else _by_rank(ctx.est_out, rank)
+    out = np.empty(n, np.int32)
+    bounds = np.unique(np.append(breaks if breaks is not None else [], n)).astype(np.int64)
+    s, core, last, bi = 0, 0, 64, 0
+    while s < n:
+        while bounds[bi] <= s:
+            bi += 1
+        hard = int(min(bounds[bi], s + ctx.cap.neurons, n))
+        w = min(hard - s, max(2 * last, 64))
+        while True:
+            size = _prefix_fit(ctx, tab, est, s, s + w)
+            if size < w or s + w >= hard:
+                break
+            w = min(hard - s, 2 * w)
+        if size == 0:
+            raise _single_error(ctx, rank, s)
+        out[s:s + size] = core
+        core += 1
+        s += size
+        last = size
+    return out, core
+
+
+def _by_rank(values: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    out[rank] = values
+    return out
+
+
+def _single_error(ctx: _Ctx, rank: np.ndarray | None, pos: int) -> FitError:
+    gid = int(pos if rank is None else np.flatnonzero(rank == pos)[0])
+    pop = next(p for p in reversed(ctx.pops) if ctx.loff[p] <= gid)
+    msg = (f"population '{pop}' neuron {gid - ctx.loff[pop]} fits on no core of target "
+           f"'{ctx.target.name}' even alone (its inputs and outputs exceed a per-core "
+           f"limit); remedy: fewer weight bits, smaller fan-in or fan-out, or a bigger target")
+    return FitError(Diagnostic.at(ctx.net.loc(f"populations.{pop}"), msg))
+
+
+# ----------------------------------------------------------------------------- methods
+
+def _sequential(ctx: _Ctx) -> tuple[np.ndarray, int]:
+    return _fill(ctx, None, None)
+
+
+def _pop_lb(ctx: _Ctx, name: str) -> int:
+    """Per-population lower bound on blocks (neurons, bits, in-axons)."""
+    net, cap = ctx.net, ctx.cap
+    size = net.populations[name].size
+    bits, pres = 0, 0
+    seen: dict[str, np.ndarray] = {}
+    for pr in ctx.projs:
+        if pr.post != name:
+            continue
+        cnt = np.bincount(pr.pre_idx, minlength=net.populations[pr.pre].size)
+        bits += int(synapse_list_bits(cnt[cnt > 0], projection_format(pr, ctx.target).bits).sum())
+        seen[pr.pre] = seen[pr.pre] | (cnt > 0) if pr.pre in seen else cnt > 0
+    pres = sum(int(v.sum()) for v in seen.values())
+    return max(1, -(-size // cap.neurons), -(-bits // cap.synapse_bits), -(-pres // cap.in_axons))
+
+
+def _block_ratio(ctx: _Ctx, name: str, projs: list, idx: np.ndarray, m: int) -> float:
+    """Worst usage / cap over `m` equal blocks of population `name` (out_axons excluded)."""
+    local = (idx * m // idx.size).astype(np.int32)
+    u = incoming_usage(ctx.net, {name: local}, m, ctx.target, projs, with_out=False)
+    return max(float(getattr(u, lim).max()) / getattr(ctx.cap, lim)
+               for lim in LIMITS if lim != "out_axons")
+
+
+def _greedy(ctx: _Ctx) -> tuple[np.ndarray, int]:
+    cg = np.empty(ctx.n, np.int32)
+    base = 0
+    for name in ctx.pops:
+        size = ctx.net.populations[name].size
+        if size == 0:
+            continue
+        projs = [pr for pr in ctx.projs if pr.post == name]
+        idx = np.arange(size, dtype=np.int64)
+        ratio = partial(_block_ratio, ctx, name, projs, idx)
+        m, fail, ok = min(_pop_lb(ctx, name), size), 0, None
+        while ok is None:
+            r = ratio(m)
+            if r <= 1.0:
+                ok = m
+            elif m >= size:
+                raise _single_error(ctx, None, ctx.loff[name])
+            else:
+                fail = m
+                m = min(size, max(m + 1, int(math.ceil(m * r * 1.02))))
+        for _ in range(4):  # bisect for the smallest block count that fits
+            if ok - fail <= 1:
+                break
+            mid = (fail + ok) // 2
+            if ratio(mid) <= 1.0:
+                ok = mid
+            else:
+                fail = mid
+        o = ctx.loff[name]
+        cg[o:o + size] = base + (idx * ok // size)
+        base += ok
+    return cg, base
+
+
+def _graph_edges(ctx: _Ctx, max_degree: float, seed: int):
+    """Symmetric CSR adjacency of lif neurons (edge-sampled to ~max_degree per vertex)."""
+    import scipy.sparse as sp
+
+    net, n = ctx.net, ctx.n
+    lif_projs = [pr for pr in ctx.projs if not net.populations[pr.pre].is_source]
+    total = sum(pr.n_synapses for pr in lif_projs)
+    keep = min(1.0, max_degree * n / total) if total else 1.0
+    rng = np.random.default_rng([seed, 7321])
+    rows, cols = [], []
+    for pr in lif_projs:
+        pre, post = pr.pre_idx, pr.post_idx
+        if keep < 1.0:
+            m = rng.random(pr.n_synapses) < keep
+            pre, post = pre[m], post[m]
+        rows.append(ctx.loff[pr.pre] + pre.astype(np.int64))
+        cols.append(ctx.loff[pr.post] + post.astype(np.int64))
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    m = r != c
+    r, c = r[m], c[m]
+    a = sp.coo_matrix((np.ones(r.size, np.int32), (r, c)), shape=(n, n)).tocsr()
+    a = (a + a.T).tocsr()
+    return a
+
+
+def graph_cost_estimate(net: NetworkIR, max_degree: float = 10.0) -> float:
+    """Rough seconds for the graph method on this machine class (METIS on sampled edges)."""
+    n = sum(p.size for p in net.neuron_populations)
+    s = sum(pr.n_synapses for pr in net.projections.values())
+    adj = 2 * min(s, max_degree * n)
+    return 0.7e-6 * adj + 0.15e-6 * s + 2e-6 * n
+
+
+def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = 10.0) -> tuple[np.ndarray, int]:
+    import pymetis
+
+    n, cap = ctx.n, ctx.cap
+    a = _graph_edges(ctx, max_degree, int(ctx.net.seed))
+    # vertex weight: each neuron's share of the binding additive resource (neurons or bits)
+    indeg = np.zeros(n, np.int64)
+    for pr in ctx.projs:
+        indeg[ctx.loff[pr.post]:ctx.loff[pr.post] + ctx.net.populations[pr.post].size] += \
+            np.bincount(pr.post_idx, minlength=ctx.net.populations[pr.post].size)
+    total_syn = max(int(indeg.sum()), 1)
+    bits_per_syn = ctx.lb.get("_bits_total", 0) / total_syn
+    per_neuron = np.maximum(1.0 / cap.neurons, indeg * bits_per_syn / cap.synapse_bits)
+    k = int(math.ceil(max(ctx.lb["cores"], per_neuron.sum()) * slack))
+    k = max(1, min(k, n))
+    if k == 1:
+        return np.zeros(n, np.int32), 1
+    vw = np.maximum(1, np.round(per_neuron * cap.neurons * 16)).astype(np.int64)
+    opts = pymetis.Options(seed=int(ctx.net.seed) & 0x7FFFFFFF, ufactor=10)
+    adj = pymetis.CSRAdjacency(a.indptr.astype(np.int64), a.indices.astype(np.int64))
+    res = pymetis.part_graph(k, adj, vweights=vw, eweights=a.data.astype(np.int64),
+                             options=opts)
+    part = np.asarray(res.vertex_part, dtype=np.int64)
+    del a, adj
+    order = np.argsort(part, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    sp = part[order]
+    breaks = np.flatnonzero(sp[1:] != sp[:-1]) + 1
+    per_rank, n_cores = _fill(ctx, rank, breaks)
+    return per_rank[rank], n_cores
+
+
+# ----------------------------------------------------------------------------- repair
+
+def _repair(ctx: _Ctx, cg: np.ndarray, n_cores: int, max_rounds: int = 64):
+    """Split every core over a limit in two until all limits hold; returns (cg, n, usage)."""
+    for _ in range(max_rounds):
+        usage = incoming_usage(ctx.net, ctx.split(cg), n_cores, ctx.target)
+        bad = usage.bad_cores(ctx.target)
+        if not bad.size:
+            return cg, n_cores, usage
+        sel = np.flatnonzero(np.isin(cg, bad))
+        cores = cg[sel]
+        o = np.argsort(cores, kind="stable")
+        sel, cores = sel[o], cores[o]
+        starts, lengths = _runs(cores)
+        if (lengths == 1).any():
+            c = int(cores[starts[lengths == 1][0]])
+            over = [lim for lim in LIMITS if getattr(usage, lim)[c] > getattr(ctx.cap, lim)]
+            raise _single_error(ctx, None, int(sel[np.flatnonzero(cores == c)[0]])) \
+                if not over else _limit_error(ctx, int(sel[np.flatnonzero(cores == c)[0]]),
+                                              over[0], int(getattr(usage, over[0])[c]))
+        run = np.repeat(np.arange(starts.size), lengths)
+        pos = np.arange(sel.size) - np.repeat(starts, lengths)
+        second = pos >= np.repeat((lengths + 1) // 2, lengths)
+        cg[sel[second]] = n_cores + run[second]
+        n_cores += int(starts.size)
+    raise FitError(f"partition repair did not converge after {max_rounds} rounds")
+
+
+def _limit_error(ctx: _Ctx, gid: int, limit: str, value: int) -> FitError:
+    pop = next(p for p in reversed(ctx.pops) if ctx.loff[p] <= gid)
+    capv = getattr(ctx.cap, limit)
+    msg = (f"population '{pop}' neuron {gid - ctx.loff[pop]} alone needs {limit} {value} > "
+           f"{capv} on target '{ctx.target.name}'; remedy: reduce its fan-out or fan-in, "
+           f"split the population, or use a bigger target")
+    return FitError(Diagnostic.at(ctx.net.loc(f"populations.{pop}"), msg,
+                                  allowed=f"{limit} <= {capv}"))
+
+
+def _renumber(cg: np.ndarray) -> tuple[np.ndarray, int]:
+    """Relabel cores 0..n-1 in order of their first (lowest-id) neuron."""
+    if cg.size == 0:
+        return cg, 0
+    ids, first = np.unique(cg, return_index=True)
+    order = ids[np.argsort(first)]
+    lut = np.empty(int(ids.max()) + 1, np.int32)
+    lut[order] = np.arange(order.size, dtype=np.int32)
+    return lut[cg], int(order.size)
+
+
+# ----------------------------------------------------------------------------- driver
+
+_RUN = {"sequential": _sequential, "greedy": _greedy, "graph": _graph}
+
+
+def _candidate(ctx: _Ctx, method: str) -> Partition:
+    t0 = time.perf_counter()
+    cg, n = _RUN[method](ctx)
+    cg, n = _renumber(np.asarray(cg, np.int32))
+    cg, n, usage = _repair(ctx, cg, n)
+    cg, n = _renumber(cg)
+    core_of = ctx.split(cg)
+    if n != usage.n_cores or not np.array_equal(
+            np.bincount(cg, minlength=n), usage.neurons):
+        usage = incoming_usage(ctx.net, core_of, n, ctx.target)
+    stats = traffic_stats(ctx.net, core_of, usage)
+    stats["time_s"] = time.perf_counter() - t0
+    stats["cores"] = n
+    return Partition(core_of, n, usage, method, stats)
+
+
+def partition(net: NetworkIR, target: Target, method: str = "auto",
+              time_budget_s: float = 30.0) -> Partition:
+    """Assign every lif neuron to a core so all limits of `target` hold (see module doc)."""
+    if method not in METHODS:
+        raise InputError(Diagnostic(f"unknown partitioner {method!r}", field="partitioner",
+                                    allowed=", ".join(METHODS)))
+    t0 = time.perf_counter()
+    lb = check_fit(net, target)
+    ctx = _Ctx(net, target, lb)
+    lb["_bits_total"] = _lb_bits(ctx)
+    public_lb = {k: v for k, v in lb.items() if not k.startswith("_")}
+    if ctx.n == 0:
+        usage = incoming_usage(net, {}, 0, target)
+        return Partition({p: np.zeros(0, np.int32) for p in ctx.pops}, 0, usage, method,
+                         {"lower_bound": public_lb, "time_s": 0.0, "synapses_cut": 0,
+                          "packets_per_spike": 0.0})
+    if method != "auto":
+        best = _candidate(ctx, method)
+        cands = {}
+    else:
+        cands = {}
+        best = _candidate(ctx, "sequential")
+        cands["sequential"] = _summary(best)
+        for m in ("graph", "greedy"):
+            left = time_budget_s - (time.perf_counter() - t0)
+            est = best.stats["time_s"] * (1.5 if m == "greedy" else 0.5) + \
+                (graph_cost_estimate(net) if m == "graph" else 0.0)
+            if est > left:
+                cands[m] = {"skipped": f"estimated {est:.1f} s > {left:.1f} s left"}
+                continue
+            c = _candidate(ctx, m)
+            cands[m] = _summary(c)
+            if (c.n_cores, c.stats["packets_per_spike"]) < \
+                    (best.n_cores, best.stats["packets_per_spike"]):
+                best = c
+        best.method = f"auto:{best.method}"
+        best.stats["candidates"] = cands
+    best.stats["lower_bound"] = public_lb
+    best.stats["cores_over_lb"] = best.n_cores / max(lb["cores"], 1)
+    best.stats["total_time_s"] = time.perf_counter() - t0
+    return best
+
+
+def _summary(p: Partition) -> dict:
+    return {"cores": p.n_cores, "packets_per_spike": p.stats["packets_per_spike"],
+            "synapses_cut": p.stats["synapses_cut"], "time_s": p.stats["time_s"]}
+
+
+def _lb_bits(ctx: _Ctx) -> int:
+    total = 0
+    for pr in ctx.projs:
+        cnt = np.bincount(pr.pre_idx, minlength=ctx.net.populations[pr.pre].size)
+        total += int(synapse_list_bits(cnt[cnt > 0], projection_format(pr, ctx.target).bits).sum())
+    return total

@@ -1,0 +1,135 @@
+"""What `snnc compile` prints: the placement summary (SPEC.md section 2) as data or a table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .artifact import jsonable
+from .program import Program
+
+LIMITS = ("neurons", "synapse_bits", "in_axons", "out_axons")
+MAX_ROWS = 12
+
+
+def _limits(program: Program) -> dict[str, int]:
+    core = program.target.core
+    return {k: int(getattr(core, k)) for k in LIMITS}
+
+
+def _values(program: Program) -> np.ndarray:
+    """(cores, 4) usage of each limit, in LIMITS order."""
+    return np.array([[c.n_neurons, c.synapse_bits, c.in_axons, c.out_axons] for c in program.cores],
+                    dtype=np.int64).reshape(-1, len(LIMITS))
+
+
+def _usage_matrix(program: Program) -> np.ndarray:
+    """(cores, 4) fraction of each limit used, in LIMITS order."""
+    caps = np.array([_limits(program)[k] for k in LIMITS], dtype=np.float64)
+    return _values(program) / caps
+
+
+def binding(program: Program) -> dict[str, Any] | None:
+    """The fullest core and the limit that binds it (highest fraction used)."""
+    if not program.cores:
+        return None
+    frac = _usage_matrix(program)
+    i, j = np.unravel_index(int(np.argmax(frac)), frac.shape)
+    core = program.cores[int(i)]
+    return {"core": core.id, "chip": core.chip, "limit": LIMITS[j],
+            "value": int(_values(program)[i, j]),
+            "capacity": _limits(program)[LIMITS[j]], "fraction": float(frac[i, j])}
+
+
+def compile_summary(program: Program) -> dict[str, Any]:
+    """JSON-serializable placement summary: SPEC.md section 2 keys plus lower bound,
+    partitioner, traffic, quantization and host-side inputs."""
+    report = program.report or {}
+    part = report.get("partition", {}) or {}
+    net = program.network
+    cores = [{
+        "chip": c.chip, "core": c.core, "x": c.x, "y": c.y,
+        "neurons": {pop: np.asarray(idx).tolist() for pop, idx in c.neurons.items()},
+        "synapse_bits": int(c.synapse_bits), "in_axons": int(c.in_axons),
+        "out_axons": int(c.out_axons),
+    } for c in program.cores]
+    summary = {
+        "network": net.name,
+        "target": program.target.name,
+        "chips": program.n_chips if program.cores else 0,
+        "cores": cores,
+        "limits": _limits(program),
+        "target_capacity": {"chips": program.target.chips,
+                            "cores_per_chip": program.target.cores_per_chip,
+                            "mesh": list(program.target.mesh)},
+        "lower_bound": report.get("lower_bound"),
+        "partitioner": program.partitioner,
+        "packets_per_spike": part.get("packets_per_spike"),
+        "synapses_cut": part.get("synapses_cut"),
+        "binding": binding(program),
+        "precision": net.precision,
+        "quantization": report.get("quantization"),
+        "inputs": [{"population": p.name, "size": p.size,
+                    "kind": p.source.kind if p.source else None}
+                   for p in net.source_populations],
+        "compile_time_s": report.get("compile_time_s"),
+        "warnings": report.get("warnings", []),
+    }
+    return jsonable(summary)
+
+
+def _pct(v: float, cap: int) -> str:
+    return f"{v}/{cap} ({100.0 * v / cap:.0f}%)" if cap else str(v)
+
+
+def format_summary(program: Program) -> str:
+    """A short table: cores used vs lower bound, per-core usage (fullest first), binding limit."""
+    report = program.report or {}
+    lim = _limits(program)
+    n = len(program.cores)
+    lb = report.get("lower_bound")
+    head = (f"{program.network.name} -> {program.target.name}: {n} core{'s' * (n != 1)} on "
+            f"{program.n_chips if n else 0} chip(s)"
+            + (f" (lower bound {lb})" if lb is not None else "")
+            + f", partitioner {program.partitioner}")
+    if report.get("compile_time_s") is not None:
+        head += f", {report['compile_time_s']:.2f} s"
+    lines = [head]
+    part = report.get("partition", {}) or {}
+    if part.get("packets_per_spike") is not None:
+        lines.append(f"  packets per spike {float(part['packets_per_spike']):.2f}"
+                     + (f", synapses cut {part['synapses_cut']}" if "synapses_cut" in part else ""))
+    if n:
+        frac = _usage_matrix(program).max(axis=1)
+        order = np.argsort(-frac, kind="stable")[:MAX_ROWS]
+        lines.append(f"  {'core':>5} {'chip':>4} {'x,y':>6}  {'neurons':>16} {'synapse bits':>22} "
+                     f"{'in axons':>16} {'out axons':>16}")
+        for i in order:
+            c = program.cores[int(i)]
+            lines.append(f"  {c.id:>5} {c.chip:>4} {f'{c.x},{c.y}':>6}  "
+                         f"{_pct(c.n_neurons, lim['neurons']):>16} "
+                         f"{_pct(c.synapse_bits, lim['synapse_bits']):>22} "
+                         f"{_pct(c.in_axons, lim['in_axons']):>16} "
+                         f"{_pct(c.out_axons, lim['out_axons']):>16}")
+        if n > MAX_ROWS:
+            lines.append(f"  ... {n - MAX_ROWS} more cores")
+        b = binding(program)
+        assert b is not None
+        lines.append(f"  fullest core {b['core']} (chip {b['chip']}): binding limit {b['limit']} "
+                     f"at {100 * b['fraction']:.0f}% ({b['value']}/{b['capacity']})")
+    srcs = program.network.source_populations
+    if srcs:
+        lines.append("  inputs (host side, not on cores): "
+                     + ", ".join(f"{p.name} ({p.size})" for p in srcs))
+    q = report.get("quantization") or {}
+    errs = {n: r.get("rel_error", 0.0) for n, r in q.get("projections", {}).items()}
+    if errs and max(errs.values()) > 0:
+        worst = max(errs, key=lambda n: errs[n])
+        kind = "float -> fixed" if q.get("converted") else "Lava weight truncation"
+        lost = [f"{n} {r['lost_bits']}" for n, r in q["projections"].items() if r.get("lost_bits")]
+        lines.append(f"  quantization ({kind}): largest weight error {100 * errs[worst]:.2f}% "
+                     f"({worst})" + (f"; bits lost: {', '.join(lost[:5])}" if lost else ""))
+    for w in report.get("warnings", []):
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)

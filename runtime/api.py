@@ -1,0 +1,117 @@
+"""The Python API: compile, run and profile a network, the same as the CLI does."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backends import get_backend
+from backends.result import RunResult
+from compiler.errors import InputError
+from compiler.ir import PROBE_VARS, Probe
+from compiler.program import Program
+
+from .loading import to_program
+from .results import save_npz
+
+
+def compile(  # noqa: A001 - mirrors `snnc compile`
+    network: Any,
+    *,
+    target: str | None = None,
+    partitioner: str = "auto",
+    output: str | os.PathLike | None = None,
+) -> Program:
+    """Compile a network (path, builder or IR); write the artifact to `output` if given."""
+    program = to_program(network, target=target, partitioner=partitioner)
+    if output is not None:
+        from compiler.artifact import save_program
+
+        save_program(program, output)
+    return program
+
+
+def parse_probes(program: Program, names: list[str] | None) -> list[Probe]:
+    """Probes named on the command line (`hid.v`), checked against the program."""
+    if names is None:
+        return list(program.network.probes)
+    net = program.network
+    probes = []
+    for name in names:
+        target, _, var = name.rpartition(".")
+        ok = (target in net.populations and var in PROBE_VARS) or (
+            target in net.projections and var == "weights"
+        )
+        if not ok:
+            raise InputError(
+                f"--probe {name}: unknown probe; allowed: <population>.spikes|v|u or "
+                "<projection>.weights with names from the network"
+            )
+        probes.append(Probe(target, var))
+    return probes
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    """Whether `fn` takes keyword `name` (directly or through **kwargs)."""
+    params = inspect.signature(fn).parameters
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def run(
+    network: Any,
+    backend: str = "cpu",
+    steps: int | None = None,
+    *,
+    output: str | os.PathLike | None = None,
+    probes: list[str] | None = None,
+    target: str | None = None,
+    partitioner: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run a network on a backend; returns spikes of every population and the probes.
+
+    `result["hid.spikes"]`, `result["hid.v"]`, `result["proj.weights"]` are the same
+    arrays the CLI writes to the results .npz (written atomically when `output` is given).
+    """
+    program = to_program(network, target=target, partitioner=partitioner)
+    n_steps = int(program.network.steps if steps is None else steps)
+    if n_steps <= 0:
+        raise InputError(f"steps: {n_steps}; allowed: a positive number of steps")
+    chosen = parse_probes(program, probes)
+    module = get_backend(backend)
+    if progress is not None and _accepts(module.run, "progress"):
+        options["progress"] = progress
+    t0 = time.perf_counter()
+    result = module.run(program, n_steps, chosen, **options)
+    result.wall_s = result.wall_s or time.perf_counter() - t0
+    result.meta.setdefault("program", program)
+    if output is not None:
+        save_npz(output, result.arrays())
+    return result
+
+
+def profile(
+    network: Any,
+    backend: str = "cpu",
+    steps: int | None = None,
+    *,
+    plot_dir: str | os.PathLike | None = None,
+    target: str | None = None,
+    partitioner: str = "auto",
+    **options: Any,
+) -> dict[str, Any]:
+    """Static utilization plus activity, time and energy of a run: the `snnc profile` data."""
+    from .profile import profile_report, write_plots
+
+    program = to_program(network, target=target, partitioner=partitioner)
+    result = run(program, backend=backend, steps=steps, **options)
+    report = profile_report(program, result)
+    if plot_dir is not None:
+        paths = write_plots(program, report, result, Path(plot_dir))
+        report["plots"] = [str(p) for p in paths]
+    return report

@@ -1,0 +1,56 @@
+"""Turn whatever the user handed us (path, builder, IR, Program) into a compiled Program."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from compiler.errors import InputError
+from compiler.ir import NetworkIR
+from compiler.program import Program
+
+NETWORK_SUFFIXES = (".yaml", ".yml")
+PROGRAM_SUFFIXES = (".snnc",)
+
+
+def load_network_file(path: str | os.PathLike) -> NetworkIR:
+    """Parse and validate a network YAML file."""
+    from compiler.frontend import load_network
+
+    return load_network(path)
+
+
+def to_program(obj: Any, *, target: str | None = None, partitioner: str = "auto") -> Program:
+    """A compiled Program from a .yaml/.snnc path, a builder `Network`, a NetworkIR or a Program."""
+    if isinstance(obj, Program):
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        path = Path(obj)
+        if not path.exists():
+            raise InputError(f"{path}: file not found")
+        if path.suffix in PROGRAM_SUFFIXES:
+            from compiler.artifact import load_program
+
+            if target is not None:
+                raise InputError(f"{path}: --target cannot change a compiled program; recompile the network")
+            return load_program(path)
+        if path.suffix not in NETWORK_SUFFIXES:
+            raise InputError(
+                f"{path}: unknown file type '{path.suffix}'; allowed: a network (.yaml, .yml) "
+                "or a compiled program (.snnc)"
+            )
+        net = load_network_file(path)
+        from compiler.pipeline import compile_network
+
+        return compile_network(net, target=target, partitioner=partitioner)
+    from compiler.pipeline import compile_network
+
+    if isinstance(obj, NetworkIR):
+        return compile_network(obj, target=target, partitioner=partitioner)
+    if hasattr(obj, "build"):  # the Python builder
+        return compile_network(obj.build(), target=target, partitioner=partitioner)
+    raise InputError(
+        f"cannot run a {type(obj).__name__}; give a path (.yaml or .snnc), a compiler.Network, "
+        "a NetworkIR or a Program"
+    )

@@ -1,0 +1,144 @@
+"""Lava backend lowering plan and input checks: pure numpy, no Lava needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from lava_nets import lif_pop, program_of, projection, source_pop, two_layer
+
+import backends.lava as bl
+from backends.lava.plan import effective_weights, make_plan, sign_mode_of
+from compiler.errors import BackendError
+from compiler.ir import Adapt, NetworkIR, Plasticity
+
+
+def test_import_does_not_load_lava():
+    code = "import sys, backends.lava; print('lava' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_grouped_plan_one_process_per_population_and_projection():
+    plan = make_plan(program_of(two_layer()), "grouped")
+    assert sorted(plan.groups) == ["hid", "inp"]
+    assert sorted(plan.blocks) == ["hid_hid", "inp_hid"]
+    # inp_hid has delays 0..3 and is all-to-all: DelayDense; hid_hid density ~0.3 >= 0.2: Dense
+    assert plan.blocks["inp_hid"].kind == "delay_dense"
+    assert plan.blocks["hid_hid"].kind == "dense"
+    assert plan.blocks["inp_hid"].shape == (8, 6)
+
+
+def test_core_plan_blocks_follow_the_partition():
+    net = two_layer()
+    plan = make_plan(program_of(net, {"hid": 2}), "core")
+    assert sorted(plan.groups) == ["hid@c0", "hid@c1", "inp"]
+    assert plan.groups["hid@c0"].index.tolist() == [0, 1, 2, 3]
+    # every (source core, destination core) pair with synapses gets its own block
+    proj = net.projections["hid_hid"]
+    pairs = {(int(a) // 4, int(b) // 4) for a, b in zip(proj.pre_idx, proj.post_idx)}
+    got = {(int(b.pre_group[-1]), int(b.post_group[-1])) for b in plan.blocks.values()
+           if b.proj == "hid_hid"}
+    assert got == pairs
+    # the blocks together hold every synapse exactly once
+    assert sum(b.weight.size for b in plan.blocks.values() if b.proj == "hid_hid") == proj.n_synapses
+    assert all(b.sign_mode == "mixed" for b in plan.blocks.values() if b.proj == "inp_hid")
+
+
+def test_sparse_kind_for_low_density():
+    pops = {"a": source_pop("a", 20), "b": lif_pop("b", 20)}
+    net = NetworkIR("n", populations=pops, projections={
+        "ab": projection("ab", "a", "b", [0, 5, 7], [1, 2, 3], [10, 20, 30]),
+        "ba": projection("ba", "b", "b", [0, 5], [1, 2], [10, 20], delay=[2, 0])})
+    plan = make_plan(program_of(net), "grouped")
+    assert plan.blocks["ab"].kind == "sparse"
+    assert plan.blocks["ba"].kind == "delay_sparse"
+    forced = make_plan(program_of(net), "grouped", dense_projections=frozenset({"ab"}))
+    assert forced.blocks["ab"].kind == "dense"
+
+
+def test_sign_mode_and_effective_weights_follow_lava():
+    # values worked out by hand from lava/utils/weightutils.py
+    assert effective_weights(np.array([300, 255, 7, -13, -300]), "mixed", 7).tolist() == \
+        [252, 252, 4, -16, -256]
+    assert effective_weights(np.array([300, 7, 6]), "excitatory", 7).tolist() == [254, 6, 6]
+    assert effective_weights(np.array([-300, -13, -2]), "inhibitory", 6).tolist() == [-252, -12, 0]
+    p = projection("p", "a", "b", [0, 1], [0, 0], [-5, -1])
+    assert sign_mode_of(p, 1, 2) == "inhibitory"
+    p = projection("p", "a", "b", [0], [0], [5])
+    assert sign_mode_of(p, 1, 2) == "excitatory"
+
+
+def test_negative_weight_exp_split_over_source_cores_is_refused():
+    pops = {"a": lif_pop("a", 4), "b": lif_pop("b", 4)}
+    proj = projection("ab", "a", "b", [0, 3], [1, 1], [10, 20], weight_exp=-1)
+    net = NetworkIR("n", populations=pops, projections={"ab": proj})
+    make_plan(program_of(net, {"a": 2}), "grouped")  # fine
+    with pytest.raises(BackendError, match="weight_exp -1 < 0.*several source cores"):
+        make_plan(program_of(net, {"a": 2}), "core")
+    # one source core per destination core: exact, allowed
+    proj.pre_idx = np.array([0, 1], dtype=np.int32)
+    make_plan(program_of(net, {"a": 2}), "core")
+
+
+def test_duplicate_synapses_and_bad_granularity_are_refused():
+    pops = {"a": source_pop("a", 2), "b": lif_pop("b", 2)}
+    net = NetworkIR("n", populations=pops, projections={
+        "ab": projection("ab", "a", "b", [0, 0], [1, 1], [10, 20], delay=[0, 3])})
+    with pytest.raises(BackendError, match="same \\(post, pre\\) pair"):
+        make_plan(program_of(net), "grouped")
+    net.projections["ab"].pre_idx = np.array([0, 1], dtype=np.int32)
+    with pytest.raises(BackendError, match="unknown granularity 'cores'.*grouped, core"):
+        make_plan(program_of(net), "cores")
+
+
+def test_adapt_plasticity_and_non_integer_params_fail_fast(monkeypatch):
+    monkeypatch.setattr(bl, "lava_available", lambda: True)  # must fail before Lava is started
+    net = two_layer()
+    net.populations["hid"].lif.adapt = Adapt(increment=2, tau=100)
+    with pytest.raises(BackendError, match="population 'hid': adaptive threshold"):
+        bl.run(program_of(net), 5)
+    net = two_layer()
+    net.projections["inp_hid"].plasticity = Plasticity("stdp", {"a_plus": 4})
+    with pytest.raises(BackendError, match="'inp_hid': plasticity not yet supported on lava"):
+        bl.run(program_of(net), 5)
+    net = two_layer()
+    net.populations["hid"].lif.du = 0.5
+    with pytest.raises(BackendError, match="'hid': du = 0.5 is not an integer"):
+        bl.run(program_of(net), 5)
+
+
+def test_lower_projection_delegates_plastic_projections_to_the_factory():
+    net = two_layer()
+    proj = net.projections["inp_hid"]
+    proj.plasticity = Plasticity("stdp", {})
+    block = make_plan(program_of(net), "grouped").blocks["inp_hid"]
+    with pytest.raises(BackendError, match="plasticity not yet supported on lava"):
+        bl.lower_projection(block, proj, "fixed")
+    seen = []
+
+    def factory(b, p, precision):
+        seen.append((b.key, p.name, precision))
+        return "learning-dense"
+
+    assert bl.lower_projection(block, proj, "fixed", learning_rule_factory=factory) == "learning-dense"
+    assert seen == [("inp_hid", "inp_hid", "fixed")]
+
+
+def test_missing_lava_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(bl, "lava_available", lambda: False)
+    with pytest.raises(BackendError, match=r"pip install -e '\.\[lava\]'.*3\.10.*make test"):
+        bl.run(program_of(two_layer()), 5)
+
+
+def test_unconnected_parts_are_linked_once():
+    pops = {"s": source_pop("s", 3), "a": lif_pop("a", 3), "b": lif_pop("b", 2),
+            "t": source_pop("t", 1)}
+    net = NetworkIR("n", populations=pops, projections={
+        "sa": projection("sa", "s", "a", [0], [0], [1])})
+    plan = make_plan(program_of(net), "grouped")
+    # parts: {s, a}, {b}, {t}; only b holds a LIF outside the first part
+    assert plan.links == [("s", "b")]  # from the smallest group of the first part (first on ties)
+    assert plan.n_processes == 4 + 1 + 1
