@@ -3,7 +3,8 @@
     .venv/bin/python bench/backends.py [--sizes 100,1000,4000] [--kinds sparse,dense] [--steps 100]
 
 Each network: a poisson source of N/4 neurons (rate 0.05) into N LIF neurons, plus recurrent
-LIF -> LIF synapses; `sparse` has ~20 synapses per neuron and projection, `dense` connects
+LIF -> LIF synapses; `sparse` has ~20 synapses per neuron and projection (recurrent ones with
+delays 0..3), `dense` connects
 pairs with probability 0.5. Neurons are cut into cores of 1024 in index order. Prints one row
 per (N, kind, runner): total wall seconds, wall per step, Lava's run() per step, and whether the
 spikes equal the cpu backend's. `hand` is the same network written directly in Lava (one
@@ -49,7 +50,7 @@ def make_net(n: int, kind: str, seed: int = 1) -> NetworkIR:
         "hid": Population("hid", n, "lif", lif=LIFParams(du=800, dv=400, vth=60, bias_mant=0)),
     }
 
-    def proj(name: str, pre: str, n_pre: int, scale: int, delays: bool) -> Projection:
+    def proj(name: str, pre: str, n_pre: int, wrange: tuple[int, int], delays: bool) -> Projection:
         p = 0.5 if kind == "dense" else min(1.0, 20 / n_pre)
         if p >= 0.5:
             mask = rng.random((n_pre, n)) < p
@@ -59,15 +60,15 @@ def make_net(n: int, kind: str, seed: int = 1) -> NetworkIR:
             post_idx = np.repeat(np.arange(n), k)
             pre_idx = np.concatenate([rng.choice(n_pre, k, replace=False) for _ in range(n)])
         m = pre_idx.size
-        weight = rng.integers(-scale // 2, scale, m).astype(np.int32)
+        weight = rng.integers(wrange[0], wrange[1], m).astype(np.int32)
         delay = rng.integers(0, 4, m).astype(np.int16) if delays else np.zeros(m, np.int16)
         return Projection(name, pre, "hid", pre_idx.astype(np.int32), post_idx.astype(np.int32),
                           weight, delay, weight_exp=0, num_weight_bits=8)
 
-    in_scale = 200 if kind == "sparse" else max(4, 4000 // n_in)
-    rec_scale = 60 if kind == "sparse" else max(2, 1000 // n)
-    projs = {"inp_hid": proj("inp_hid", "inp", n_in, in_scale, False),
-             "hid_hid": proj("hid_hid", "hid", n, rec_scale, False)}
+    # mixed-sign weights giving ~3-10 % of hid spiking per step at every size
+    w_in, w_rec = ((-250, 200), (-200, 100)) if kind == "sparse" else ((-40, 50), (-10, 8))
+    projs = {"inp_hid": proj("inp_hid", "inp", n_in, w_in, False),
+             "hid_hid": proj("hid_hid", "hid", n, w_rec, kind == "sparse")}
     return NetworkIR(f"{kind}{n}", precision="fixed", seed=seed, populations=pops, projections=projs)
 
 

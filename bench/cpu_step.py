@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 FANOUT = 100
-DU, DV, VTH, BIAS_EXP, WEIGHT_EXP = 4095, 0, 10, 0, -4
+DU, DV, VTH, BIAS_EXP, WEIGHT_EXP = 4095, 256, 10, 0, 0
 
 
 def build(n: int, seed: int = 0) -> dict:
@@ -32,7 +32,7 @@ def build(n: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     pre = np.repeat(np.arange(n, dtype=np.int32), FANOUT)
     post = rng.integers(0, n, n * FANOUT, dtype=np.int32)
-    weight = rng.integers(-40, 41, n * FANOUT).astype(np.int32)
+    weight = (2 * rng.integers(-1, 2, n * FANOUT)).astype(np.int32)  # even: exact in mixed 8 bits
     bias = rng.integers(16, 25, n)  # intrinsic period ceil(641 / bias): 27..41 steps
     return {"n": n, "pre": pre, "post": post, "weight": weight, "bias": bias}
 

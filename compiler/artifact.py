@@ -115,7 +115,8 @@ def _cores(cores: list[Core], arrays: _Arrays) -> dict[str, Any]:
                         "offsets": arrays.put("core_offsets", offsets)}
     table = {k: arrays.put(f"core_{k}", np.array([getattr(c, k) for c in cores], dtype=np.int64))
              for k in ("id", "chip", "core", "x", "y", "synapse_bits", "in_axons", "out_axons")}
-    return {"count": len(cores), "fields": table, "neurons": neurons}
+    order = [list(c.neurons) for c in cores]  # keeps each core's population order
+    return {"count": len(cores), "fields": table, "neurons": neurons, "order": order}
 
 
 def encode(program: Program) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -181,11 +182,12 @@ def _decode_cores(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Core
     fields = {k: _restore(v, arrays) for k, v in d["fields"].items()}
     n = int(d["count"])
     cores = [Core(**{k: int(fields[k][i]) for k in fields}) for i in range(n)]
-    for pop, ref in d["neurons"].items():
-        data, offsets = _restore(ref["indices"], arrays), _restore(ref["offsets"], arrays)
-        for i in range(n):
-            if offsets[i + 1] > offsets[i]:
-                cores[i].neurons[pop] = data[offsets[i]:offsets[i + 1]]
+    stored = {pop: (_restore(ref["indices"], arrays), _restore(ref["offsets"], arrays))
+              for pop, ref in d["neurons"].items()}
+    for i, pops in enumerate(d["order"]):
+        for pop in pops:
+            data, offsets = stored[pop]
+            cores[i].neurons[pop] = data[offsets[i]:offsets[i + 1]]
     return cores
 
 

@@ -106,7 +106,7 @@ def profile(
     **options: Any,
 ) -> dict[str, Any]:
     """Static utilization plus activity, time and energy of a run: the `snnc profile` data."""
-    from .profile import profile_report, write_plots
+    from .profiling import profile_report, write_plots
 
     program = to_program(network, target=target, partitioner=partitioner)
     result = run(program, backend=backend, steps=steps, **options)

@@ -165,7 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     from .api import profile
-    from .profile import format_profile
+    from .profiling import format_profile
 
     _check_partitioner(args.partitioner)
     opts = _backend_options(args)
