@@ -9,6 +9,7 @@ file in the destination folder, then os.replace; nothing is left behind on failu
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -230,6 +231,9 @@ def save_program(program: Program, path: str | os.PathLike) -> Path:
                     np.savez(out, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        mask = os.umask(0)  # mkstemp makes 0600 files; give the usual permissions
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -270,7 +274,9 @@ def load_program(path: str | os.PathLike) -> Program:
                     str(path), allowed=f"version {VERSION}"))
             if ARRAYS not in names:
                 raise _bad(path, f"no {ARRAYS} in the archive")
-            with zf.open(ARRAYS) as fh, np.load(fh, allow_pickle=False) as npz:
+            # read the member once (checks its CRC); np.load on the zip stream would re-read
+            # it from the start on every backward seek
+            with np.load(io.BytesIO(zf.read(ARRAYS)), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
     except InputError:
         raise

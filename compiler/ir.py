@@ -51,6 +51,69 @@ class SpikeSource:
     period: int = 1
     phase: int = 0
     data: np.ndarray | None = None  # bool (T, size) for kind == "array"
+    dataset: Dataset | None = None  # kind == "dataset" (added for phases; see compiler/datasets.py)
+
+
+# --- datasets and phases (issue 6; compiler/datasets.py, compiler/frontend/phases.py) ---
+DATASET_KIND = "dataset"  # spike source kind fed by a Dataset (kept out of SOURCE_KINDS)
+
+
+@dataclass
+class Dataset:
+    """Samples for a `dataset` spike source: x (n, size) >= 0, labels y (n,), named splits.
+
+    `splits[name]` holds sample indices; each sample is shown for `present` steps as
+    Bernoulli spikes with p = max_rate * x / x_max, then `rest` silent steps.
+    """
+
+    name: str
+    x: np.ndarray  # float64 (n, size)
+    y: np.ndarray  # int64 (n,)
+    splits: dict[str, np.ndarray] = field(default_factory=dict)
+    encoding: str = "rate"
+    max_rate: float = 0.3
+    present: int = 100
+    rest: int = 0
+    x_max: float = 1.0  # the scale: max of x over the whole dataset (1.0 if all zero)
+
+    @property
+    def period(self) -> int:
+        return self.present + self.rest
+
+
+@dataclass
+class Override:
+    """One phase `set:` entry: kind weight_scale | lif | adapt | plastic on `target`."""
+
+    path: str  # as written, e.g. "projections.inh_exc.weight_scale"
+    kind: str
+    target: str
+    param: str
+    value: float
+
+
+@dataclass
+class Phase:
+    """One run phase: `samples` of a dataset split (epochs, count) or plain `steps`."""
+
+    name: str
+    split: str | None = None
+    count: int | None = None  # None: the whole split
+    epochs: int = 1
+    shuffle: bool = False
+    steps: int | None = None  # a phase without samples
+    plastic: dict[str, bool] = field(default_factory=dict)  # plastic projection -> on/off
+    overrides: list[Override] = field(default_factory=list)
+
+
+@dataclass
+class Readout:
+    """Label neurons of `population` by mean response per class in phase `assign`; vote in `evaluate`."""
+
+    population: str
+    assign: str
+    evaluate: str
+# --- end datasets and phases ---
 
 
 @dataclass
@@ -135,6 +198,8 @@ class NetworkIR:
     source_file: str | None = None
     # dotted field path (e.g. "projections.a_b.weight") -> where it was written
     locations: dict[str, Location] = field(default_factory=dict)
+    phases: list[Phase] = field(default_factory=list)  # run phases (issue 6); empty: plain run
+    readout: Readout | None = None
 
     def loc(self, path: str) -> Location:
         """Best location for a field path: the path itself or its nearest written parent."""
@@ -185,6 +250,10 @@ def source_spikes(pop: Population, steps: int, seed: int, start: int = 0) -> np.
         row = (t - src.phase) % max(src.period, 1) == 0
         row &= t >= src.phase
         return np.repeat(row[:, None], n, axis=1)
+    if src.kind == DATASET_KIND:  # (issue 6) the train split in order, as in a plain run
+        from .datasets import plain_run_spikes
+
+        return plain_run_spikes(pop, steps, seed, start)
     if src.kind == "array":
         data = np.asarray(src.data, dtype=bool)
         out = np.zeros((steps, n), dtype=bool)

@@ -79,6 +79,8 @@ def run(
     arrays the CLI writes to the results .npz (written atomically when `output` is given).
     """
     program = to_program(network, target=target, partitioner=partitioner)
+    if program.network.phases:  # issue 6: a network with phases runs them (runtime/phases.py)
+        return _run_phases(program, backend, steps, output, probes, progress, options)
     n_steps = int(program.network.steps if steps is None else steps)
     if n_steps <= 0:
         raise InputError(f"steps: {n_steps}; allowed: a positive number of steps")
@@ -89,6 +91,23 @@ def run(
     t0 = time.perf_counter()
     result = module.run(program, n_steps, chosen, **options)
     result.wall_s = result.wall_s or time.perf_counter() - t0
+    result.meta.setdefault("program", program)
+    if output is not None:
+        save_npz(output, result.arrays())
+    return result
+
+
+def _run_phases(program: Program, backend: str, steps: int | None, output: Any,
+                probes: list[str] | None, progress: Any, options: dict[str, Any]) -> RunResult:
+    """`run` for a network with phases (issue 6); their lengths come from the network."""
+    from .phases import run_phases
+
+    if steps is not None:
+        raise InputError(f"steps: {steps}; a network with phases runs its phases "
+                         "(set their samples/steps in the file); allowed: no --steps")
+    get_backend(backend)  # InputError for an unknown backend name
+    result = run_phases(program, backend, parse_probes(program, probes), progress=progress,
+                        **options)
     result.meta.setdefault("program", program)
     if output is not None:
         save_npz(output, result.arrays())

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -194,9 +195,23 @@ def _json_default(obj: Any) -> Any:
 COMMANDS = {"compile": cmd_compile, "run": cmd_run, "profile": cmd_profile}
 
 
+def _install_warning_printer() -> None:
+    """Print each distinct Python warning once as `snnc: warning: ...` (no source lines)."""
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        text = str(message)
+        if text not in seen:
+            seen.add(text)
+            print(f"snnc: warning: {text}", file=sys.stderr)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `snnc` console script; returns the exit status."""
     parser = _parser()
+    _install_warning_printer()
     try:
         args = parser.parse_args(argv)
         if not args.command:

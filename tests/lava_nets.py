@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import LIFParams, NetworkIR, Population, Probe, Projection, SpikeSource, source_spikes
+from compiler.ir import (
+    LIFParams,
+    NetworkIR,
+    Population,
+    Probe,
+    Projection,
+    SpikeSource,
+    source_spikes,
+)
 from compiler.program import Core, Program
 from compiler.target import Target
 

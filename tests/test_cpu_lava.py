@@ -70,7 +70,7 @@ def lava_main(spec_path: str, out_path: str) -> None:
     """Build and run the spec in Lava (fixed_pt); pickle spikes, v and u per step."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import Dense, DelayDense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF

@@ -60,7 +60,7 @@ def test_two_layer_fixed_matches_reference_and_cpu(granularity, cores):
         assert res.meta["processes"] == 4  # inp, hid, inp_hid, hid_hid
     else:  # inp + 3 hid slices + 3 inp_hid blocks + one block per (core, core) pair of hid_hid
         rec = net.projections["hid_hid"]
-        pairs = {(int(a) % 3, int(b) % 3) for a, b in zip(rec.pre_idx, rec.post_idx)}
+        pairs = {(int(a) % 3, int(b) % 3) for a, b in zip(rec.pre_idx, rec.post_idx, strict=True)}
         assert res.meta["processes"] == 1 + 3 + 3 + len(pairs)
 
 

@@ -38,7 +38,7 @@ def test_core_plan_blocks_follow_the_partition():
     assert plan.groups["hid@c0"].index.tolist() == [0, 1, 2, 3]
     # every (source core, destination core) pair with synapses gets its own block
     proj = net.projections["hid_hid"]
-    pairs = {(int(a) // 4, int(b) // 4) for a, b in zip(proj.pre_idx, proj.post_idx)}
+    pairs = {(int(a) // 4, int(b) // 4) for a, b in zip(proj.pre_idx, proj.post_idx, strict=True)}
     got = {(int(b.pre_group[-1]), int(b.post_group[-1])) for b in plan.blocks.values()
            if b.proj == "hid_hid"}
     assert got == pairs

@@ -131,7 +131,7 @@ def test_delay_fit_error_from_yaml_files(tmp_path):
         """))
     with pytest.raises(FitError) as exc:
         compile_file(tmp_path / "net.yaml")
-    assert f"net.yaml:12: projections.ab.delay: delay 7 (4 synapses) exceeds target 'chip'" in str(exc.value)
+    assert "net.yaml:12: projections.ab.delay: delay 7 (4 synapses) exceeds target 'chip'" in str(exc.value)
 
 
 def test_weight_bits_over_target_are_fit_errors_and_float_nets_fit():
@@ -234,6 +234,9 @@ def test_small_chip_example_needs_several_cores():
 
 
 def test_two_layer_example_compiles_for_loihi2():
-    prog = compile_file(EXAMPLES / "two_layer.yaml")
+    # its mixed-sign 8-bit weights lose their lowest bit in Lava's Dense (warned above 1%)
+    with pytest.warns(UserWarning, match="lost 1 bits in weight rounding"):
+        prog = compile_file(EXAMPLES / "two_layer.yaml")
+    assert all(r["lost_bits"] <= 1 for r in prog.report["quantization"]["projections"].values())
     assert prog.target.name == "loihi2" and len(prog.cores) == 1
     assert_cores_cover(prog)

@@ -258,3 +258,50 @@ def test_float_and_quantized_agree_on_cpu_backend():
     assert np.all(np.abs(x - f) <= 3 + 0.05 * f)  # recurrent nets amplify tiny differences
     # the test's own equations agree with the backend exactly in fixed point
     assert np.array_equal(rq.spikes["hid"], simulate(q, steps)["hid"])
+
+
+# ---------------------------------------------------------------- optimality (property)
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+def brute_force_error(t: np.ndarray, bits: int) -> float:
+    """Smallest ||W 2^e - t|| over every weight_exp, W rounded to Lava's grid and taken as
+    Lava's Dense would use it (its sign mode may change when one sign rounds away)."""
+    mixed = t.min() < 0 < t.max()
+    inh = t.max() <= 0 and t.min() < 0
+    step = 2 ** (8 - bits + int(mixed))
+    lo = (-256 if mixed else (-255 if inh else 0))
+    hi = 0 if inh else 255
+    lo, hi = -((-lo) // step) * step, (hi // step) * step
+    best = np.inf
+    for e in range(-8, 8):
+        w = lava_effective_weights(np.clip(np.round(t / 2.0**e / step) * step, lo, hi), bits)
+        best = min(best, float(np.linalg.norm(w * 2.0**e - t)))
+    return best
+
+
+@hypothesis.settings(max_examples=150, deadline=None)
+@hypothesis.given(
+    values=st.lists(st.floats(-1.0, 1.0, allow_nan=False), min_size=1, max_size=30),
+    scale_exp=st.integers(-4, 5),
+    bits=st.integers(1, 8),
+)
+def test_weight_choice_is_optimal_and_lava_exact(values, scale_exp, bits):
+    w = np.array(values) * 10.0**scale_exp
+    hypothesis.assume(np.abs(w).max() > 0)
+    net = float_net({"a": np.resize(w, 12)}, LIFParams(du=1.0, vth=1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q, rep = quantize(net, weight_bits=bits)
+    p = q.projections["a"]
+    k = rep["populations"]["hid"]["scale"]
+    t = k * np.resize(w, 12)
+    got = float(np.linalg.norm(p.weight * 2.0**p.weight_exp - t))
+    assert got <= brute_force_error(t, bits) * (1 + 1e-9) + 1e-12
+    assert p.num_weight_bits <= bits and WEXP[0] <= p.weight_exp <= WEXP[1]
+    assert np.array_equal(lava_effective_weights(p.weight, p.num_weight_bits), p.weight)
+
+
+WEXP = (-8, 7)

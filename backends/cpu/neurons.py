@@ -139,17 +139,16 @@ class LIFState:
     def _step_fixed(self, a_in: np.ndarray) -> np.ndarray:
         u, v = self.u, self.v
         # u = rtz(u * (4095 - du) / 4096) + (a_in << 6), then Lava's int32 and 24-bit wraps.
-        x = self._scratch
-        np.multiply(a_in, 64.0, out=x)
-        if np.ndim(self.fu) or self.fu != 0:
+        if np.ndim(self.fu) == 0 and self.fu == 0:
+            np.multiply(a_in, 64.0, out=u)
+        else:
             u *= self.cu
             np.trunc(u, out=u)
-            x += u
-        wide = False
-        if self.size and (x.max() > M24 or x.min() <= -M24):
-            wide = True
-            x = lava_wrap24(wrap_int32(x))
-        u[...] = x
+            np.multiply(a_in, 64.0, out=self._scratch)
+            u += self._scratch
+        wide = bool(self.size) and (u.max() > M24 or u.min() <= -M24)
+        if wide:
+            u[...] = lava_wrap24(wrap_int32(u))
         # v = clip(rtz(v * (4096 - dv) / 4096) + u + bias, -(2**23 - 1), 2**23 - 1)
         if np.ndim(self.fv) or self.fv != 4096:
             v *= self.cv

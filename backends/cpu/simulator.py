@@ -19,6 +19,7 @@ from compiler.ir import PROBE_VARS, NetworkIR, Probe, Projection, source_spikes
 from compiler.program import Program
 
 from .neurons import LIFState
+from .ring import InputRing
 from .synapses import Synapses
 
 # learner_factory(projection, synapses, network) -> object with .step(t, pre_spikes, post_spikes)
@@ -107,8 +108,12 @@ class Simulator:
             ring_len[proj.post] = max(ring_len[proj.post], syn.max_delay + 2)
             if plastic:
                 self.learners[proj.name] = learner_factory(proj, syn, net)
-        self.rings = {name: np.zeros((ring_len[name], self.neurons[name].size))
+        self.rings = {name: InputRing(self.neurons[name].size, ring_len[name])
                       for name in self.neurons}
+        self.source_overrides: dict[str, np.ndarray] = {}  # phases (issue 6), see below
+        self.paused_learners: dict[str, Any] = {}
+        self._w0: dict[str, np.ndarray] = {}
+        self._lif_params = {name: net.populations[name].lif for name in self.neurons}
 
     def run(self, steps: int, progress: Callable[[int, int], None] | None = None) -> RunResult:
         """Advance `steps` steps from the current state; returns this run's recordings."""
@@ -119,8 +124,10 @@ class Simulator:
         wall0 = time.perf_counter()
         pops = net.populations
         spikes = {name: np.zeros((steps, p.size), dtype=bool) for name, p in pops.items()}
-        sources = {p.name: source_spikes(p, steps, net.seed, start=t0)
+        sources = {p.name: self.source_overrides.pop(p.name, None)  # phases (issue 6)
                    for p in net.source_populations}
+        sources = {k: v if v is not None else source_spikes(pops[k], steps, net.seed, start=t0)
+                   for k, v in sources.items()}
         for name, arr in sources.items():
             spikes[name][:] = arr
         vdtype = np.int64 if self.fixed else np.float64
@@ -137,10 +144,7 @@ class Simulator:
             t = t0 + i
             fired: dict[str, np.ndarray] = {}
             for name, lif in self.neurons.items():
-                ring = self.rings[name]
-                row = ring[t % ring.shape[0]]
-                s = lif.step(row)
-                row.fill(0.0)
+                s = lif.step(self.rings[name].take(t))
                 spikes[name][i] = s
                 fired[name] = s
             for p in state_probes:
@@ -174,3 +178,60 @@ class Simulator:
                 "synops_per_step": synops, "ms_per_step": 1e3 * wall / max(steps, 1)}
         return RunResult(backend="cpu", steps=steps, spikes=spikes, values=values,
                          wall_s=wall, meta=meta)
+
+    # --- phase control (issue 6; used by runtime/phases.py) -------------------------------
+
+    def set_source_spikes(self, name: str, spikes: np.ndarray) -> None:
+        """Spikes of source `name` for the next `run` only (bool (steps, size)), instead of its own."""
+        pop = self.network.populations[name]
+        arr = np.asarray(spikes, dtype=bool)
+        if not pop.is_source or arr.ndim != 2 or arr.shape[1] != pop.size:
+            raise BackendError(f"set_source_spikes('{name}'): needs a source and (steps, {pop.size})")
+        self.source_overrides[name] = arr
+
+    def set_plastic(self, name: str, on: bool) -> None:
+        """Switch learning of plastic projection `name` on/off (its traces and tags are kept)."""
+        if name in self.learners and not on:
+            self.paused_learners[name] = self.learners.pop(name)
+        elif name in self.paused_learners and on:
+            self.learners[name] = self.paused_learners.pop(name)
+        elif name not in self.learners and name not in self.paused_learners:
+            raise BackendError(f"set_plastic('{name}'): not a plastic projection")
+
+    def set_weight_scale(self, name: str, scale: float) -> None:
+        """Weights of static projection `name` become `scale` times the compiled ones.
+
+        Fixed: `effective_weights(rint(scale * w0), num_weight_bits)` (Lava's clip/truncation
+        of the scaled weights); float: `scale * w0`. Scales are absolute, not cumulative.
+        """
+        from .weights import effective_weights
+
+        syn = self.synapses[name]
+        if syn.plastic:
+            raise BackendError(f"set_weight_scale('{name}'): plastic projections cannot be scaled")
+        w0 = self._w0.setdefault(name, syn.weight.copy())
+        w = effective_weights(np.rint(float(scale) * w0), syn.num_weight_bits) if self.fixed \
+            else float(scale) * w0
+        syn.weight = w.astype(w0.dtype)
+        syn._wsrc = syn.weight.astype(np.float64)
+
+    def set_lif_param(self, pop: str, param: str, value: float) -> None:
+        """Change LIF parameter vth | bias_mant | bias_exp | du | dv, or adapt.increment |
+        adapt.tau, of population `pop`; u, v and the adaptive threshold are kept."""
+        import dataclasses
+
+        params = self._lif_params[pop]
+        if param.startswith("adapt."):
+            if params.adapt is None:
+                raise BackendError(f"set_lif_param('{pop}', '{param}'): no adapt block")
+            adapt = dataclasses.replace(params.adapt, **{param[6:]: value})
+            params = dataclasses.replace(params, adapt=adapt)
+        else:
+            params = dataclasses.replace(params, **{param: value})
+        old = self.neurons[pop]
+        new = LIFState(pop, old.size, params, self.fixed)
+        new.u, new.v = old.u, old.v
+        if old.th is not None:
+            new.th = old.th
+        self.neurons[pop], self._lif_params[pop] = new, params
+    # --- end phase control ---

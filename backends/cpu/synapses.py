@@ -14,6 +14,7 @@ import numpy as np
 from compiler.errors import BackendError
 from compiler.ir import Projection
 
+from .ring import InputRing
 from .weights import effective_weights
 
 try:  # scipy's C++ row gather (used by csr_matrix[rows]); a numpy fallback follows.
@@ -130,10 +131,10 @@ class Synapses:
             np.floor(acc, out=acc)
         return acc
 
-    def deliver(self, spiking: np.ndarray, t: int, ring: np.ndarray) -> int:
-        """Add the input caused by `spiking` pre neurons at step t into `ring` (L, n_post).
+    def deliver(self, spiking: np.ndarray, t: int, ring: InputRing) -> int:
+        """Add the input caused by `spiking` pre neurons at step t into `ring`.
 
-        Row (t + d + 1) % L receives delay d. Returns the number of synaptic events.
+        Delay d lands in the input of step t + d + 1. Returns the number of synaptic events.
         """
         if spiking.shape[0] == 0:
             return 0
@@ -141,21 +142,23 @@ class Synapses:
         n = int(k.shape[0])
         if n == 0:
             return 0
-        L, n_post = ring.shape
+        n_post = self.n_post
         if self.uniform_delay is not None:
-            acc = np.bincount(k, w, minlength=n_post)
-            ring[(t + self.uniform_delay + 1) % L] += self._shift(acc)
+            ring.add(t + self.uniform_delay + 1, self._shift(np.bincount(k, w, minlength=n_post)))
             return n
         n_slots = self.max_delay + 1
         if 4 * n >= n_slots * n_post:  # dense: one bincount over all (delay, post) bins
             acc = np.bincount(k, w, minlength=n_slots * n_post).reshape(n_slots, n_post)
-            rows = (t + 1 + np.arange(n_slots)) % L
-            ring[rows] += self._shift(acc)
-        else:  # sparse: sum per distinct (delay, post), then scatter
+            acc = self._shift(acc)
+            for d in np.flatnonzero(acc.any(axis=1)):
+                ring.add(t + 1 + int(d), acc[d])
+        else:  # sparse: sum per distinct (delay, post), then scatter slot by slot
             uniq, inv = np.unique(k, return_inverse=True)
             acc = self._shift(np.bincount(inv, w).astype(np.float64))
-            flat = (uniq + (t + 1) * n_post) % (L * n_post)
-            ring.reshape(-1)[flat] += acc
+            delay = uniq // n_post
+            cuts = np.flatnonzero(np.diff(delay)) + 1
+            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, uniq.shape[0]], strict=True):
+                ring.slot(t + 1 + int(delay[lo]))[uniq[lo:hi] - delay[lo] * n_post] += acc[lo:hi]
         return n
 
     def dense(self) -> np.ndarray:

@@ -7,6 +7,7 @@ forever when a process model raises.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import tempfile
 import time
@@ -86,7 +87,9 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     _preflight(program, plan, options)
     sources = {p.name: source_spikes(p, steps, net.seed) for p in net.source_populations}
     job = {"plan": plan, "steps": int(steps), "sources": sources,
-           "populations": net.populations, "projections": net.projections,
+           "populations": net.populations,
+           # the plan's blocks carry the synapses; the worker needs only names and plasticity
+           "projections": {k: _without_synapses(p) for k, p in net.projections.items()},
            "record_vu": record_vu, "weight_probes": weight_probes,
            "options": {k: v for k, v in options.items() if k != "progress"}}
     limit = float(timeout_s) if timeout_s is not None else default_timeout(plan, steps)
@@ -100,6 +103,12 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
                        timeout_s=limit, **{f"lava_{k}": v for k, v in out["timing"].items()},
                        synapse_kinds={k: b.kind for k, b in plan.blocks.items()})
     return result
+
+
+def _without_synapses(proj: Any) -> Any:
+    empty = np.zeros(0, dtype=np.int32)
+    return dataclasses.replace(proj, pre_idx=empty, post_idx=empty, weight=empty[:0].astype(
+        proj.weight.dtype), delay=empty.astype(np.int16))
 
 
 def _assemble(program: Program, plan: LavaPlan, steps: int, probes: list[Probe],

@@ -87,7 +87,8 @@ def _clip_bounds(model, values):
     if not bounds:
         return values
     lo, hi = bounds
-    return np.clip(values, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+    out = np.clip(values, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+    return out.astype(np.asarray(values).dtype, copy=False)
 
 
 def proc_model_map(precision: str) -> dict:

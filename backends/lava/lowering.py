@@ -40,11 +40,10 @@ def lif_kwargs(pop: Population, group: NeuronGroup, precision: str,
     """LIF constructor arguments for one group; integers in fixed precision (Lava's fixed_pt
     models fail, and Lava then hangs, on float parameters). `raw_params` is a test hook."""
     params: LIFParams = pop.lif or LIFParams()
-    if params.adapt is not None:
-        raise BackendError(
-            f"population '{pop.name}': adaptive threshold (adapt) is not supported by Lava's LIF; "
-            "use the cpu backend")
     out: dict[str, Any] = {}
+    if params.adapt is not None:  # snnc's extension, run by RecordingLIF's models
+        out["adapt_increment"] = float(params.adapt.increment)
+        out["adapt_tau"] = float(params.adapt.tau)
     for name in LIF_FIELDS:
         value = np.asarray(getattr(params, name))
         if value.ndim:  # per-neuron values: keep this group's slice

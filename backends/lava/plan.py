@@ -120,9 +120,14 @@ def effective_weights(weight: np.ndarray, sign_mode: str, num_weight_bits: int) 
 
 def check_projection(net: NetworkIR, proj: Projection) -> None:
     """Reject what Lava's (post, pre) matrices cannot represent, naming the projection."""
-    n_pre = net.populations[proj.pre].size
+    n_pre, n_post = net.populations[proj.pre].size, net.populations[proj.post].size
     key = proj.post_idx.astype(np.int64) * n_pre + proj.pre_idx.astype(np.int64)
-    if np.unique(key).size != key.size:
+    if n_pre * n_post <= max(4 * key.size, 1 << 20):  # counting is cheaper than sorting
+        dup = key.size > 0 and int(np.bincount(key, minlength=n_pre * n_post).max()) > 1
+    else:
+        key = np.sort(key)
+        dup = bool(np.any(key[1:] == key[:-1]))
+    if dup:
         raise BackendError(
             f"projection '{proj.name}': several synapses join the same (post, pre) pair; "
             "Lava's weight matrices hold one synapse per pair (use the cpu backend)")
@@ -166,11 +171,11 @@ def make_plan(program: Program, granularity: str = "grouped",
     for pop in net.populations.values():
         groups = _groups_for(pop, program, granularity)
         gid = np.zeros(pop.size, dtype=np.int64)
-        lid = np.zeros(pop.size, dtype=np.int64)
+        lid = np.zeros(pop.size, dtype=np.int32)  # int32 keeps the pickled job small
         for i, g in enumerate(groups):
             plan.groups[g.key] = g
             gid[g.index] = i
-            lid[g.index] = np.arange(g.index.size)
+            lid[g.index] = np.arange(g.index.size, dtype=np.int32)
         local[pop.name] = (gid, lid)
         names[pop.name] = [g.key for g in groups]
 
@@ -181,23 +186,22 @@ def make_plan(program: Program, granularity: str = "grouped",
         mode = sign_mode_of(proj, n_post, n_pre)
         pre_g, pre_l = local[proj.pre]
         post_g, post_l = local[proj.post]
-        sg, dg = pre_g[proj.pre_idx], post_g[proj.post_idx]
-        pairs = np.unique(np.stack([sg, dg], axis=1), axis=0) if proj.n_synapses else np.zeros((0, 2), int)
-        for s, d in pairs:
-            sel = np.flatnonzero((sg == s) & (dg == d))
+        n_dst = len(names[proj.post])
+        for s, d, sel in _split_by_groups(pre_g[proj.pre_idx], post_g[proj.post_idx], n_dst):
             pre_key, post_key = names[proj.pre][s], names[proj.post][d]
             shape = (plan.groups[post_key].index.size, plan.groups[pre_key].index.size)
-            delay = proj.delay[sel].astype(np.int64)
-            kind = choose_kind(sel.size, shape, bool(delay.size and delay.max() > 0),
+            pick = (lambda a: a) if sel is None else (lambda a, sel=sel: a[sel])
+            delay = pick(proj.delay)
+            kind = choose_kind(delay.size, shape, bool(delay.size and delay.max() > 0),
                                proj.name in dense_projections)
             key = proj.name if granularity == "grouped" else f"{proj.name}@{pre_key}->{post_key}"
             plan.blocks[key] = SynapseBlock(
                 key=key, proj=proj.name, pre_group=pre_key, post_group=post_key, shape=shape,
-                rows=post_l[proj.post_idx[sel]], cols=pre_l[proj.pre_idx[sel]],
-                weight=proj.weight[sel], delay=delay, kind=kind, sign_mode=mode,
+                rows=post_l[pick(proj.post_idx)], cols=pre_l[pick(proj.pre_idx)],
+                weight=pick(proj.weight), delay=delay, kind=kind, sign_mode=mode,
                 weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits))
         if granularity == "core" and net.precision == "fixed" and proj.weight_exp < 0:
-            _check_split_rounding(proj, dg, sg)
+            _check_split_rounding(proj, post_g[proj.post_idx], pre_g[proj.pre_idx])
     plan.links = _links(plan)
     return plan
 
@@ -223,6 +227,23 @@ def _links(plan: LavaPlan) -> list[tuple[str, str]]:
     first = min(with_lif[0], key=lambda g: g.index.size)
     return [(first.key, min((g for g in p if not g.is_source), key=lambda g: g.index.size).key)
             for p in with_lif[1:]]
+
+
+def _split_by_groups(sg: np.ndarray, dg: np.ndarray, n_dst: int):
+    """(source group, destination group, synapse selection) per non-empty block; the
+    selection is None when one block holds every synapse (no copy)."""
+    if sg.size == 0:
+        return
+    gk = sg.astype(np.int64) * n_dst + dg
+    if gk[0] == gk[-1] and bool(np.all(gk == gk[0])):
+        yield int(sg[0]), int(dg[0]), None
+        return
+    order = np.argsort(gk, kind="stable")
+    sorted_gk = gk[order]
+    cuts = np.flatnonzero(np.diff(sorted_gk)) + 1
+    for sel in np.split(order, cuts):
+        k = int(gk[sel[0]])
+        yield k // n_dst, k % n_dst, sel
 
 
 def _check_split_rounding(proj: Projection, dg: np.ndarray, sg: np.ndarray) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import Location, suggest
 from ..ir import (
+    DATASET_KIND,
     NEURON_MODELS,
     PRECISIONS,
     PROBE_VARS,
@@ -34,12 +35,13 @@ from ..ir import (
     SpikeSource,
 )
 from .checks import INVALID, Checker, array_field, is_int, show
+from .phases import dataset_source, phases_and_readout
 from .projections import projections
 from .yaml_loader import load_yaml
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("snnc", "name", "target", "precision", "seed", "steps", "populations",
-            "projections", "probes")
+            "projections", "probes", "phases", "readout")  # phases, readout: see phases.py
 POP_KEYS = ("size", "model", "params", "spikes")
 LIF_KEYS = ("du", "dv", "vth", "bias_mant", "bias_exp", "adapt")
 ADAPT_KEYS = ("increment", "tau")
@@ -95,12 +97,14 @@ def network_from_dict(spec: Any, source_file: str | None = None,
     if top.get("projections") is not None:
         projs, proj_names = projections(ck, top["projections"], pops, declared, fixed, seed)
     probes = _probes(ck, top.get("probes"), declared, proj_names)
+    phases, readout = phases_and_readout(ck, top.get("phases"), top.get("readout"), pops, projs,
+                                         fixed)  # issue 6: phases.py
 
     ck.errors.raise_if_any()
     locs = {k: v for k, v in ck.locations.items() if k}
     return NetworkIR(name=name, precision=precision, seed=seed, steps=steps, target=target,
                      populations=pops, projections=projs, probes=probes,
-                     source_file=source_file, locations=locs)
+                     source_file=source_file, locations=locs, phases=phases, readout=readout)
 
 
 # -- populations ----------------------------------------------------------------
@@ -201,7 +205,10 @@ def _spikes(ck: Checker, spec: Any, path: str, size: int | Any) -> SpikeSource |
                         "{kind: poisson, rate} | {kind: periodic, period, phase} | {kind: array, file}")
     if "kind" not in spec:
         return ck.error(path, "missing required key 'kind'", " | ".join(SOURCE_KINDS))
-    kind = ck.choice(spec["kind"], f"{path}.kind", SOURCE_KINDS, "spike source kind")
+    if spec["kind"] == DATASET_KIND:  # issue 6: phases.py
+        return dataset_source(ck, spec, path, size)
+    kind = ck.choice(spec["kind"], f"{path}.kind", SOURCE_KINDS + (DATASET_KIND,),
+                     "spike source kind")
     if kind == "poisson":
         m = ck.mapping(spec, path, ("kind", "rate"), required=("rate",))
         rate = ck.number(m["rate"], f"{path}.rate", 0.0, 1.0) if "rate" in m else INVALID

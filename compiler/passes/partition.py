@@ -170,11 +170,16 @@ def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> 
     return w if ok.all() else int(np.argmin(ok))
 
 
-def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None) -> tuple[np.ndarray, int]:
-    """Cores as contiguous runs in rank order, never crossing a break; returns per-rank core."""
+def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
+          est_out: np.ndarray | None = None, tab: _Table | None = None) -> tuple[np.ndarray, int]:
+    """Cores as contiguous runs in rank order, never crossing a break; returns per-gid core.
+
+    `est_out` (per lif gid) is the running estimate of each neuron's output axons.
+    """
     n = ctx.n
-    tab = _Table(ctx, rank)
-    est = ctx.est_out if rank is None else _by_rank(ctx.est_out, rank)
+    tab = tab or _Table(ctx, rank)
+    est = ctx.est_out if est_out is None else est_out
+    est = est if rank is None else _by_rank(est, rank)
     out = np.empty(n, np.int32)
     bounds = np.unique(np.append(breaks if breaks is not None else [], n)).astype(np.int64)
     s, core, last, bi = 0, 0, 64, 0
@@ -194,7 +199,7 @@ def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None) -> tupl
         core += 1
         s += size
         last = size
-    return out, core
+    return (out if rank is None else out[rank]), core
 
 
 def _by_rank(values: np.ndarray, rank: np.ndarray) -> np.ndarray:
@@ -214,8 +219,8 @@ def _single_error(ctx: _Ctx, rank: np.ndarray | None, pos: int) -> FitError:
 
 # ----------------------------------------------------------------------------- methods
 
-def _sequential(ctx: _Ctx) -> tuple[np.ndarray, int]:
-    return _fill(ctx, None, None)
+def _sequential(ctx: _Ctx):
+    return "fill", None, None
 
 
 def _pop_lb(ctx: _Ctx, name: str) -> int:
@@ -242,7 +247,7 @@ def _block_ratio(ctx: _Ctx, name: str, projs: list, idx: np.ndarray, m: int) -> 
                for lim in LIMITS if lim != "out_axons")
 
 
-def _greedy(ctx: _Ctx) -> tuple[np.ndarray, int]:
+def _greedy(ctx: _Ctx):
     cg = np.empty(ctx.n, np.int32)
     base = 0
     for name in ctx.pops:
@@ -273,7 +278,7 @@ def _greedy(ctx: _Ctx) -> tuple[np.ndarray, int]:
         o = ctx.loff[name]
         cg[o:o + size] = base + (idx * ok // size)
         base += ok
-    return cg, base
+    return "cores", cg, base
 
 
 def _graph_edges(ctx: _Ctx, max_degree: float, seed: int):
@@ -310,7 +315,7 @@ def graph_cost_estimate(net: NetworkIR, max_degree: float = 10.0) -> float:
     return 0.7e-6 * adj + 0.15e-6 * s + 2e-6 * n
 
 
-def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = 10.0) -> tuple[np.ndarray, int]:
+def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = 10.0):
     import pymetis
 
     n, cap = ctx.n, ctx.cap
@@ -326,7 +331,7 @@ def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = 10.0) -> tuple[np
     k = int(math.ceil(max(ctx.lb["cores"], per_neuron.sum()) * slack))
     k = max(1, min(k, n))
     if k == 1:
-        return np.zeros(n, np.int32), 1
+        return "fill", None, None
     vw = np.maximum(1, np.round(per_neuron * cap.neurons * 16)).astype(np.int64)
     opts = pymetis.Options(seed=int(ctx.net.seed) & 0x7FFFFFFF, ufactor=10)
     adj = pymetis.CSRAdjacency(a.indptr.astype(np.int64), a.indices.astype(np.int64))
@@ -339,35 +344,46 @@ def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = 10.0) -> tuple[np
     rank[order] = np.arange(n)
     sp = part[order]
     breaks = np.flatnonzero(sp[1:] != sp[:-1]) + 1
-    per_rank, n_cores = _fill(ctx, rank, breaks)
-    return per_rank[rank], n_cores
+    return "fill", rank, breaks
 
 
 # ----------------------------------------------------------------------------- repair
 
-def _repair(ctx: _Ctx, cg: np.ndarray, n_cores: int, max_rounds: int = 64):
-    """Split every core over a limit in two until all limits hold; returns (cg, n, usage)."""
+def _repair(ctx: _Ctx, cg: np.ndarray, n_cores: int, usage: Usage | None = None,
+            max_rounds: int = 64):
+    """Split every core over a limit into ceil(worst ratio) pieces until all limits hold.
+
+    Returns (cg, n_cores, usage). Splitting only shrinks cores, so it terminates.
+    """
     for _ in range(max_rounds):
-        usage = incoming_usage(ctx.net, ctx.split(cg), n_cores, ctx.target)
+        if usage is None:
+            usage = incoming_usage(ctx.net, ctx.split(cg), n_cores, ctx.target)
         bad = usage.bad_cores(ctx.target)
         if not bad.size:
             return cg, n_cores, usage
-        sel = np.flatnonzero(np.isin(cg, bad))
+        ratio = np.max([getattr(usage, lim)[bad] / getattr(ctx.cap, lim) for lim in LIMITS],
+                       axis=0)
+        pieces = np.zeros(n_cores, np.int64)
+        pieces[bad] = np.maximum(2, np.ceil(ratio)).astype(np.int64)
+        sel = np.flatnonzero(pieces[cg] > 0)
         cores = cg[sel]
         o = np.argsort(cores, kind="stable")
         sel, cores = sel[o], cores[o]
         starts, lengths = _runs(cores)
         if (lengths == 1).any():
             c = int(cores[starts[lengths == 1][0]])
+            gid = int(sel[starts[lengths == 1][0]])
             over = [lim for lim in LIMITS if getattr(usage, lim)[c] > getattr(ctx.cap, lim)]
-            raise _single_error(ctx, None, int(sel[np.flatnonzero(cores == c)[0]])) \
-                if not over else _limit_error(ctx, int(sel[np.flatnonzero(cores == c)[0]]),
-                                              over[0], int(getattr(usage, over[0])[c]))
+            raise _limit_error(ctx, gid, over[0], int(getattr(usage, over[0])[c]))
         run = np.repeat(np.arange(starts.size), lengths)
         pos = np.arange(sel.size) - np.repeat(starts, lengths)
-        second = pos >= np.repeat((lengths + 1) // 2, lengths)
-        cg[sel[second]] = n_cores + run[second]
-        n_cores += int(starts.size)
+        m = np.minimum(pieces[cores], np.repeat(lengths, lengths))
+        piece = pos * m // np.repeat(lengths, lengths)  # 0 .. m-1, equal sizes
+        extra_base = n_cores + np.concatenate(([0], np.cumsum(m[starts] - 1)))[:-1]
+        new = np.where(piece == 0, cores, extra_base[run] + piece - 1)
+        cg[sel] = new
+        n_cores += int((m[starts] - 1).sum())
+        usage = None
     raise FitError(f"partition repair did not converge after {max_rounds} rounds")
 
 
@@ -381,15 +397,27 @@ def _limit_error(ctx: _Ctx, gid: int, limit: str, value: int) -> FitError:
                                   allowed=f"{limit} <= {capv}"))
 
 
-def _renumber(cg: np.ndarray) -> tuple[np.ndarray, int]:
-    """Relabel cores 0..n-1 in order of their first (lowest-id) neuron."""
+def _renumber(cg: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Relabel cores 0..n-1 in order of their first (lowest-id) neuron, dropping empty ids.
+
+    Returns the new per-gid cores, n, and the old id of each new id.
+    """
     if cg.size == 0:
-        return cg, 0
+        return cg, 0, np.zeros(0, np.int64)
     ids, first = np.unique(cg, return_index=True)
     order = ids[np.argsort(first)]
-    lut = np.empty(int(ids.max()) + 1, np.int32)
+    lut = np.full(int(ids.max()) + 1, -1, np.int32)
     lut[order] = np.arange(order.size, dtype=np.int32)
-    return lut[cg], int(order.size)
+    return lut[cg], int(order.size), order
+
+
+def _take(usage: Usage, old_ids: np.ndarray) -> Usage:
+    """Usage with cores relabelled (new core i = old core old_ids[i])."""
+    f = {k: getattr(usage, k)[old_ids] for k in ("neurons", "synapse_bits", "in_axons",
+                                                 "out_axons", "synapses")}
+    return Usage(**f, lif_senders=usage.lif_senders,
+                 source_messages_per_step=usage.source_messages_per_step,
+                 extra={k: v for k, v in usage.extra.items() if k != "out_of"})
 
 
 # ----------------------------------------------------------------------------- driver
@@ -399,18 +427,36 @@ _RUN = {"sequential": _sequential, "greedy": _greedy, "graph": _graph}
 
 def _candidate(ctx: _Ctx, method: str) -> Partition:
     t0 = time.perf_counter()
-    cg, n = _RUN[method](ctx)
-    cg, n = _renumber(np.asarray(cg, np.int32))
-    cg, n, usage = _repair(ctx, cg, n)
-    cg, n = _renumber(cg)
+    kind, a, b = _RUN[method](ctx)
+    usage = None
+    if kind == "fill":
+        tab = _Table(ctx, a)
+        cg, n = _fill(ctx, a, b, tab=tab)
+        usage = incoming_usage(ctx.net, ctx.split(cg), n, ctx.target, per_neuron_out=True)
+        if (usage.out_axons > ctx.cap.out_axons).any():
+            # refill with each neuron's exact destination-core count of this first pass
+            est = np.maximum(ctx.est_out, _gid_array(ctx, usage.extra["out_of"]))
+            cg, n = _fill(ctx, a, b, est_out=est, tab=tab)
+            usage = None
+        del tab
+    else:
+        cg, n = a, b
+    cg, n, usage = _repair(ctx, np.asarray(cg, np.int32), n, usage)
+    cg, n, old_ids = _renumber(cg)
+    usage = _take(usage, old_ids)
     core_of = ctx.split(cg)
-    if n != usage.n_cores or not np.array_equal(
-            np.bincount(cg, minlength=n), usage.neurons):
-        usage = incoming_usage(ctx.net, core_of, n, ctx.target)
     stats = traffic_stats(ctx.net, core_of, usage)
     stats["time_s"] = time.perf_counter() - t0
     stats["cores"] = n
     return Partition(core_of, n, usage, method, stats)
+
+
+def _gid_array(ctx: _Ctx, per_pop: dict[str, np.ndarray]) -> np.ndarray:
+    out = np.zeros(ctx.n, np.int64)
+    for name, arr in per_pop.items():
+        o = ctx.loff[name]
+        out[o:o + arr.size] = arr
+    return out
 
 
 def partition(net: NetworkIR, target: Target, method: str = "auto",

@@ -11,7 +11,8 @@ du_fixed = 4096 du - 1,  dv_fixed = 4096 dv.  All projections into a population 
 (they add into the same u). k is the largest power of two that keeps vth in 17 bits, every
 weight within 8-bit mantissa x 2^7, the bias in 13 bits x 2^7, and one step of the largest
 possible input (all presynaptic neurons firing) within half of u's 24-bit range.
-Per projection, weight_exp (-8..7) minimises ||W 2^e - k w|| (ties: the larger e), then
+Per projection, weight_exp (-8..7) minimises ||W 2^e - k w|| (ties: the larger e; every e is
+tried, on a strided sample for very large projections), then
 num_weight_bits is the fewest bits that keep those weights exactly (Lava truncation).
 """
 
@@ -119,6 +120,22 @@ def _population_scale(net: NetworkIR, pop: str, lif: LIFParams) -> tuple[float, 
     return _pow2_floor(min(bounds.values())), bounds
 
 
+SAMPLE = 1 << 18  # weights looked at to choose weight_exp of a big projection
+
+
+def _mantissas(target: np.ndarray, e: int, step: int, lo: int, hi: int, bits: int) -> np.ndarray:
+    """Rounded, clipped mantissas; if rounding zeroed every weight of one sign, Lava sees
+    another sign mode, so they become what Lava then makes of them."""
+    w = np.clip(np.round(target / (2.0**e * step)) * step, lo, hi).astype(np.int64)
+    if w.size and w.min() < 0 and not (w.max() > 0) and target.max() > 0:
+        w = lava_effective_weights(w, bits)
+    return w
+
+
+def _err(target: np.ndarray, e: int, step: int, lo: int, hi: int, bits: int) -> float:
+    return float(np.linalg.norm(_mantissas(target, e, step, lo, hi, bits) * 2.0**e - target))
+
+
 def _quantize_weights(target: np.ndarray, max_bits: int) -> tuple[np.ndarray, int]:
     """Integer mantissas W and weight_exp e minimising ||W 2^e - target|| (Lava-representable)."""
     mode = sign_mode(np.sign(target))
@@ -127,14 +144,22 @@ def _quantize_weights(target: np.ndarray, max_bits: int) -> tuple[np.ndarray, in
     lo = {"mixed": -256, "excitatory": 0, "inhibitory": -255}[mode]
     hi = {"mixed": 255, "excitatory": 255, "inhibitory": 0}[mode]
     lo, hi = -((-lo) // step) * step, (hi // step) * step  # representable ends
-    best: tuple[float, int, np.ndarray] | None = None
-    for e in range(WEIGHT_EXP_MAX, WEIGHT_EXP_MIN - 1, -1):
-        w = np.clip(np.round(target / (2.0**e * step)) * step, lo, hi)
-        err = float(np.linalg.norm(w * 2.0**e - target))
-        if best is None or err < best[0] * (1 - 1e-12) - 1e-300:
-            best = (err, e, w)
-    assert best is not None
-    return best[2].astype(np.int32), best[1]
+    big = float(np.abs(target).max())
+    if big == 0:
+        return np.zeros(target.shape, np.int32), 0
+    # every exponent is tried (ties: the coarser one); big projections choose on a strided
+    # sample, then compare the choice with the next finer exponent on all weights
+    sample = target if target.size <= SAMPLE else target[:: target.size // SAMPLE]
+    best_err, best_e = math.inf, 0
+    for e in range(WEIGHT_EXP_MIN, WEIGHT_EXP_MAX + 1):
+        err = _err(sample, e, step, lo, hi, max_bits)
+        if err <= best_err * (1 + 1e-12):
+            best_err, best_e = min(err, best_err), e
+    if sample is not target and best_e > WEIGHT_EXP_MIN:
+        fine, coarse = (_err(target, x, step, lo, hi, max_bits) for x in (best_e - 1, best_e))
+        if fine < coarse * (1 - 1e-12):
+            best_e -= 1
+    return _mantissas(target, best_e, step, lo, hi, max_bits).astype(np.int32), best_e
 
 
 def _decay(value: float, offset: int) -> tuple[int, dict[str, Any]]:

@@ -83,6 +83,16 @@ def _round_words(bits):
     return -(-bits // WORD_BITS) * WORD_BITS
 
 
+def list_bits_lut(counts: np.ndarray, bits_per_synapse: int) -> np.ndarray:
+    """`synapse_list_bits(counts, b)` for one width b, by table lookup when counts are small."""
+    if counts.size == 0:
+        return np.zeros(0, np.int64)
+    top = int(counts.max())
+    if top > 1 << 16:
+        return synapse_list_bits(counts, bits_per_synapse)
+    return synapse_list_bits(np.arange(top + 1), bits_per_synapse)[counts]
+
+
 def synapse_list_bits(n, bits_per_synapse):
     """Encoded bits of synapse lists of `n` synapses each (vectorized over n and bits)."""
     n = np.asarray(n, dtype=np.int64)
@@ -142,9 +152,14 @@ def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start positions and lengths of runs of equal values in a sorted array."""
     if sorted_keys.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    starts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    starts = np.concatenate(([0], starts))
-    lengths = np.diff(np.append(starts, sorted_keys.size))
+    flag = np.empty(sorted_keys.size, bool)
+    flag[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
+    starts = np.flatnonzero(flag)
+    del flag
+    lengths = np.empty_like(starts)
+    lengths[:-1] = starts[1:] - starts[:-1]
+    lengths[-1] = sorted_keys.size - starts[-1]
     return starts, lengths
 
 
@@ -172,6 +187,13 @@ class Usage:
         """Mean destination cores per spike of a lif neuron with targets (1.0 is ideal)."""
         return float(self.out_axons.sum()) / self.lif_senders if self.lif_senders else 0.0
 
+    @property
+    def intercore_packets_per_spike(self) -> float:
+        """Like packets_per_spike but counting only messages to other cores (0.0 is ideal)."""
+        if not self.lif_senders:
+            return 0.0
+        return (float(self.out_axons.sum()) - self.extra.get("local_messages", 0)) / self.lif_senders
+
     def over_limits(self, target: Target) -> list[tuple[int, str, int, int]]:
         """Every (core, limit, value, cap) where a core exceeds the target's per-core limits."""
         out = []
@@ -197,10 +219,12 @@ class Usage:
 
 def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
                    target: Target, projs: list[Projection] | None = None,
-                   with_out: bool = True) -> Usage:
+                   with_out: bool = True, per_neuron_out: bool = False) -> Usage:
     """Usage counting only the projections `projs` (default: all onto lif populations).
 
     With `with_out=False` out_axons are left at 0 (they depend on all projections).
+    With `per_neuron_out`, `extra["out_of"]` maps each lif population to the number of
+    destination cores of each of its neurons.
     """
     projs = on_chip_projections(net) if projs is None else projs
     n = int(n_cores)
@@ -210,7 +234,11 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
         if p.name in core_of and p.size:
             neurons += np.bincount(core_of[p.name], minlength=n)[:n]
     senders = 0
+    local = 0
     src_msgs = 0.0
+    out_of: dict[str, np.ndarray] = {}
+    sh = max(1, n.bit_length())  # key = pre << sh | core
+    mask = (1 << sh) - 1
     for pre, plist in _by_pre(projs).items():
         pre_pop = net.populations[pre]
         uniq = []
@@ -220,31 +248,39 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
             post_core = core_of[pr.post][pr.post_idx]
             syn += np.bincount(post_core, minlength=n)[:n]
             key = pr.pre_idx.astype(np.int64)
-            key *= n
-            key += post_core
+            key <<= sh
+            key |= post_core
             del post_core
             key.sort()
             starts, counts = _runs(key)
             ukeys = key[starts]
             del key, starts
             b = projection_format(pr, target).bits
-            bits += np.bincount(ukeys % n, weights=synapse_list_bits(counts, b),
+            bits += np.bincount(ukeys & mask, weights=list_bits_lut(counts, b),
                                 minlength=n)[:n].astype(np.int64)
             uniq.append(ukeys)
         if not uniq:
             continue
         u = uniq[0] if len(uniq) == 1 else np.unique(np.concatenate(uniq))
         del uniq
-        dst = u % n
+        dst = u & mask
         in_ax += np.bincount(dst, minlength=n)[:n]
-        pre_idx = u // n
+        pre_idx = u >> sh
+        del u
         if pre_pop.is_source:
             src_msgs += float(source_rates(pre_pop)[pre_idx].sum())
         elif with_out:
-            out_ax += np.bincount(core_of[pre][pre_idx], minlength=n)[:n]
-            senders += int(np.count_nonzero(np.diff(pre_idx, prepend=-1)))
+            src = core_of[pre][pre_idx]
+            out_ax += np.bincount(src, minlength=n)[:n]
+            senders += 1 + int(np.count_nonzero(pre_idx[1:] != pre_idx[:-1]))
+            local += int(np.count_nonzero(src == dst))
+            if per_neuron_out:
+                out_of[pre] = np.bincount(pre_idx, minlength=pre_pop.size)
+    extra = {"local_messages": local}
+    if per_neuron_out:
+        extra["out_of"] = out_of
     return Usage(neurons, bits, in_ax, out_ax, syn, lif_senders=senders,
-                 source_messages_per_step=src_msgs)
+                 source_messages_per_step=src_msgs, extra=extra)
 
 
 def core_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
@@ -297,6 +333,7 @@ def traffic_stats(net: NetworkIR, core_of: dict[str, np.ndarray], usage: Usage) 
         "synapses_cut_fraction": cut / lif_syn if lif_syn else 0.0,
         "source_synapses": src_syn,
         "packets_per_spike": usage.packets_per_spike,
+        "intercore_packets_per_spike": usage.intercore_packets_per_spike,
         "source_messages_per_step": usage.source_messages_per_step,
     }
 

@@ -226,6 +226,10 @@ def lower(plasticity: Plasticity, precision: str, *, seed: int = 0, name: str = 
         rng_seed = derive_rng_seed(seed, name)
     w_min = P.num("w_min")
     w_max = P.num("w_max")
+    for key, v in (("w_min", w_min), ("w_max", w_max)):
+        if precision == "fixed" and v is not None and v != int(v):
+            P.issues.append(Issue(key, f"{v:g} is not an integer (fixed-precision weights are integers)",
+                                  "an integer"))
     if w_min is not None and w_max is not None and w_min > w_max:
         P.issues.append(Issue("w_max", f"w_max {w_max:g} is below w_min {w_min:g}", "w_max >= w_min"))
     imp_hi = fixed.MAX_IMPULSE if precision == "fixed" else None

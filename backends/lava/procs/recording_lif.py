@@ -18,7 +18,9 @@ from lava.proc.lif.process import LIF
 
 
 class RecordingLIF(LIF):
-    """Lava's LIF plus proc params `record_path` (.npy to write), `record_steps`, `record_vu`."""
+    """Lava's LIF plus proc params `record_path` (.npy to write), `record_steps`, `record_vu`,
+    and optionally `adapt_increment`, `adapt_tau`: snnc's adaptive threshold (not in Lava's
+    LIF), defined as in backends/cpu/neurons.py `adapt_step`."""
 
 
 class _Recorder:
@@ -31,8 +33,37 @@ class _Recorder:
         self._rec_vu = bool(p.get("record_vu", False))
         self._rec_fail = p.get("fail_on_step")  # test hook: raise inside Lava at this step
         self._rec = None
+        self._adapt = p.get("adapt_increment") is not None
+        self._th = None  # adaptive threshold offset, in units of v
+
+    def _threshold_offset(self):
+        """The adaptive threshold offset for this step's spike test (0 without adaptation)."""
+        if not self._adapt:
+            return 0
+        if self._th is None:
+            fixed = self.v.dtype.kind != "f"
+            self._th = np.zeros(self.v.shape, dtype=np.int64 if fixed else np.float64)
+        return self._th
+
+    def _adapt_step(self, spikes) -> None:
+        """th decays by tau (fixed: 12-bit factor, truncation toward zero) and rises by the
+        increment (fixed: scaled by 2**6 like vth) where the neuron spiked."""
+        inc, tau = float(self.proc_params["adapt_increment"]), float(self.proc_params["adapt_tau"])
+        th = self._th
+        if th.dtype.kind == "f":
+            if tau > 0:
+                th -= th / tau
+            th[spikes] += inc
+            return
+        d = 0 if tau <= 0 else int(min(4096, max(0, round(4096.0 / tau))))
+        if d:
+            prod = th * (4096 - d)
+            th[:] = np.sign(prod) * (np.abs(prod) >> 12)
+        th[spikes] += int(round(inc * 64))
 
     def _record_step(self) -> None:
+        if self._adapt:
+            self._adapt_step(self.s_out_buff != 0)
         if self._rec_fail is not None and self.time_step == int(self._rec_fail):
             raise RuntimeError(f"deliberate failure at step {self.time_step} (test hook)")
         if self._rec is None:
@@ -65,6 +96,9 @@ class PyRecordingLifModelFixed(_Recorder, PyLifModelBitAcc):
         super().__init__(proc_params)
         self._record_init()
 
+    def spiking_activation(self):
+        return self.v > self.effective_vth + self._threshold_offset()
+
     def run_spk(self) -> None:
         super().run_spk()
         self._record_step()
@@ -82,6 +116,9 @@ class PyRecordingLifModelFloat(_Recorder, PyLifModelFloat):
     def __init__(self, proc_params):
         super().__init__(proc_params)
         self._record_init()
+
+    def spiking_activation(self):
+        return self.v > self.vth + self._threshold_offset()
 
     def run_spk(self) -> None:
         super().run_spk()

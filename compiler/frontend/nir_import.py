@@ -1,0 +1,700 @@
+"""NIR graph (https://neuroir.org, package `nir`) -> validated `NetworkIR`.
+
+NIR nodes are continuous-time ODEs; snnc discretizes them with forward Euler at step
+`dt`, updating the synaptic current first and then the voltage with the new current,
+the order of Lava's LIF. A spike is 1 for one step (as in NIR's reference Lava mapping,
+NIR paper/nir_to_lava.py). Mapping of the spiking nodes onto Lava's LIF
+(`u = u (1 - du) + a_in;  v = v (1 - dv) + u + bias;  spike: v > vth, then v = 0`):
+
+- CubaLIF:  du = dt / tau_syn,  dv = dt / tau_mem,  vth = v_threshold,
+  bias = (dt / tau_mem) v_leak,  and every incoming weight is multiplied by the
+  per-neuron gain g = w_in (dt / tau_syn) r (dt / tau_mem);
+- LIF:      du = 1 (no synaptic memory),  dv = dt / tau,  g = r dt / tau,
+  bias = (dt / tau) v_leak;
+- IF:       du = 1,  dv = 0,  g = r dt,  bias = 0.
+v_reset must be 0 (Lava resets v to 0), tau >= dt (Lava decays lie in [0, 1]), and the
+per-neuron parameters du, dv, vth and bias must be equal within a node (snnc LIF
+parameters are per population; r and w_in may differ: they go into the weights).
+
+Edges sum signals. Chains of linear nodes between two spiking nodes are composed into
+one weight matrix: Linear / Affine (W, shape (out, in)), Scale (diagonal), Flatten and
+Identity (no-ops on flat vectors: snnc flattens every shape in C order) and Delay
+(per-element delay tau: a synaptic delay of tau / dt steps, an integer in 0..63; on top
+of it every projection has Lava's one step of synaptic latency). An Affine bias b adds a
+constant to the post neuron's input current; it maps exactly onto the Lava bias
+(g b per step) when the post neuron has no synaptic memory (LIF, IF, or CubaLIF with
+tau_syn == dt) and is an error otherwise. Input nodes become `spike_source` populations
+whose spikes the user gives with `inputs=` (default: silent, Poisson rate 0); Output
+nodes fed by a spiking node (or an Input) become `<population>.spikes` probes.
+Everything else (Conv, pooling, Threshold, non-spiking LI/CubaLI/I, IF/LIF with
+v_reset != 0, ...) is rejected with one InputError naming every such node and why.
+
+`precision="fixed"` imports in float and converts with the compile pipeline's quantize
+pass (its per-population power-of-two scale, see compiler/passes/quantize.py).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import Collector, Diagnostic, InputError, Location, SnncError
+from ..ir import NetworkIR
+from .checks import NAME_RE
+from .network import FORMAT_VERSION, network_from_dict
+
+MAX_DELAY = 63
+REL_TOL = 1e-6  # per-neuron parameters this close count as equal (float32 round-off)
+INPUTS_ALLOWED = "a bool array (steps, size) or a spikes mapping {kind: poisson | periodic | array, ...}"
+
+
+def _nir() -> Any:
+    try:
+        import nir
+    except ImportError as exc:  # optional dependency (extra "nir")
+        raise SnncError("NIR support needs the 'nir' package: pip install 'snnc[nir]'") from exc
+    return nir
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def import_nir(graph_or_path: Any, *, name: str = "nir", precision: str = "float",
+               dt: float = 1.0, inputs: Mapping[str, Any] | None = None, seed: int = 0,
+               steps: int = 100, target: str = "loihi2", scale: float | None = None
+               ) -> NetworkIR:
+    """A NetworkIR from a `nir.NIRGraph` or a NIR (HDF5) file; see the module doc for the mapping.
+
+    `inputs` maps Input node ids to spikes (bool array (steps, size) or a spikes
+    mapping); inputs not given are silent. `precision="fixed"` quantizes like
+    `compile_network` does (compiler.passes.quantize: a power-of-two scale per
+    population), or with one given `scale` k (vth_fixed = k * v_threshold, see
+    `to_fixed`); graphs exported by snnc from fixed precision default to k = 1, which
+    gives back the very same integers. All unmappable nodes are reported at once as
+    one InputError.
+    """
+    nir = _nir()
+    graph, file = _load(graph_or_path, nir)
+    if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
+        raise InputError(Diagnostic(f"found dt={dt!r}", field="dt", allowed="a number > 0"))
+    if precision not in ("float", "fixed"):
+        raise InputError(Diagnostic(f"unknown precision {precision!r}", field="precision",
+                                    allowed="float | fixed"))
+    nodes, edges = _flatten(graph, nir)
+    spec = _Mapper(nodes, edges, float(dt), file, nir).spec(inputs or {})
+    spec.update(snnc=FORMAT_VERSION, name=name, precision="float", seed=seed, steps=steps,
+                target=target)
+    meta = getattr(graph, "metadata", None) or {}
+    if precision == "fixed" and scale is None and _meta_str(meta.get("snnc_precision")) == "fixed":
+        scale = 1.0  # written by snnc's export from fixed precision: v_NIR = v_Lava / 64
+    if precision == "fixed" and scale is not None:
+        if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
+            raise InputError(Diagnostic(f"found scale={scale!r}", field="scale",
+                                        allowed="a number > 0, or None (automatic)"))
+        return network_from_dict(to_fixed(spec, float(scale)), source_file=file)
+    net = network_from_dict(spec, source_file=file)
+    if precision == "fixed":
+        from ..passes.quantize import quantize
+
+        net, _ = quantize(net)
+    return net
+
+
+def population_names(graph_or_path: Any) -> dict[str, str]:
+    """NIR node id -> snnc population name for every Input and spiking node of a graph."""
+    nir = _nir()
+    graph, _ = _load(graph_or_path, nir)
+    nodes, _ = _flatten(graph, nir)
+    return dict(_names(nodes, nir))
+
+
+def to_fixed(spec: dict[str, Any], k: float) -> dict[str, Any]:
+    """A float network spec converted to Lava fixed point with one scale `k`.
+
+    As in compiler/passes/quantize.py: du = 4096 du - 1, dv = 4096 dv, vth = k vth,
+    bias_mant << bias_exp = 64 k bias, weight << weight_exp = k w (weight_exp per
+    projection: the smallest one whose mantissas fit 8 bits; mixed-sign mantissas are
+    rounded to even, as Lava drops their lowest bit). Rounding errors over 1% warn.
+    """
+    out = dict(spec, precision="fixed")
+    out["populations"] = pops = {}
+    for name, pop in spec["populations"].items():
+        pops[name] = dict(pop)
+        if pop.get("model") != "lif":
+            continue
+        p = pop["params"]
+        mant, exp = _bias_bits(64.0 * k * float(p["bias_mant"]))
+        pops[name]["params"] = {
+            "du": int(np.clip(round(4096 * float(p["du"])) - 1, 0, 4095)),
+            "dv": int(np.clip(round(4096 * float(p["dv"])), 0, 4095)),
+            "vth": int(round(k * float(p["vth"]))), "bias_mant": mant, "bias_exp": exp}
+    out["projections"] = projs = {}
+    for name, proj in spec["projections"].items():
+        data = dict(proj["connectivity"]["data"])
+        w, e = _weight_bits(k * np.asarray(data["weight"], dtype=np.float64))
+        err = np.linalg.norm(w * 2.0**e - k * data["weight"])
+        if err > 0.01 * np.linalg.norm(k * data["weight"]):
+            warnings.warn(f"projection {name}: fixed-point weights (scale {k:g}) have relative "
+                          f"error {err / np.linalg.norm(k * data['weight']):.1%}", stacklevel=3)
+        data["weight"] = w
+        projs[name] = dict(proj, connectivity={"kind": "list", "data": data}, weight_exp=e)
+    return out
+
+
+def _bias_bits(value: float) -> tuple[int, int]:
+    """bias_mant (13-bit signed), bias_exp (0..7) with mant << exp nearest to value."""
+    for exp in range(8):
+        mant = round(value / 2**exp)
+        if -4096 <= mant <= 4095:
+            return int(mant), exp
+    return int(np.clip(round(value / 2**7), -4096, 4095)), 7
+
+
+def _weight_bits(t: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer mantissas and the smallest weight_exp (-8..7) that keeps them in 8 bits."""
+    mixed = t.size and t.min() < 0 < t.max()
+    big = float(np.abs(t).max()) if t.size else 0.0
+    hi = 254 if mixed else 255
+    first = 0 if np.all(t == np.round(t)) else -8  # integers stay integers (exact sums)
+    for e in range(first, 8):
+        if big / 2**e <= hi:
+            break
+    m = t / 2.0**e
+    m = 2 * np.round(m / 2) if mixed else np.round(m)
+    return np.clip(m, -256 if mixed else -255, hi).astype(np.int64), e
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _load(graph_or_path: Any, nir: Any) -> tuple[Any, str | None]:
+    if isinstance(graph_or_path, nir.NIRGraph):
+        return graph_or_path, None
+    if not isinstance(graph_or_path, (str, Path)):
+        raise InputError(Diagnostic(f"found {type(graph_or_path).__name__}; expected a NIR graph",
+                                    allowed="nir.NIRGraph or the path of a .nir (HDF5) file"))
+    path = Path(graph_or_path)
+    if not path.is_file():
+        raise InputError(Diagnostic(f"file not found: {path}", file=str(path),
+                                    allowed="an existing NIR file written by nir.write"))
+    try:
+        return nir.read(path), str(path)
+    except Exception as exc:  # h5py / nir raise many kinds for foreign or broken files
+        raise InputError(Diagnostic(f"cannot read NIR file: {type(exc).__name__}: {exc}",
+                                    file=str(path), allowed="a NIR file written by nir.write")
+                         ) from exc
+
+
+def _flatten(graph: Any, nir: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Nodes and edges with nested NIRGraphs inlined (ids joined with '.'); their Input and
+    Output nodes become pass-through nodes."""
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    ports: dict[str, tuple[list[str], list[str]]] = {}  # subgraph id -> (its inputs, outputs)
+    for nid, node in graph.nodes.items():
+        full = prefix + str(nid)
+        if isinstance(node, nir.NIRGraph):
+            sub_nodes, sub_edges = _flatten(node, nir, full + ".")
+            ins = [k for k, n in sub_nodes.items() if isinstance(n, nir.Input) and k.count(".") == full.count(".") + 1]
+            outs = [k for k, n in sub_nodes.items() if isinstance(n, nir.Output) and k.count(".") == full.count(".") + 1]
+            for k in ins + outs:
+                sub_nodes[k] = _PassThrough(sub_nodes[k])
+            nodes.update(sub_nodes)
+            edges.extend(sub_edges)
+            ports[full] = (ins, outs)
+        else:
+            nodes[full] = node
+    for a, b in graph.edges:
+        a, b = prefix + str(a), prefix + str(b)
+        srcs = ports[a][1] if a in ports else [a]
+        dsts = ports[b][0] if b in ports else [b]
+        edges.extend((s, d) for s in srcs for d in dsts)
+    return nodes, edges
+
+
+@dataclass
+class _PassThrough:
+    """The Input/Output node of an inlined subgraph: passes its signal on unchanged."""
+
+    node: Any
+
+
+def _names(nodes: dict[str, Any], nir: Any) -> dict[str, str]:
+    """Valid, unique snnc names (letters, digits, '_', '-') for Input and spiking nodes."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for nid, node in nodes.items():
+        if not isinstance(node, (nir.Input, nir.LIF, nir.CubaLIF, nir.IF)):
+            continue
+        meta = getattr(node, "metadata", None) or {}
+        out[nid] = _unique(_sanitize(_meta_str(meta.get("snnc_name")) or nid), used)
+    return out
+
+
+def _meta_str(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf8")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return _meta_str(value.item())
+    return value if isinstance(value, str) and value else None
+
+
+def _sanitize(nid: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_\-]", "_", nid)
+    return name if NAME_RE.match(name) else f"n_{name}"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    base, i = name, 1
+    while name in used:
+        name, i = f"{base}_{i}", i + 1
+    used.add(name)
+    return name
+
+
+# ----------------------------------------------------------------------------- mapping
+
+
+@dataclass
+class _Signal:
+    """A node's output as a linear function of spikes: {(source id, delay steps): (M, labels)}
+    with M of shape (n, n_source), plus a constant `bias` (n,)."""
+
+    n: int
+    terms: dict[tuple[str, int], tuple[np.ndarray, set[str]]] = field(default_factory=dict)
+    bias: np.ndarray | None = None
+
+    def add(self, other: _Signal) -> None:
+        for key, (m, labels) in other.terms.items():
+            if key in self.terms:
+                m0, l0 = self.terms[key]
+                self.terms[key] = (m0 + m, l0 | labels)
+            else:
+                self.terms[key] = (m, set(labels))
+        if other.bias is not None:
+            self.bias = other.bias.copy() if self.bias is None else self.bias + other.bias
+
+
+@dataclass
+class _Neuron:
+    """Lava LIF parameters (float) and the per-neuron input gain of one spiking node."""
+
+    du: float
+    dv: float
+    vth: float
+    bias: float
+    gain: np.ndarray
+    exact_bias: bool  # an input bias maps exactly onto the Lava bias (no synaptic memory)
+
+
+class _Bad(Exception):
+    """A problem already recorded in the collector."""
+
+
+class _Mapper:
+    """Walks a flattened NIR graph and builds the network spec dict (float precision)."""
+
+    def __init__(self, nodes: dict[str, Any], edges: list[tuple[str, str]], dt: float,
+                 file: str | None, nir: Any) -> None:
+        self.nodes, self.edges, self.dt, self.file, self.nir = nodes, edges, dt, file, nir
+        self.col = Collector()
+        self.preds: dict[str, list[str]] = {k: [] for k in nodes}
+        for a, b in edges:
+            if a not in nodes or b not in nodes:
+                missing = a if a not in nodes else b
+                self._err("edges", f"edge ({a!r}, {b!r}) names node {missing!r}, which does not exist",
+                          "edges between existing node ids")
+                continue
+            self.preds[b].append(a)
+        self.names = _names(nodes, nir)
+        self.memo: dict[str, _Signal] = {}
+        self.visiting: set[str] = set()
+
+    # -- diagnostics ---------------------------------------------------------------
+
+    def _err(self, field_: str, message: str, allowed: str | None = None) -> None:
+        self.col.add(Location(self.file, None, field_), message, allowed)
+
+    def _node_err(self, nid: str, message: str, allowed: str | None = None) -> None:
+        kind = type(self.nodes[nid]).__name__
+        self._err(f"nodes.{nid}", f"{kind} node '{nid}': {message}", allowed)
+
+    # -- classification ------------------------------------------------------------
+
+    def _kind(self, node: Any) -> str:
+        nir = self.nir
+        if isinstance(node, nir.Input):
+            return "input"
+        if isinstance(node, nir.Output):
+            return "output"
+        if isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF)):
+            return "neuron"
+        if isinstance(node, (nir.Linear, nir.Affine, nir.Scale, nir.Delay, nir.Flatten,
+                             _PassThrough)) or type(node).__name__ == "Identity":
+            return "linear"
+        return "unsupported"
+
+    def _why_unsupported(self, node: Any) -> str:
+        kind = type(node).__name__
+        reasons = {
+            "Conv1d": "convolutions are not mapped (unroll it into a Linear node)",
+            "Conv2d": "convolutions are not mapped (unroll it into a Linear node)",
+            "SumPool2d": "pooling is not mapped (unroll it into a Linear node)",
+            "AvgPool2d": "pooling is not mapped (unroll it into a Linear node)",
+            "Threshold": "a bare threshold has no state; Loihi neurons are LIF "
+                         "(use an IF node with v_reset 0)",
+            "I": "non-spiking integrator: Loihi LIF neurons always spike above threshold",
+            "LI": "non-spiking leaky integrator: Loihi LIF neurons always spike above threshold",
+            "CubaLI": "non-spiking leaky integrator: Loihi LIF neurons always spike above "
+                      "threshold",
+        }
+        return reasons.get(kind, "this node type has no Loihi mapping in snnc")
+
+    # -- sizes ---------------------------------------------------------------------
+
+    def _size(self, nid: str) -> int:
+        """Flat signal size of a node's output."""
+        node = self.nodes[nid]
+        if isinstance(node, _PassThrough):
+            node = node.node
+        types = getattr(node, "output_type", None) or {}
+        shape = next(iter(types.values()), None) if types else None
+        if isinstance(node, (self.nir.Linear, self.nir.Affine)):
+            return int(np.asarray(node.weight).shape[-2])
+        if shape is None or any(s is None for s in np.atleast_1d(shape)):
+            preds = self.preds.get(nid, [])
+            if preds:
+                return self._size(preds[0])
+            self._node_err(nid, "has no known shape", "nodes with shapes, or fed by one")
+            raise _Bad
+        return int(np.prod(np.asarray(shape, dtype=np.int64)))
+
+    # -- neurons -------------------------------------------------------------------
+
+    def _uniform(self, nid: str, pname: str, values: Any) -> float:
+        """The one value of a per-neuron parameter (error when neurons differ)."""
+        arr = np.asarray(values, dtype=np.float64).ravel()
+        if arr.size == 0:
+            raise _Bad
+        ref = float(arr[0])
+        if np.any(np.isnan(arr)):
+            self._node_err(nid, f"{pname} has NaN values", "numbers")
+            raise _Bad
+        if not np.all(arr == ref) and not np.allclose(arr, ref, rtol=REL_TOL, atol=0):
+            self._node_err(nid, f"{pname} differs between neurons (range {arr.min():g} .. "
+                           f"{arr.max():g}); snnc LIF parameters are per population",
+                           "one value for all neurons of a node (split the node)")
+            raise _Bad
+        return float(arr.mean()) if np.all(np.isfinite(arr)) else ref
+
+    def _rate(self, nid: str, pname: str, tau: Any) -> tuple[float, np.ndarray]:
+        """dt / tau (uniform), checked to lie in [0, 1]."""
+        arr = np.asarray(tau, dtype=np.float64).ravel()
+        if np.any(np.isnan(arr)) or np.any(arr <= 0):
+            self._node_err(nid, f"{pname} must be > 0 (found min {np.nanmin(arr):g})",
+                           f"{pname} >= dt = {self.dt:g}")
+            raise _Bad
+        if np.any(arr < self.dt * (1 - REL_TOL)):
+            self._node_err(nid, f"{pname} = {arr.min():g} is shorter than dt = {self.dt:g}: "
+                           "forward Euler would overshoot (Lava decays lie in [0, 1])",
+                           f"{pname} >= dt (or import with a smaller dt)")
+            raise _Bad
+        rate = np.minimum(self.dt / arr, 1.0)
+        return self._uniform(nid, pname, rate), rate
+
+    def _neuron(self, nid: str) -> _Neuron:
+        """Lava LIF parameters of a LIF / CubaLIF / IF node (every problem of it reported)."""
+        node, nir = self.nodes[nid], self.nir
+        n = self._size(nid)
+        results: dict[str, Any] = {}
+
+        def check(key: str, fn: Any, *args: Any) -> None:
+            try:
+                results[key] = fn(*args)
+            except _Bad:
+                results[key] = None
+
+        v_reset = np.asarray(node.v_reset, dtype=np.float64).ravel()
+        if np.any(v_reset != 0):
+            self._node_err(nid, f"v_reset = {v_reset[v_reset != 0][0]:g}; Lava's LIF resets v "
+                           "to 0", "v_reset 0")
+            results["v_reset"] = None
+        check("vth", self._uniform, nid, "v_threshold", node.v_threshold)
+        r = np.broadcast_to(np.asarray(node.r, dtype=np.float64).ravel(), (n,))
+        if isinstance(node, nir.IF):
+            if any(v is None for v in results.values()):
+                raise _Bad
+            return _Neuron(du=1.0, dv=0.0, vth=results["vth"], bias=0.0, gain=r * self.dt,
+                           exact_bias=True)
+        if isinstance(node, nir.LIF):
+            check("dv", self._rate, nid, "tau", node.tau)
+            if results["dv"] is not None:
+                rate = results["dv"][1]
+                check("bias", self._uniform, nid, "dt/tau * v_leak",
+                      rate * np.asarray(node.v_leak, np.float64))
+            if any(v is None for v in results.values()):
+                raise _Bad
+            return _Neuron(du=1.0, dv=results["dv"][0], vth=results["vth"], bias=results["bias"],
+                           gain=r * results["dv"][1], exact_bias=True)
+        check("du", self._rate, nid, "tau_syn", node.tau_syn)
+        check("dv", self._rate, nid, "tau_mem", node.tau_mem)
+        if results["dv"] is not None:
+            check("bias", self._uniform, nid, "dt/tau_mem * v_leak",
+                  results["dv"][1] * np.asarray(node.v_leak, np.float64))
+        if any(v is None for v in results.values()):
+            raise _Bad
+        (du, rate_s), (dv, rate_m) = results["du"], results["dv"]
+        w_in = np.broadcast_to(np.asarray(node.w_in, dtype=np.float64).ravel(), (n,))
+        return _Neuron(du=du, dv=dv, vth=results["vth"], bias=results["bias"],
+                       gain=w_in * rate_s * r * rate_m, exact_bias=bool(du == 1.0))
+
+    # -- linear chains ------------------------------------------------------------
+
+    def _input_of(self, nid: str) -> _Signal:
+        """The summed input signal of node `nid` (from all its predecessors)."""
+        n_in = self._input_size(nid)
+        sig = _Signal(n_in)
+        for p in self.preds[nid]:
+            kind = self._kind(self.nodes[p])
+            if kind in ("input", "neuron"):
+                n_p = self._size(p)
+                if n_p != n_in:
+                    self._err("edges", f"edge ({p!r}, {nid!r}): size {n_p} feeds a node "
+                              f"expecting {n_in}", "equal sizes along identity edges")
+                    raise _Bad
+                sig.add(_Signal(n_in, {(p, 0): (np.eye(n_in), set())}))
+            elif kind == "linear":
+                out = self._output_of(p)
+                if out.n != n_in:
+                    self._err("edges", f"edge ({p!r}, {nid!r}): size {out.n} feeds a node "
+                              f"expecting {n_in}", "equal sizes along identity edges")
+                    raise _Bad
+                sig.add(out)
+            elif kind == "output":
+                self._err("edges", f"edge ({p!r}, {nid!r}) leaves an Output node",
+                          "Output nodes as the end of edges only")
+                raise _Bad
+            else:
+                raise _Bad  # unsupported predecessor, already reported
+        return sig
+
+    def _input_size(self, nid: str) -> int:
+        node = self.nodes[nid]
+        if isinstance(node, (self.nir.Linear, self.nir.Affine)):
+            return int(np.asarray(node.weight).shape[-1])
+        if isinstance(node, self.nir.Output):
+            return self._size(nid)
+        if isinstance(node, (_PassThrough, self.nir.Flatten)) or type(node).__name__ == "Identity":
+            preds = self.preds[nid]
+            if preds:
+                return self._size(preds[0])
+        return self._size(nid)
+
+    def _output_of(self, nid: str) -> _Signal:
+        """The output signal of linear node `nid` (memoized; cycles of linear nodes are errors)."""
+        if nid in self.memo:
+            return self.memo[nid]
+        if nid in self.visiting:
+            self._node_err(nid, "is on a cycle of linear nodes with no neuron in between",
+                           "every cycle passes through a spiking node")
+            raise _Bad
+        self.visiting.add(nid)
+        try:
+            sig = self._apply(nid, self._input_of(nid))
+        finally:
+            self.visiting.discard(nid)
+        self.memo[nid] = sig
+        return sig
+
+    def _apply(self, nid: str, sig: _Signal) -> _Signal:
+        node, nir = self.nodes[nid], self.nir
+        label = _meta_str((getattr(node, "metadata", None) or {}).get("snnc_projection")) or nid
+        if isinstance(node, (nir.Linear, nir.Affine)):
+            w = np.asarray(node.weight, dtype=np.float64)
+            if w.ndim != 2:
+                self._node_err(nid, f"weight has shape {w.shape}", "a 2-D (out, in) matrix")
+                raise _Bad
+            if not np.all(np.isfinite(w)):
+                self._node_err(nid, "weight has non-finite values", "finite numbers")
+                raise _Bad
+            out = _Signal(w.shape[0])
+            for key, (m, labels) in sig.terms.items():
+                out.terms[key] = (w @ m, labels | {label})
+            if sig.bias is not None:
+                out.bias = w @ sig.bias
+            if isinstance(node, nir.Affine):
+                b = np.asarray(node.bias, dtype=np.float64).ravel()
+                if b.size not in (1, w.shape[0]) or not np.all(np.isfinite(b)):
+                    self._node_err(nid, f"bias has {b.size} entries", f"{w.shape[0]} finite numbers")
+                    raise _Bad
+                if np.any(b != 0):
+                    b = np.broadcast_to(b, (w.shape[0],))
+                    out.bias = b.copy() if out.bias is None else out.bias + b
+            return out
+        if isinstance(node, nir.Scale):
+            s = np.broadcast_to(np.asarray(node.scale, dtype=np.float64).ravel(), (sig.n,))
+            out = _Signal(sig.n, {k: (s[:, None] * m, labels) for k, (m, labels) in sig.terms.items()})
+            out.bias = None if sig.bias is None else s * sig.bias
+            return out
+        if isinstance(node, nir.Delay):
+            return self._delay(nid, node, sig)
+        return sig  # Flatten, Identity, inlined subgraph ports: no-ops on flat vectors
+
+    def _delay(self, nid: str, node: Any, sig: _Signal) -> _Signal:
+        tau = np.broadcast_to(np.asarray(node.delay, dtype=np.float64).ravel(), (sig.n,))
+        steps = tau / self.dt
+        d = np.round(steps)
+        if np.any(~np.isfinite(steps)) or np.any(np.abs(steps - d) > 1e-6 * np.maximum(1, d)) \
+                or np.any(d < 0):
+            self._node_err(nid, f"delay / dt must be a whole number of steps >= 0 (found "
+                           f"{steps.min():g} .. {steps.max():g} steps)", "delays k * dt")
+            raise _Bad
+        d = d.astype(np.int64)
+        out = _Signal(sig.n, bias=sig.bias)
+        for (src, d0), (m, labels) in sig.terms.items():
+            for k in np.unique(d):
+                rows = (d == k)[:, None]
+                part = np.where(rows, m, 0.0)
+                key = (src, int(d0 + k))
+                if key in out.terms:
+                    out.terms[key] = (out.terms[key][0] + part, out.terms[key][1] | labels)
+                else:
+                    out.terms[key] = (part, set(labels))
+        return out
+
+    # -- the spec -------------------------------------------------------------------
+
+    def spec(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The network spec dict (float precision) for `network_from_dict`."""
+        pops: dict[str, Any] = {}
+        projs: dict[str, Any] = {}
+        probes: list[str] = []
+        for nid, node in self.nodes.items():
+            if self._kind(node) == "unsupported":
+                self._node_err(nid, f"cannot be mapped: {self._why_unsupported(node)}",
+                               "Input, Output, LIF, CubaLIF, IF, Linear, Affine, Scale, "
+                               "Delay, Flatten")
+        neurons: dict[str, _Neuron] = {}
+        for nid, node in self.nodes.items():
+            kind = self._kind(node)
+            try:
+                if kind == "input":
+                    pops[self.names[nid]] = self._source(nid, inputs)
+                elif kind == "neuron":
+                    neurons[nid] = self._neuron(nid)
+            except _Bad:
+                continue
+        for key in inputs:
+            if key not in self.nodes or self._kind(self.nodes[key]) != "input":
+                known = [k for k, n in self.nodes.items() if self._kind(n) == "input"]
+                self._err(f"inputs.{key}", f"'{key}' is not an Input node of the graph",
+                          ", ".join(known) or "no Input nodes")
+        for nid, nrn in neurons.items():
+            try:
+                pops[self.names[nid]], new = self._population(nid, nrn)
+            except _Bad:
+                continue
+            projs.update(new)
+        for nid, node in self.nodes.items():
+            if self._kind(node) == "output":
+                try:
+                    probes.extend(p for p in self._probes(nid) if p not in probes)
+                except _Bad:
+                    continue
+        self.col.raise_if_any()
+        if not pops:
+            raise InputError(Diagnostic("the graph has no Input or spiking node", file=self.file,
+                                        field="nodes", allowed="at least one LIF/CubaLIF/IF node"))
+        return {"populations": pops, "projections": projs, "probes": probes}
+
+    def _source(self, nid: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        size = self._size(nid)
+        given = inputs.get(nid, inputs.get(self.names[nid]))
+        if given is None:
+            spikes: Any = {"kind": "poisson", "rate": 0.0}
+        elif isinstance(given, np.ndarray):
+            spikes = {"kind": "array", "data": given.reshape(given.shape[0], -1) if given.ndim > 2
+                      else given}
+        elif isinstance(given, Mapping):
+            spikes = dict(given)
+        else:
+            self._err(f"inputs.{nid}", f"found {type(given).__name__}", INPUTS_ALLOWED)
+            raise _Bad
+        return {"size": size, "model": "spike_source", "spikes": spikes}
+
+    def _population(self, nid: str, nrn: _Neuron) -> tuple[dict[str, Any], dict[str, Any]]:
+        sig = self._input_of(nid)
+        bias = nrn.bias
+        if sig.bias is not None and np.any(sig.bias != 0):
+            if not nrn.exact_bias:
+                self._node_err(nid, "receives an Affine bias, but its synaptic current decays "
+                               "(tau_syn > dt): Lava's bias enters the voltage, not the current, "
+                               "so the bias cannot map exactly",
+                               "Affine bias only into LIF, IF or CubaLIF with tau_syn == dt "
+                               "(or use Linear)")
+                raise _Bad
+            per_neuron = nrn.gain * sig.bias + bias
+            bias = self._uniform(nid, "bias (v_leak term + gain * Affine bias)", per_neuron)
+        params = {"du": nrn.du, "dv": nrn.dv, "vth": nrn.vth, "bias_mant": bias}
+        pop = {"size": self._size(nid), "model": "lif", "params": params}
+        return pop, self._projections(nid, nrn, sig)
+
+    def _projections(self, nid: str, nrn: _Neuron, sig: _Signal) -> dict[str, Any]:
+        """One list projection per source (one per (source, delay) where delays collide)."""
+        post_name = self.names[nid]
+        by_src: dict[str, list[tuple[int, np.ndarray, set[str]]]] = {}
+        for (src, d), (m, labels) in sig.terms.items():
+            if d > MAX_DELAY:
+                self._node_err(nid, f"input from '{src}' is delayed {d} steps", f"delays 0..{MAX_DELAY} steps")
+                raise _Bad
+            g = nrn.gain[:, None] * m
+            if np.any(g != 0):
+                by_src.setdefault(src, []).append((d, g, labels))
+        out: dict[str, Any] = {}
+        for src, parts in by_src.items():
+            groups = [parts]
+            support = sum((p[1] != 0).astype(np.int64) for p in parts)
+            if len(parts) > 1 and support.max() > 1:  # same (pre, post) at two delays
+                groups = [[p] for p in parts]
+            for group in groups:
+                labels = set().union(*(p[2] for p in group))
+                name = _sanitize(next(iter(labels))) if len(labels) == 1 else \
+                    f"{self.names[src]}_to_{post_name}"
+                if len(groups) > 1:
+                    name = f"{name}_d{group[0][0]}"
+                pre_l, post_l, w_l, d_l = [], [], [], []
+                for d, g, _ in group:
+                    post_i, pre_i = np.nonzero(g)
+                    pre_l.append(pre_i)
+                    post_l.append(post_i)
+                    w_l.append(g[post_i, pre_i])
+                    d_l.append(np.full(post_i.size, d, dtype=np.int64))
+                data = {"pre": np.concatenate(pre_l), "post": np.concatenate(post_l),
+                        "weight": np.concatenate(w_l), "delay": np.concatenate(d_l)}
+                out[_unique(name, self._used_proj_names())] = {
+                    "pre": self.names[src], "post": post_name,
+                    "connectivity": {"kind": "list", "data": data}}
+        return out
+
+    def _used_proj_names(self) -> set[str]:
+        if not hasattr(self, "_proj_names"):
+            self._proj_names: set[str] = set(self.names.values())
+        return self._proj_names
+
+    def _probes(self, nid: str) -> list[str]:
+        sig = self._input_of(nid)
+        ok = sig.bias is None or not np.any(sig.bias)
+        for (_src, d), (m, _) in sig.terms.items():
+            ok = ok and d == 0 and m.shape[0] == m.shape[1] and np.array_equal(m, np.eye(m.shape[0]))
+        if not ok or not sig.terms:
+            self._node_err(nid, "is not fed by a spiking node (snnc records spikes, not the "
+                           "output of a Linear/Affine node)",
+                           "Output nodes fed by LIF, CubaLIF, IF or Input nodes")
+            raise _Bad
+        return [f"{self.names[src]}.spikes" for (src, _d) in sig.terms]

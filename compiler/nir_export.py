@@ -1,0 +1,172 @@
+"""NetworkIR / Program -> NIR graph (`nir.NIRGraph`), the inverse of frontend.nir_import.
+
+Lava LIF (`u = u (1 - du) + a_in;  v = v (1 - dv) + u + bias;  spike: v > vth`) becomes
+a CubaLIF with `tau_syn = dt / du`, `tau_mem = dt / dv`, `r = tau_mem / dt`, `w_in = 1`,
+`v_leak = bias / dv`, `v_threshold = vth`, `v_reset = 0`, so that its input gain
+`w_in (dt / tau_syn) r (dt / tau_mem)` is `du` and each Linear weight is the Lava weight
+divided by the post population's `du`. A population without any leak (du = 1, dv = 0,
+no bias) becomes an IF with `r = 1 / dt`. Fixed precision is written in float with the
+scale `v_NIR = v_Lava / 64` (so `v_threshold = vth`), the effective decays
+`du = (du_fixed + 1) / 4096`, `dv = dv_fixed / 4096`, the effective bias
+`(bias_mant << bias_exp) / 64` and the effective weights after Lava's clip and
+truncation, times `2**weight_exp`; Lava's round-toward-zero of u and v is not part of NIR.
+
+Projections become Linear nodes (weight (post, pre)); synapses with delay d > 0 go
+through their own Linear followed by a Delay of `d * dt`. Spike sources become Input
+nodes, spike probes Output nodes. NIR has no plasticity and no adaptive threshold: a
+plastic projection is written with its current weights (with a warning), and an
+adaptive threshold is an error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .errors import Diagnostic, InputError, SnncError
+from .ir import NetworkIR, Population, Projection
+from .passes.quantize import lava_effective_weights
+from .program import Program
+
+MAX_DENSE = 1 << 26  # entries of one dense Linear weight matrix (512 MiB of float64)
+
+
+def _nir() -> Any:
+    try:
+        import nir
+    except ImportError as exc:  # optional dependency (extra "nir")
+        raise SnncError("NIR support needs the 'nir' package: pip install 'snnc[nir]'") from exc
+    return nir
+
+
+def export_nir(network_or_program: NetworkIR | Program, *, dt: float = 1.0) -> Any:
+    """A `nir.NIRGraph` of a network (or a compiled Program: its network, with each
+    population's core ids in the node metadata as `snnc_cores`)."""
+    nir = _nir()
+    program = network_or_program if isinstance(network_or_program, Program) else None
+    net = program.network if program is not None else network_or_program
+    if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
+        raise InputError(Diagnostic(f"found dt={dt!r}", field="dt", allowed="a number > 0"))
+    fixed = net.precision == "fixed"
+    diags: list[Diagnostic] = []
+    nodes: dict[str, Any] = {}
+    gains: dict[str, float] = {}
+    for name, pop in net.populations.items():
+        meta: dict[str, Any] = {"snnc_name": name}
+        if program is not None and name in program.core_of:
+            meta["snnc_cores"] = np.asarray(program.core_of[name], dtype=np.int32)
+        if pop.is_source:
+            nodes[name] = nir.Input(input_type=np.array([pop.size]), metadata=meta)
+            continue
+        try:
+            nodes[name], gains[name] = _neuron_node(nir, net, pop, fixed, dt, meta)
+        except _Unmappable as exc:
+            diags.append(Diagnostic.at(net.loc(f"populations.{name}.params"), str(exc),
+                                       exc.allowed))
+    edges: list[tuple[str, str]] = []
+    for name, proj in net.projections.items():
+        if proj.post not in gains:
+            continue  # its population was reported above
+        n_pre, n_post = net.populations[proj.pre].size, net.populations[proj.post].size
+        if n_pre * n_post > MAX_DENSE:
+            diags.append(Diagnostic.at(
+                net.loc(f"projections.{name}"),
+                f"projection '{name}' ({n_post} x {n_pre}) is too big for a dense NIR Linear",
+                f"at most {MAX_DENSE} (post x pre) entries"))
+            continue
+        if proj.plasticity is not None:
+            warnings.warn(f"projection {name}: NIR has no plasticity; exporting its initial "
+                          "weights only", stacklevel=2)
+        _projection_nodes(nir, proj, _effective(proj, fixed) / gains[proj.post],
+                          n_pre, n_post, dt, nodes, edges)
+    if diags:
+        raise InputError(diags)
+    for probe in net.probes:
+        if probe.var == "spikes" and probe.target in nodes:
+            out = _free(f"{probe.target}.out", nodes)
+            nodes[out] = nir.Output(output_type=np.array([net.populations[probe.target].size]))
+            edges.append((probe.target, out))
+    metadata = {"snnc_name": net.name, "snnc_precision": net.precision, "dt": float(dt),
+                "snnc_v_scale": 1.0 / 64 if fixed else 1.0}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+class _Unmappable(Exception):
+    def __init__(self, message: str, allowed: str) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+def lif_float_params(pop: Population, fixed: bool) -> tuple[float, float, float, float]:
+    """(du, dv, vth, bias) of a LIF population in float units (fixed: v / 64, see module doc)."""
+    lif = pop.lif
+    assert lif is not None
+    if not fixed:
+        return float(lif.du), float(lif.dv), float(lif.vth), float(lif.bias_mant)
+    bias = int(lif.bias_mant) * 2.0 ** int(lif.bias_exp)
+    return (int(lif.du) + 1) / 4096.0, int(lif.dv) / 4096.0, float(lif.vth), bias / 64.0
+
+
+def _neuron_node(nir: Any, net: NetworkIR, pop: Population, fixed: bool, dt: float,
+                 meta: dict[str, Any]) -> tuple[Any, float]:
+    """The NIR node of a LIF population and its input gain (Lava weight / NIR weight)."""
+    if pop.lif is not None and pop.lif.adapt is not None:
+        raise _Unmappable(f"population '{pop.name}' has an adaptive threshold, which NIR "
+                          "cannot express", "populations without adapt")
+    du, dv, vth, bias = lif_float_params(pop, fixed)
+    n = pop.size
+
+    def full(x: float) -> np.ndarray:
+        return np.full(n, x, dtype=np.float64)
+
+    if dv > 0 and du > 0:
+        node = nir.CubaLIF(tau_syn=full(dt / du), tau_mem=full(dt / dv), r=full(1.0 / dv),
+                           v_leak=full(bias / dv), v_threshold=full(vth), v_reset=full(0.0),
+                           w_in=full(1.0), metadata=meta)
+        return node, du
+    if dv == 0 and du == 1 and bias == 0:
+        return nir.IF(r=full(1.0 / dt), v_threshold=full(vth), v_reset=full(0.0),
+                      metadata=meta), 1.0
+    what = "a synaptic current that never decays (du = 0)" if du == 0 else \
+        "a membrane without leak (dv = 0) together with a synaptic filter or a bias"
+    raise _Unmappable(f"population '{pop.name}' has {what}; no NIR neuron (CubaLIF, IF) "
+                      "expresses it", "dv > 0 and du > 0 (CubaLIF), or du = 1, dv = 0, "
+                      "bias 0 (IF)")
+
+
+def _effective(proj: Projection, fixed: bool) -> np.ndarray:
+    """Per-synapse weights as they act on u, in float units (fixed: Lava's effective weights)."""
+    if not fixed:
+        return np.asarray(proj.weight, dtype=np.float64)
+    w = lava_effective_weights(np.asarray(proj.weight), int(proj.num_weight_bits))
+    return w.astype(np.float64) * 2.0 ** int(proj.weight_exp)
+
+
+def _projection_nodes(nir: Any, proj: Projection, w: np.ndarray, n_pre: int, n_post: int,
+                      dt: float, nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
+    """One Linear per delay value (delays > 0 followed by a Delay node)."""
+    delays = np.unique(proj.delay) if proj.n_synapses else np.zeros(1, dtype=np.int64)
+    for d in delays:
+        sel = proj.delay == d
+        mat = np.zeros((n_post, n_pre))
+        np.add.at(mat, (proj.post_idx[sel], proj.pre_idx[sel]), w[sel])
+        meta = {"snnc_projection": proj.name}
+        lin = _free(proj.name if d == 0 else f"{proj.name}.d{int(d)}", nodes)
+        nodes[lin] = nir.Linear(weight=mat, metadata=meta)
+        edges.append((proj.pre, lin))
+        if d == 0:
+            edges.append((lin, proj.post))
+            continue
+        dly = _free(f"{lin}.delay", nodes)
+        nodes[dly] = nir.Delay(delay=np.full(n_post, float(d) * dt), metadata=dict(meta))
+        edges.extend([(lin, dly), (dly, proj.post)])
+
+
+def _free(name: str, nodes: dict[str, Any]) -> str:
+    """`name`, or `name_1`, `name_2`, ... if taken."""
+    out, i = name, 1
+    while out in nodes:
+        out, i = f"{name}_{i}", i + 1
+    return out

@@ -1,0 +1,51 @@
+"""Class readout of spike counts: label neurons by their mean response per class, then vote.
+
+`assign_labels` gives each neuron the class for which its mean spike count (over the
+samples of that class) is highest; neurons that never fired get -1. `predict` scores a
+sample by the mean count of the neurons assigned to each class (Diehl & Cook 2015) and
+picks the best; a sample to which no assigned neuron responded is predicted -1 (wrong).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def class_means(counts: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Mean count of each neuron per class: (n_classes, size); classes without samples are 0."""
+    counts = np.asarray(counts, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    sums = np.zeros((n_classes, counts.shape[1]))
+    np.add.at(sums, labels, counts)
+    n = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    return sums / np.maximum(n, 1.0)[:, None]
+
+
+def assign_labels(counts: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """The class of each neuron (int64 (size,)), -1 for neurons that never fired."""
+    means = class_means(counts, labels, n_classes)
+    out = np.argmax(means, axis=0).astype(np.int64)
+    out[means.max(axis=0) <= 0] = -1
+    return out
+
+
+def predict(counts: np.ndarray, assignment: np.ndarray, n_classes: int) -> np.ndarray:
+    """Predicted class per sample (int64 (n,)): the class whose assigned neurons fired most on
+    average; -1 where none of the assigned neurons fired."""
+    counts = np.asarray(counts, dtype=np.float64)
+    assignment = np.asarray(assignment, dtype=np.int64)
+    onehot = np.zeros((counts.shape[1], n_classes))
+    ok = assignment >= 0
+    onehot[np.flatnonzero(ok), assignment[ok]] = 1.0
+    per_class = onehot.sum(axis=0)
+    scores = (counts @ onehot) / np.maximum(per_class, 1.0)
+    scores[:, per_class == 0] = -1.0
+    pred = np.argmax(scores, axis=1).astype(np.int64)
+    pred[scores.max(axis=1) <= 0] = -1
+    return pred
+
+
+def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of samples predicted right (0.0 for no samples)."""
+    pred, labels = np.asarray(pred), np.asarray(labels)
+    return float(np.mean(pred == labels)) if labels.size else 0.0
