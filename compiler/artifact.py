@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import Diagnostic, InputError, Location
-from .ir import Adapt, LIFParams, NetworkIR, Plasticity, Population, Probe, Projection, SpikeSource
+from .ir import NetworkIR
 from .program import Core, Program
 from .target import CoreLimits, Target
 
@@ -79,33 +79,62 @@ def _restore(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     return obj
 
 
+# ---------------------------------------------------------------- generic packing
+
+def _registry() -> dict[str, type]:
+    """Dataclasses the artifact may rebuild, by name: every IR dataclass plus targets/cores."""
+    from . import ir
+
+    classes = {name: obj for name, obj in vars(ir).items()
+               if isinstance(obj, type) and dataclasses.is_dataclass(obj)}
+    classes.update(Target=Target, CoreLimits=CoreLimits, Core=Core, Location=Location)
+    return classes
+
+
+def _pack(obj: Any, arrays: _Arrays, prefix: str, known: dict[str, type]) -> Any:
+    """JSON-safe form keeping types: dataclasses by name, arrays by key, tuples, odd floats."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        name = type(obj).__name__
+        fields = {f.name: _pack(getattr(obj, f.name), arrays, f"{prefix}.{f.name}", known)
+                  for f in dataclasses.fields(obj)}
+        return {"__dc__": name, "fields": fields} if known.get(name) is type(obj) else fields
+    if isinstance(obj, dict):
+        return {str(k): _pack(v, arrays, prefix, known) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_pack(v, arrays, prefix, known) for v in obj]}
+    if isinstance(obj, list):
+        return [_pack(v, arrays, prefix, known) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return arrays.put(prefix, obj)
+    return jsonable(obj)
+
+
+def _unpack(obj: Any, arrays: dict[str, np.ndarray], known: dict[str, type]) -> Any:
+    """Inverse of `_pack` (KeyError/TypeError on a malformed manifest)."""
+    if isinstance(obj, list):
+        return [_unpack(v, arrays, known) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if set(obj) == {"__dc__", "fields"}:
+        cls = known[obj["__dc__"]]
+        return cls(**{k: _unpack(v, arrays, known) for k, v in obj["fields"].items()})
+    if set(obj) == {"__tuple__"}:
+        return tuple(_unpack(v, arrays, known) for v in obj["__tuple__"])
+    if set(obj) == {"__array__"}:
+        return arrays[obj["__array__"]]
+    if set(obj) == {"__float__"}:
+        return float(obj["__float__"])
+    return {k: _unpack(v, arrays, known) for k, v in obj.items()}
+
+
 # ---------------------------------------------------------------- encode
 
-def _population(pop: Population, arrays: _Arrays) -> dict[str, Any]:
-    src = None
-    if pop.source is not None:
-        s = pop.source
-        src = {"kind": s.kind, "rate": s.rate, "period": s.period, "phase": s.phase,
-               "data": None if s.data is None else arrays.put("source", s.data)}
-    lif = None
-    if pop.lif is not None:
-        lif = jsonable(dataclasses.asdict(pop.lif))
-    return {"name": pop.name, "size": pop.size, "model": pop.model, "lif": lif, "source": src}
-
-
-def _projection(proj: Projection, arrays: _Arrays) -> dict[str, Any]:
-    plast = None
-    if proj.plasticity is not None:
-        p = proj.plasticity
-        plast = {"rule": p.rule, "params": jsonable(p.params, arrays, "plasticity"),
-                 "modulator": p.modulator}
-    return {"name": proj.name, "pre": proj.pre, "post": proj.post,
-            "weight_exp": proj.weight_exp, "num_weight_bits": proj.num_weight_bits,
-            "plasticity": plast,
-            **{k: arrays.put(k, getattr(proj, k)) for k in ("pre_idx", "post_idx", "weight", "delay")}}
+NET_SECTIONS = ("populations", "projections", "probes")
+PROGRAM_SECTIONS = ("network", "target", "core_of", "cores", "partitioner", "report")
 
 
 def _cores(cores: list[Core], arrays: _Arrays) -> dict[str, Any]:
+    """Per-core fields as columns and neuron lists concatenated per population (compact)."""
     pops = sorted({p for c in cores for p in c.neurons})
     neurons = {}
     for pop in pops:
@@ -124,60 +153,31 @@ def encode(program: Program) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The manifest and the array store of a Program."""
     net = program.network
     arrays = _Arrays()
+    known = _registry()
+
+    def pack(obj: Any, prefix: str) -> Any:
+        return _pack(obj, arrays, prefix, known)
+
     manifest = {
         "format": FORMAT,
         "version": VERSION,
-        "network": {
-            "name": net.name, "precision": net.precision, "seed": net.seed, "steps": net.steps,
-            "target": net.target, "source_file": net.source_file,
-            "locations": {k: [v.file, v.line, v.field] for k, v in net.locations.items()},
-        },
-        "populations": [_population(p, arrays) for p in net.populations.values()],
-        "projections": [_projection(p, arrays) for p in net.projections.values()],
-        "probes": [[p.target, p.var] for p in net.probes],
-        "target": jsonable(dataclasses.asdict(program.target)),
+        "network": {f.name: pack(getattr(net, f.name), f.name)
+                    for f in dataclasses.fields(net) if f.name not in NET_SECTIONS},
+        "populations": [pack(p, "pop") for p in net.populations.values()],
+        "projections": [pack(p, "proj") for p in net.projections.values()],
+        "probes": [pack(p, "probe") for p in net.probes],
+        "target": pack(program.target, "target"),
         "partitioner": program.partitioner,
         "core_of": {pop: arrays.put("core_of", c) for pop, c in program.core_of.items()},
         "cores": _cores(program.cores, arrays),
-        "report": jsonable(program.report, arrays, "report"),
+        "report": pack(program.report, "report"),
+        "program": {f.name: pack(getattr(program, f.name), f.name)
+                    for f in dataclasses.fields(program) if f.name not in PROGRAM_SECTIONS},
     }
     return manifest, arrays.items
 
 
 # ---------------------------------------------------------------- decode
-
-def _decode_population(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> Population:
-    lif = None
-    if d["lif"] is not None:
-        params = dict(d["lif"])
-        adapt = params.pop("adapt", None)
-        lif = LIFParams(**params, adapt=Adapt(**adapt) if adapt is not None else None)
-    src = None
-    if d["source"] is not None:
-        s = dict(d["source"])
-        data = _restore(s.pop("data"), arrays)
-        src = SpikeSource(**s, data=data)
-    return Population(name=d["name"], size=int(d["size"]), model=d["model"], lif=lif, source=src)
-
-
-def _decode_projection(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> Projection:
-    plast = None
-    if d["plasticity"] is not None:
-        p = d["plasticity"]
-        plast = Plasticity(rule=p["rule"], params=_restore(p["params"], arrays),
-                           modulator=p["modulator"])
-    return Projection(name=d["name"], pre=d["pre"], post=d["post"],
-                      **{k: _restore(d[k], arrays) for k in ("pre_idx", "post_idx", "weight", "delay")},
-                      weight_exp=int(d["weight_exp"]), num_weight_bits=int(d["num_weight_bits"]),
-                      plasticity=plast)
-
-
-def _decode_target(d: dict[str, Any]) -> Target:
-    t = dict(d)
-    t["core"] = CoreLimits(**t["core"])
-    t["mesh"] = tuple(t["mesh"])
-    return Target(**t)
-
 
 def _decode_cores(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Core]:
     fields = {k: _restore(v, arrays) for k, v in d["fields"].items()}
@@ -194,20 +194,23 @@ def _decode_cores(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Core
 
 def decode(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Program:
     """The Program described by a manifest and its arrays (KeyError/TypeError if malformed)."""
-    n = manifest["network"]
-    net = NetworkIR(
-        name=n["name"], precision=n["precision"], seed=n["seed"], steps=n["steps"],
-        target=n["target"], source_file=n["source_file"],
-        locations={k: Location(*v) for k, v in n["locations"].items()},
-        populations={p["name"]: _decode_population(p, arrays) for p in manifest["populations"]},
-        projections={p["name"]: _decode_projection(p, arrays) for p in manifest["projections"]},
-        probes=[Probe(t, v) for t, v in manifest["probes"]],
-    )
+    known = _registry()
+
+    def unpack(obj: Any) -> Any:
+        return _unpack(obj, arrays, known)
+
+    pops = [unpack(p) for p in manifest["populations"]]
+    projs = [unpack(p) for p in manifest["projections"]]
+    net = NetworkIR(**{k: unpack(v) for k, v in manifest["network"].items()},
+                    populations={p.name: p for p in pops},
+                    projections={p.name: p for p in projs},
+                    probes=[unpack(p) for p in manifest["probes"]])
     return Program(
-        network=net, target=_decode_target(manifest["target"]),
+        network=net, target=unpack(manifest["target"]),
         core_of={pop: _restore(ref, arrays) for pop, ref in manifest["core_of"].items()},
         cores=_decode_cores(manifest["cores"], arrays), partitioner=manifest["partitioner"],
-        report=_restore(manifest["report"], arrays),
+        report=unpack(manifest["report"]),
+        **{k: unpack(v) for k, v in manifest.get("program", {}).items()},
     )
 
 
@@ -284,5 +287,5 @@ def load_program(path: str | os.PathLike) -> Program:
         raise _bad(path, f"not a zip archive, or truncated or corrupted ({exc})") from None
     try:
         return decode(manifest, arrays)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, InputError) as exc:
         raise _bad(path, f"manifest is incomplete or inconsistent ({type(exc).__name__}: {exc})") from None

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from compiler_helpers import proj, two_layer, with_locations
 
+from compiler import ir
 from compiler.artifact import ARRAYS, FORMAT, MANIFEST, VERSION, load_program, save_program
 from compiler.errors import InputError
 from compiler.ir import Adapt, LIFParams, Plasticity, Population, Probe, SpikeSource
@@ -70,6 +71,16 @@ def rich_program(tmp_path) -> Program:
                              "out": np.arange(4, dtype=np.int32)}, 200, 7, 4),
         Core(2, 1, 0, 0, 0, {"ad": np.array([0, 1, 3, 4], np.int32)}, 64, 3, 0),
     ]
+    if hasattr(ir, "Phase"):  # datasets and phases (issue 6), when the IR has them
+        ds = ir.Dataset("d", x=rng.random((5, 3)), y=np.arange(5),
+                        splits={"train": np.array([0, 1, 2]), "test": np.array([3, 4])})
+        net.populations["ds"] = Population("ds", 3, "spike_source",
+                                           source=SpikeSource(ir.DATASET_KIND, dataset=ds))
+        net.phases = [ir.Phase("train", split="train", epochs=2, plastic={"arr_ad": True},
+                               overrides=[ir.Override("projections.arr_ad.weight_scale",
+                                                      "weight_scale", "arr_ad", "scale", 0.5)]),
+                      ir.Phase("rest", steps=10)]
+        net.readout = ir.Readout("ad", "train", "rest")
     target = load_target("loihi1", {"chips": 2})
     report = {"lower_bound": 2, "inf": math.inf, "nan": math.nan, "arr": np.arange(3.0),
               "nested": {"t": (1, 2), "np": np.int64(5)}}
@@ -87,7 +98,7 @@ def test_round_trip_reproduces_every_field(tmp_path):
     assert back.partitioner == "hand"
     r = back.report
     assert r["lower_bound"] == 2 and r["inf"] == math.inf and math.isnan(r["nan"])
-    assert np.array_equal(r["arr"], np.arange(3.0)) and r["nested"] == {"t": [1, 2], "np": 5}
+    assert np.array_equal(r["arr"], np.arange(3.0)) and r["nested"] == {"t": (1, 2), "np": 5}
     src = back.network.populations["arr"].source
     assert src.data.dtype == bool and np.array_equal(src.data, prog.network.populations["arr"].source.data)
     assert back.network.loc("projections.inp_hid.delay").line == 21
@@ -100,10 +111,13 @@ def test_artifact_layout_is_a_versioned_zip(tmp_path):
         m = json.loads(zf.read(MANIFEST))
         arrays = np.load(io.BytesIO(zf.read(ARRAYS)))
         assert (m["format"], m["version"]) == ("snnc-program", 1)
-        assert [p["name"] for p in m["populations"]] == ["inp", "hid", "out", "arr", "per", "ad"]
-        assert m["target"]["name"] == "loihi1" and m["target"]["core"]["neurons"] == 1024
-        assert m["probes"][-1] == ["ad", "u"]
-        key = m["projections"][0]["weight"]["__array__"]
+        pops = [p["fields"]["name"] for p in m["populations"]]
+        assert pops[:6] == ["inp", "hid", "out", "arr", "per", "ad"]
+        assert m["populations"][0]["__dc__"] == "Population"
+        t = m["target"]["fields"]
+        assert t["name"] == "loihi1" and t["core"]["fields"]["neurons"] == 1024
+        assert m["probes"][-1] == {"__dc__": "Probe", "fields": {"target": "ad", "var": "u"}}
+        key = m["projections"][0]["fields"]["weight"]["__array__"]
         assert arrays[key].dtype == np.int32
 
 

@@ -13,7 +13,7 @@ from lava_nets import lif_pop, program_of, projection, reference_run, source_pop
 
 from backends.lava.plan import effective_weights
 from compiler.errors import BackendError
-from compiler.ir import NetworkIR, Probe
+from compiler.ir import Adapt, NetworkIR, Probe
 
 pytest.importorskip("lava")
 import backends.cpu as cpu  # noqa: E402
@@ -137,6 +137,20 @@ def test_sparse_and_delay_sparse_blocks_match_cpu():
     assert res.meta["synapse_kinds"] == {"sh": "sparse", "hh": "delay_sparse"}
     assert res.spikes["h"].sum() > 5
     assert_same(res, cpu.run(program, STEPS), net)
+
+
+@pytest.mark.parametrize("precision", ["fixed", "float"])
+def test_adaptive_threshold_matches_cpu(precision):
+    """snnc's adaptive threshold (not in Lava's LIF) runs in RecordingLIF's models."""
+    net = two_layer(precision)
+    net.populations["hid"].lif.adapt = Adapt(increment=400 if precision == "fixed" else 100.0, tau=7)
+    program = program_of(net, {"hid": 2})
+    plain = cpu.run(program_of(two_layer(precision)), STEPS)
+    expect = cpu.run(program, STEPS)
+    assert expect.spikes["hid"].sum() < plain.spikes["hid"].sum()  # adaptation bites
+    for granularity in ("grouped", "core"):
+        res = bl.run(program, STEPS, granularity=granularity)
+        assert_same(res, expect, net, rel=None if precision == "fixed" else 1e-6)
 
 
 def test_model_exception_becomes_backend_error_without_hanging():

@@ -12,7 +12,7 @@ from lava_nets import lif_pop, program_of, projection, source_pop, two_layer
 import backends.lava as bl
 from backends.lava.plan import effective_weights, make_plan, sign_mode_of
 from compiler.errors import BackendError
-from compiler.ir import Adapt, NetworkIR, Plasticity
+from compiler.ir import NetworkIR, Plasticity
 
 
 def test_import_does_not_load_lava():
@@ -94,12 +94,8 @@ def test_duplicate_synapses_and_bad_granularity_are_refused():
         make_plan(program_of(net), "cores")
 
 
-def test_adapt_plasticity_and_non_integer_params_fail_fast(monkeypatch):
+def test_plasticity_and_non_integer_params_fail_fast(monkeypatch):
     monkeypatch.setattr(bl, "lava_available", lambda: True)  # must fail before Lava is started
-    net = two_layer()
-    net.populations["hid"].lif.adapt = Adapt(increment=2, tau=100)
-    with pytest.raises(BackendError, match="population 'hid': adaptive threshold"):
-        bl.run(program_of(net), 5)
     net = two_layer()
     net.projections["inp_hid"].plasticity = Plasticity("stdp", {"a_plus": 4})
     with pytest.raises(BackendError, match="'inp_hid': plasticity not yet supported on lava"):
