@@ -8,8 +8,8 @@ delays 0..3), `dense` connects
 pairs with probability 0.5. Neurons are cut into cores of 1024 in index order. Prints one row
 per (N, kind, runner): total wall seconds, wall per step, Lava's run() per step, and whether the
 spikes equal the cpu backend's. `hand` is the same network written directly in Lava (one
-RingBuffer, one Dense per projection, one stock LIF, no readout): the `grouped` overhead ratio
-is lava-grouped total / hand total.
+RingBuffer, one synapse process per projection of the kind `grouped` picks, one stock LIF, no
+readout): the `grouped` overhead ratio is lava-grouped total / hand total.
 """
 
 from __future__ import annotations
@@ -85,12 +85,17 @@ def make_program(net: NetworkIR) -> Program:
 
 
 def hand_written(n: int, kind: str, steps: int) -> dict[str, float]:
-    """The same network written directly in Lava: RingBuffer -> Dense -> LIF <- Dense <- LIF."""
+    """The same network written directly in Lava: RingBuffer -> synapses -> LIF <- synapses <- LIF,
+    with the synapse process types the `grouped` lowering picks (Dense, Sparse, Delay*)."""
+    import scipy.sparse as sps
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import Dense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
+    from lava.proc.sparse.process import DelaySparse, Sparse
+
+    from backends.lava.plan import choose_kind
 
     t0 = time.perf_counter()
     net = make_net(n, kind)
@@ -100,7 +105,19 @@ def hand_written(n: int, kind: str, steps: int) -> dict[str, float]:
     q = hid.lif
     lif = LIF(shape=(n,), du=int(q.du), dv=int(q.dv), vth=int(q.vth), bias_mant=0, bias_exp=0)
     for pr, pre in ((net.projections["inp_hid"], src), (net.projections["hid_hid"], lif)):
-        d = Dense(weights=pr.dense_weights(n, net.populations[pr.pre].size).astype(np.int64))
+        n_pre = net.populations[pr.pre].size
+        syn_kind = choose_kind(pr.n_synapses, (n, n_pre), bool(pr.delay.max() > 0))
+        coo = (pr.post_idx, pr.pre_idx)
+        w = sps.csr_matrix((pr.weight.astype(np.int64), coo), shape=(n, n_pre))
+        dl = sps.csr_matrix((pr.delay.astype(int), coo), shape=(n, n_pre))
+        if syn_kind == "dense":
+            d = Dense(weights=w.toarray())
+        elif syn_kind == "sparse":
+            d = Sparse(weights=w)
+        elif syn_kind == "delay_dense":
+            d = DelayDense(weights=w.toarray(), delays=dl.toarray(), max_delay=int(pr.delay.max()))
+        else:
+            d = DelaySparse(weights=w, delays=dl, max_delay=int(pr.delay.max()))
         pre.s_out.connect(d.s_in)
         d.a_out.connect(lif.a_in)
     t1 = time.perf_counter()

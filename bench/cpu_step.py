@@ -61,18 +61,19 @@ def cpu_program(net: dict, precision: str):
     return Program(network=ir, target=Target("bench"), core_of={}, cores=[])
 
 
-def time_cpu(net: dict, precision: str, steps: int) -> tuple[float, np.ndarray, float]:
-    """(ms/step, spikes, setup s) of the CPU backend."""
+def time_cpu(net: dict, precision: str, steps: int) -> tuple[float, float, np.ndarray, float]:
+    """(wall ms/step, process-CPU ms/step, spikes, setup s) of the CPU backend."""
     from backends.cpu import Simulator
 
     t0 = time.perf_counter()
     sim = Simulator(cpu_program(net, precision), probes=[])
     setup = time.perf_counter() - t0
     warm = sim.run(WARMUP)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = sim.run(steps)
     ms = 1e3 * (time.perf_counter() - t0) / steps
-    return ms, np.concatenate([warm.spikes["a"], res.spikes["a"]]), setup
+    cpu_ms = 1e3 * (time.process_time() - c0) / steps
+    return ms, cpu_ms, np.concatenate([warm.spikes["a"], res.spikes["a"]]), setup
 
 
 def lava_worker(n: int, steps: int, seed: int, out: str, read: bool) -> None:
@@ -152,15 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     lava_max = 4000 if args.quick else args.lava_max
     sizes = [int(s) for s in args.sizes.split(",")]
-    head = (f"{'N':>7} {'synapses':>9} {'activity':>9} {'cpu fixed':>10} {'cpu float':>10} "
-            f"{'lava fixed':>11} {'lava/cpu':>9} {'same spikes':>11}")
-    print(f"ms/step over {args.steps} steps after {WARMUP} warm-up steps; activity = mean "
-          "fraction of neurons spiking per timed step (fixed)")
+    head = (f"{'N':>7} {'synapses':>9} {'activity':>9} {'cpu fixed':>10} {'(proc)':>8} "
+            f"{'cpu float':>10} {'lava fixed':>11} {'lava/cpu':>9} {'same spikes':>11}")
+    print(f"ms/step (wall) over {args.steps} steps after {WARMUP} warm-up steps; (proc) = "
+          "CPU time of this process per step; activity = mean fraction of neurons spiking per "
+          "timed step (fixed); lava/cpu = wall ratio, fixed precision")
+    print(f"load average (1 min) before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(head)
     for n in sizes:
         net = build(n, args.seed)
-        fixed_ms, spikes, _ = time_cpu(net, "fixed", args.steps)
-        float_ms, _, _ = time_cpu(net, "float", args.steps)
+        fixed_ms, fixed_cpu, spikes, _ = time_cpu(net, "fixed", args.steps)
+        float_ms, _, _, _ = time_cpu(net, "float", args.steps)
         lava = None
         if not args.no_lava and n <= lava_max:
             lava = time_lava(n, args.steps, args.seed, read=n <= 1000, timeout=args.timeout)
@@ -170,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         if lava and "spikes" in lava:
             same = "yes" if np.array_equal(lava["spikes"], spikes) else "NO"
         print(f"{n:>7} {n * FANOUT:>9} {100 * spikes[WARMUP:].mean():>8.2f}% {fixed_ms:>10.3f} "
-              f"{float_ms:>10.3f} {lava_ms:>11} {ratio:>9} {same:>11}", flush=True)
+              f"{fixed_cpu:>8.3f} {float_ms:>10.3f} {lava_ms:>11} {ratio:>9} {same:>11}",
+              flush=True)
     return 0
 
 

@@ -170,3 +170,8 @@ def _free(name: str, nodes: dict[str, Any]) -> str:
     while out in nodes:
         out, i = f"{name}_{i}", i + 1
     return out
+
+
+def save_nir(network_or_program: NetworkIR | Program, path: Any, *, dt: float = 1.0) -> None:
+    """Write `export_nir(network_or_program, dt=dt)` to a NIR (HDF5) file with `nir.write`."""
+    _nir().write(path, export_nir(network_or_program, dt=dt))

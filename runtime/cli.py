@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)} (default auto)")
     c.add_argument("--json", action="store_true", help="print the placement summary as JSON")
 
+    e = sub.add_parser("export", help="export a network or compiled program to a NIR graph (.nir)")
+    e.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
+    e.add_argument("-o", "--output", required=True, help="NIR file to write (.nir)")
+    e.add_argument("--dt", type=float, default=1.0, help="time step of the NIR graph (default 1.0)")
+
     r = sub.add_parser("run", help="run a network or compiled program on a backend")
     r.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
     r.add_argument("--backend", default="cpu", help="cpu | lava (default cpu)")
@@ -124,8 +129,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     _check_partitioner(args.partitioner)
     src = Path(args.network)
-    if src.suffix not in (".yaml", ".yml"):
-        raise InputError(f"{src}: compile takes a network file (.yaml, .yml)")
+    if src.suffix not in (".yaml", ".yml", ".nir"):
+        raise InputError(f"{src}: compile takes a network file (.yaml, .yml) or a NIR graph (.nir)")
     out = Path(args.output) if args.output else src.with_suffix(".snnc")
     program = compile_program(src, target=args.target, partitioner=args.partitioner, output=out)
     if args.json:
@@ -192,7 +197,27 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
-COMMANDS = {"compile": cmd_compile, "run": cmd_run, "profile": cmd_profile}
+def cmd_export(args: argparse.Namespace) -> int:
+    from compiler.nir_export import save_nir
+
+    from .loading import to_program
+    from .results import write_atomic
+
+    src = Path(args.network)
+    obj = to_program(src) if src.suffix == ".snnc" else None
+    if obj is None:
+        from .loading import load_network_file
+
+        if not src.exists():
+            raise InputError(f"{src}: file not found")
+        obj = load_network_file(src)
+    out = Path(args.output)
+    write_atomic(out, lambda tmp: save_nir(obj, tmp, dt=args.dt))
+    print(f"wrote {out}")
+    return 0
+
+
+COMMANDS = {"compile": cmd_compile, "export": cmd_export, "run": cmd_run, "profile": cmd_profile}
 
 
 def _install_warning_printer() -> None:

@@ -10,12 +10,16 @@ from compiler.errors import InputError
 from compiler.ir import NetworkIR
 from compiler.program import Program
 
-NETWORK_SUFFIXES = (".yaml", ".yml")
+NETWORK_SUFFIXES = (".yaml", ".yml", ".nir")
 PROGRAM_SUFFIXES = (".snnc",)
 
 
 def load_network_file(path: str | os.PathLike) -> NetworkIR:
-    """Parse and validate a network YAML file."""
+    """Parse and validate a network file: YAML, or a NIR graph (.nir, imported in fixed precision)."""
+    if Path(path).suffix == ".nir":
+        from compiler.frontend.nir_import import import_nir
+
+        return import_nir(path, name=Path(path).stem, precision="fixed")
     from compiler.frontend import load_network
 
     return load_network(path)
@@ -37,8 +41,8 @@ def to_program(obj: Any, *, target: str | None = None, partitioner: str = "auto"
             return load_program(path)
         if path.suffix not in NETWORK_SUFFIXES:
             raise InputError(
-                f"{path}: unknown file type '{path.suffix}'; allowed: a network (.yaml, .yml) "
-                "or a compiled program (.snnc)"
+                f"{path}: unknown file type '{path.suffix}'; allowed: a network (.yaml, .yml), "
+                "a NIR graph (.nir) or a compiled program (.snnc)"
             )
         net = load_network_file(path)
         from compiler.pipeline import compile_network

@@ -130,3 +130,16 @@ def test_help(capsys):
         main(["run", "--help"])
     assert e.value.code == 0
     assert "--backend" in capsys.readouterr().out
+
+
+def test_export_nir_and_run_it(tmp_path):
+    pytest.importorskip("nir")
+    graph = tmp_path / "g.nir"
+    assert main(["export", str(TWO_LAYER), "-o", str(graph)]) == 0
+    assert graph.exists()
+    out = tmp_path / "r.npz"
+    assert main(["run", str(graph), "--steps", "10", "-o", str(out)]) == 0
+    with np.load(out) as z:
+        assert z["hid.spikes"].shape == (10, 32)
+    art = tmp_path / "g.snnc"
+    assert main(["compile", str(graph), "-o", str(art)]) == 0 and art.exists()

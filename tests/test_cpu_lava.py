@@ -66,8 +66,22 @@ def extreme_spec() -> dict:
             "proj": {"sa": ("s", "a", wa, None, 7, 8), "sb": ("s", "b", wb, None, 7, 8)}}
 
 
+def float_spec(seed: int) -> dict:
+    """make_spec's network in float precision: dyadic weights and decays keep sums exact."""
+    spec = make_spec(seed)
+    rng = np.random.default_rng(seed + 100)
+    spec["precision"] = "float"
+    spec["lif"] = {name: dict(du=float(rng.choice([0.0, 0.25, 0.5])),
+                              dv=float(rng.choice([0.0, 0.125, 0.5])), vth=float(rng.integers(8, 20)),
+                              bias_mant=prm["bias_mant"] / 4.0, bias_exp=0)
+                   for name, prm in spec["lif"].items()}
+    spec["proj"] = {name: (pre, post, w / 8.0, d, e, bits)
+                    for name, (pre, post, w, d, e, bits) in spec["proj"].items()}
+    return spec
+
+
 def lava_main(spec_path: str, out_path: str) -> None:
-    """Build and run the spec in Lava (fixed_pt); pickle spikes, v and u per step."""
+    """Build and run the spec in Lava (fixed_pt or floating_pt); pickle spikes, v and u per step."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import DelayDense, Dense
@@ -79,7 +93,8 @@ def lava_main(spec_path: str, out_path: str) -> None:
     spec = pickle.loads(Path(spec_path).read_bytes())
     data = spec["data"]
     steps = data.shape[0]
-    procs = {"s": Source(data=data.T.astype(np.int32))}
+    fixed = spec.get("precision", "fixed") == "fixed"
+    procs = {"s": Source(data=data.T.astype(np.int32 if fixed else np.float64))}
     for name, prm in spec["lif"].items():
         procs[name] = LIF(shape=(len(prm["bias_mant"]),), **prm)
     for pre, post, w, d, e, bits in spec["proj"].values():
@@ -100,12 +115,14 @@ def lava_main(spec_path: str, out_path: str) -> None:
     lif_a = procs["a"]
     out = {}
     try:
-        lif_a.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        tag = "fixed_pt" if fixed else "floating_pt"
+        lif_a.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag=tag))
         for name, sink in sinks.items():
             out[f"{name}.spikes"] = sink.data.get().T.astype(bool)
         for (name, var), mon in monitors.items():
             rec = mon.get_data()[procs[name].name][var]
-            out[f"{name}.{var}"] = np.asarray(rec).reshape(steps, -1).astype(np.int64)
+            out[f"{name}.{var}"] = np.asarray(rec).reshape(steps, -1).astype(
+                np.int64 if fixed else np.float64)
     finally:
         lif_a.stop()
     Path(out_path).write_bytes(pickle.dumps(out))
@@ -135,10 +152,11 @@ def cpu_network(spec: dict):
 
     pops = [source("s", spec["data"].shape[1], data=spec["data"])]
     pops += [lif(name, len(prm["bias_mant"]), **prm) for name, prm in spec["lif"].items()]
+    fixed = spec.get("precision", "fixed") == "fixed"
     projs = [dense_proj(name, pre, post, w, 0 if d is None else d, weight_exp=e,
-                        num_weight_bits=bits)
+                        num_weight_bits=bits, fixed=fixed)
              for name, (pre, post, w, d, e, bits) in spec["proj"].items()]
-    return network(pops, projs, "fixed", [f"{n}.{v}" for n in spec["lif"] for v in ("v", "u")])
+    return network(pops, projs, spec.get("precision", "fixed"), [f"{n}.{v}" for n in spec["lif"] for v in ("v", "u")])
 
 
 @pytest.mark.lava
@@ -156,6 +174,21 @@ def test_cpu_matches_lava_bit_for_bit(seed, tmp_path):
     for name in spec["lif"]:
         assert result.spikes[name].any(), "test network too quiet to compare"
         assert not result.spikes[name].all()
+    assert_same(result, lava, spec)
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_cpu_matches_lava_float(tmp_path):
+    pytest.importorskip("lava")
+    from netfactory import program
+
+    import backends.cpu as cpu
+
+    spec = float_spec(0)
+    result = cpu.run(program(cpu_network(spec)), STEPS)
+    lava = run_lava(spec, tmp_path)
+    assert result.spikes["a"].any() and result.spikes["b"].any()
     assert_same(result, lava, spec)
 
 

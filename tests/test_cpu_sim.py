@@ -163,8 +163,11 @@ def test_event_driven_equals_dense_reference_float(seed):
     assert_matches_reference(net, steps)
 
 
-def test_numpy_gather_fallback_equals_fast_path(monkeypatch):
-    monkeypatch.setattr(synapses, "_csr_row_index", None)
+@pytest.mark.parametrize("disabled", [("_csc_matvec",), ("_csc_matvec", "_csr_row_index")])
+def test_fallback_kernels_equal_reference(monkeypatch, disabled):
+    # without scipy's fused scatter (gather + bincount), and without any scipy kernel (numpy)
+    for name in disabled:
+        monkeypatch.setattr(synapses, name, None)
     for seed in range(5):
         net, steps = random_net(seed)
         assert_matches_reference(net, steps)
@@ -302,3 +305,25 @@ def test_synops_count_spikes_times_fanout():
     r = cpu.run(program(net), 4)
     assert r.meta["synops"]["p"] == 24
     assert r.meta["synops_per_step"]["p"].tolist() == [6, 6, 6, 6]
+
+
+def test_weight_scale_rechecks_overflow_bounds():
+    # 600 sources x 1 << 7 << 6 = 4915200 < 2**23: u can never wrap, checks are skipped.
+    # Scaled by 255 the same spike gives 600 x 32640 x 64 = 1253376000 > 2**23 -> - 2**24.
+    d = np.zeros((4, 600), bool)
+    d[0] = d[2] = True
+    net = network([source("s", 600, data=d), lif("a", 1, du=4095, dv=0, vth=131072)],
+                  [proj("p", "s", "a", range(600), [0] * 600, 1, weight_exp=7)], probes=["a.u"])
+    sim = cpu.Simulator(program(net))
+    assert sim.run(2).values["a.u"][1, 0] == 600 * 128 * 64
+    sim.set_weight_scale("p", 255)
+    assert sim.run(2).values["a.u"][1, 0] == 1253376000 - 2**24
+
+
+def test_progress_and_ignored_options():
+    net = network([lif("a", 2, bias_mant=100)], [])
+    seen = []
+    r = cpu.run(program(net), 250, progress=lambda d, n: seen.append((d, n)), timeout_s=5)
+    assert seen[-1] == (250, 250) and seen[0] == (2, 250) and len(seen) == 125
+    assert r.meta["ignored_options"] == ["timeout_s"]
+    assert r.steps == 250 and r.spikes["a"].shape == (250, 2)

@@ -192,6 +192,9 @@ def random_networks(draw):
             f"l{i}", draw(st.integers(2, 20)), du=draw(st.integers(0, 4095)),
             dv=draw(st.integers(0, 4095)), vth=draw(st.integers(1, 60)),
             bias_mant=draw(st.integers(-20, 40)), bias_exp=draw(st.integers(0, 3)))
+        if draw(st.booleans()):
+            pops[f"l{i}"].lif.adapt = Adapt(increment=draw(st.integers(0, 300)),
+                                            tau=draw(st.integers(0, 40)))
     projs = {}
     pairs = [("s", "l0")] + [(f"l{i}", f"l{j}") for i in range(n_lif) for j in range(n_lif)]
     if n_lif == 2:

@@ -29,7 +29,7 @@ def test_normalisation_of_large_even_mantissa():
     ("x0*w_other", "w_other", "nonlocal"),
     ("err*y0", "err", "nonlocal"),
     ("9*y0*x1", "9*y0*x1", "range"),
-    ("2^-9*u0*x1", "2^-9*u0*x1", "range"),
+    ("2^-9*u0*x1", "1*2^-9*u0*x1", "range"),
     ("x1*y1", "x1*y1", "syntax"),
     ("x0*u0*y1", "u0", "syntax"),
     ("u*x1", "u", "syntax"),

@@ -108,12 +108,27 @@ class Simulator:
             ring_len[proj.post] = max(ring_len[proj.post], syn.max_delay + 2)
             if plastic:
                 self.learners[proj.name] = learner_factory(proj, syn, net)
+        if self.fixed:
+            self._bound_inputs()
         self.rings = {name: InputRing(self.neurons[name].size, ring_len[name])
                       for name in self.neurons}
         self.source_overrides: dict[str, np.ndarray] = {}  # phases (issue 6), see below
         self.paused_learners: dict[str, Any] = {}
         self._w0: dict[str, np.ndarray] = {}
         self._lif_params = {name: net.populations[name].lif for name in self.neurons}
+
+    def _bound_inputs(self) -> None:
+        """Tell each population the largest |a_in| its static synapses can ever produce."""
+        total = {name: np.zeros(lif.size) for name, lif in self.neurons.items()}
+        for pname, syn in self.synapses.items():
+            post = self.network.projections[pname].post
+            if syn.plastic:  # a learner may write any weight: keep checking every step
+                total[post] += np.inf
+                continue
+            scale = 2.0 ** max(syn.weight_exp, 0)
+            total[post] += np.bincount(syn.post, np.abs(syn.weight) * scale, minlength=syn.n_post)
+        for name, lif in self.neurons.items():
+            lif.set_input_bound(float(total[name].max(initial=0.0)))
 
     def run(self, steps: int, progress: Callable[[int, int], None] | None = None) -> RunResult:
         """Advance `steps` steps from the current state; returns this run's recordings."""
@@ -162,7 +177,11 @@ class Simulator:
                     synops[pname][i] = syn.deliver(idx, t, self.rings[net.projections[pname].post])
             for pname, learner in self.learners.items():
                 proj = net.projections[pname]
-                learner.step(t, fired[proj.pre], fired[proj.post])
+                mod = getattr(learner, "modulator", None)  # issue 6: the third factor's spikes
+                if mod is not None:
+                    learner.step(t, fired[proj.pre], fired[proj.post], modulators={mod: fired[mod]})
+                else:
+                    learner.step(t, fired[proj.pre], fired[proj.post])
             if progress is not None and ((i + 1) % every == 0 or i + 1 == steps):
                 progress(i + 1, steps)
         self.t = t0 + steps
@@ -214,6 +233,8 @@ class Simulator:
             else float(scale) * w0
         syn.weight = w.astype(w0.dtype)
         syn._wsrc = syn.weight.astype(np.float64)
+        if self.fixed:
+            self._bound_inputs()  # larger weights may now overflow u: re-derive the checks
 
     def set_lif_param(self, pop: str, param: str, value: float) -> None:
         """Change LIF parameter vth | bias_mant | bias_exp | du | dv, or adapt.increment |
@@ -234,4 +255,6 @@ class Simulator:
         if old.th is not None:
             new.th = old.th
         self.neurons[pop], self._lif_params[pop] = new, params
+        if self.fixed:
+            self._bound_inputs()
     # --- end phase control ---

@@ -17,10 +17,11 @@ from compiler.ir import Projection
 from .ring import InputRing
 from .weights import effective_weights
 
-try:  # scipy's C++ row gather (used by csr_matrix[rows]); a numpy fallback follows.
+try:  # scipy's C++ kernels behind csr_matrix[rows] and csc @ x; numpy fallbacks below.
+    from scipy.sparse._sparsetools import csc_matvec as _csc_matvec
     from scipy.sparse._sparsetools import csr_row_index as _csr_row_index
 except ImportError:  # pragma: no cover - depends on scipy internals
-    _csr_row_index = None
+    _csr_row_index = _csc_matvec = None
 
 
 def _merge_duplicates(pre: np.ndarray, post: np.ndarray, delay: np.ndarray, weight: np.ndarray,
@@ -93,6 +94,11 @@ class Synapses:
         self._wsrc = self.weight if plastic else self.weight.astype(np.float64)
         self._kbuf = np.empty(0, dtype=np.int64)
         self._wbuf = np.empty(0, dtype=self._wsrc.dtype)
+        self._fanout = counts.astype(np.int64)
+        self._apbuf = np.empty(0, dtype=np.int64)
+        # factor for the fused kernel: << weight_exp is exact as a product when weight_exp >= 0
+        self._scale = float(2 ** max(self.weight_exp, 0))
+        self._xbuf = np.empty(0)
 
     @property
     def n_synapses(self) -> int:
@@ -132,12 +138,15 @@ class Synapses:
         return acc
 
     def deliver(self, spiking: np.ndarray, t: int, ring: InputRing) -> int:
-        """Add the input caused by `spiking` pre neurons at step t into `ring`.
+        """Add the input caused by `spiking` pre neurons (ascending indices) at step t into `ring`.
 
         Delay d lands in the input of step t + d + 1. Returns the number of synaptic events.
         """
         if spiking.shape[0] == 0:
             return 0
+        if (self.uniform_delay is not None and _csc_matvec is not None
+                and self._wsrc.dtype == np.float64 and not self.plastic):
+            return self._deliver_fused(spiking, t, ring)
         k, w = self.gather(spiking)
         n = int(k.shape[0])
         if n == 0:
@@ -159,6 +168,35 @@ class Synapses:
             cuts = np.flatnonzero(np.diff(delay)) + 1
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, uniq.shape[0]], strict=True):
                 ring.slot(t + 1 + int(delay[lo]))[uniq[lo:hi] - delay[lo] * n_post] += acc[lo:hi]
+        return n
+
+    def _deliver_fused(self, spiking: np.ndarray, t: int, ring: InputRing) -> int:
+        """One delay: scatter-add the rows of the spiking neurons straight into the ring.
+
+        scipy's csc_matvec walks column ranges Ap[j]:Ap[j+1]; with the spiking rows in
+        descending order and Ap = [s0, e0, s1, e1, ...], every odd 'column' (e_m, s_m+1)
+        is empty (s_m+1 < e_m), so only the spiking neurons' synapses are visited.
+        """
+        rows = spiking[::-1]
+        k = rows.shape[0]
+        if self._apbuf.shape[0] < 2 * k:
+            size = min(2 * self.n_pre, max(2 * k, 2 * self._apbuf.shape[0]))
+            self._apbuf = np.empty(size, dtype=np.int64)
+            self._xbuf = np.full(size, self._scale)
+        ap = self._apbuf[:2 * k]
+        ap[0::2] = self.indptr[rows]
+        ap[1::2] = self.indptr[rows + 1]
+        n = int(self._fanout[spiking].sum())
+        if n == 0:
+            return 0
+        arrive = t + self.uniform_delay + 1
+        if self.weight_exp < 0:  # floor shift of the per-post sum: accumulate apart first
+            acc = np.zeros(self.n_post)
+            _csc_matvec(self.n_post, 2 * k - 1, ap, self._key, self._wsrc, self._xbuf, acc)
+            ring.add(arrive, self._shift(acc))
+        else:
+            _csc_matvec(self.n_post, 2 * k - 1, ap, self._key, self._wsrc, self._xbuf,
+                        ring.slot(arrive))
         return n
 
     def dense(self) -> np.ndarray:

@@ -185,15 +185,15 @@ def phases_and_readout(ck: Checker, spec: Any, readout: Any, pops: dict[str, Pop
                         and p.source.kind == DATASET_KIND]
             seen: set[str] = set()
             for i, body in enumerate(spec):
-                ph = _phase(ck, body, f"phases[{i}]", pops, projs, datasets, fixed)
-                if ph is INVALID:
-                    continue
-                if ph.name in seen:
-                    ck.error(f"phases[{i}].name", f"duplicate phase name '{ph.name}'",
+                name = body.get("name") if isinstance(body, Mapping) else None
+                if isinstance(name, str) and name in seen:
+                    ck.error(f"phases[{i}].name", f"duplicate phase name '{name}'",
                              "each phase name once")
                     continue
-                seen.add(ph.name)
-                phases.append(ph)
+                seen.add(name)
+                ph = _phase(ck, body, f"phases[{i}]", pops, projs, datasets, fixed)
+                if ph is not INVALID:
+                    phases.append(ph)
     ro = None
     if readout is not None:
         declared = {b.get("name") for b in spec if isinstance(b, Mapping)} \

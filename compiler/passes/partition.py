@@ -3,7 +3,8 @@
 Methods (all end with the same exact check-and-repair, see `_repair`):
 
 - `sequential`: fill cores in population order, neuron index order (like Lava's mapper),
-  starting a new core as soon as any limit would be exceeded. Neurons, synapse bits and
+  starting a new core as soon as any limit would be exceeded and at every population
+  (so a population's neurons stay aligned to core boundaries). Neurons, synapse bits and
   input axons of a prefix are exact; output axons (which depend on later placement) use
   a running estimate (destination populations per neuron) and the repair pass.
 - `greedy`: like nengo-loihi `split_blocks`: each population is cut into `m` equal blocks
@@ -14,8 +15,11 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
   synapses (lif firing rates are unknown before running, so all lif rates are equal).
   Large graphs are edge-sampled to bound METIS time. Parts are then filled exactly
   (an over-limit part is split), and the repair pass fixes output axons.
-- `auto` (default): sequential first, then graph and greedy if they fit the time budget;
-  keeps the fewest cores, then the fewest packets per spike (never worse than sequential).
+- `auto` (default): sequential first, then graph and greedy if their estimated time fits
+  the remaining budget; a candidate is abandoned as soon as it needs more cores than the
+  best so far. Keeps the fewest cores, then the fewest packets per spike, so it is never
+  worse than sequential. A method that cannot finish (a neuron's targets spread over too
+  many cores) falls back to sequential and says so in `method` and `stats["fallback"]`.
 
 The repair pass computes exact usage (`resources.core_usage`) and splits every core over
 a limit in two until none is; splitting only shrinks cores, so it terminates.
@@ -101,6 +105,7 @@ class _Ctx:
             for has in d.values():
                 est[o:o + has.size] += has
         self.est_out = est
+        self.bound: int | None = None  # abandon a candidate needing more cores than this
 
     def split(self, cg: np.ndarray) -> dict[str, np.ndarray]:
         """Global core array (per lif gid) -> per-population int32 arrays."""
@@ -220,7 +225,8 @@ def _single_error(ctx: _Ctx, rank: np.ndarray | None, pos: int) -> FitError:
 # ----------------------------------------------------------------------------- methods
 
 def _sequential(ctx: _Ctx):
-    return "fill", None, None
+    starts = np.array([ctx.loff[p] for p in ctx.pops], np.int64)
+    return "fill", None, starts  # a new core at every population start
 
 
 def _pop_lb(ctx: _Ctx, name: str) -> int:
@@ -278,6 +284,8 @@ def _greedy(ctx: _Ctx):
         o = ctx.loff[name]
         cg[o:o + size] = base + (idx * ok // size)
         base += ok
+        if ctx.bound is not None and base > ctx.bound:
+            raise _Worse(base)
     return "cores", cg, base
 
 
@@ -328,7 +336,8 @@ def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = 10.0):
     total_syn = max(int(indeg.sum()), 1)
     bits_per_syn = ctx.lb.get("_bits_total", 0) / total_syn
     per_neuron = np.maximum(1.0 / cap.neurons, indeg * bits_per_syn / cap.synapse_bits)
-    k = int(math.ceil(max(ctx.lb["cores"], per_neuron.sum()) * slack))
+    est = max(ctx.lb["cores"], per_neuron.sum())
+    k = max(int(ctx.lb["cores"]), int(round(est * slack)))
     k = max(1, min(k, n))
     if k == 1:
         return "fill", None, None
@@ -425,22 +434,34 @@ def _take(usage: Usage, old_ids: np.ndarray) -> Usage:
 _RUN = {"sequential": _sequential, "greedy": _greedy, "graph": _graph}
 
 
-def _candidate(ctx: _Ctx, method: str) -> Partition:
+class _Worse(Exception):
+    """A candidate already needs more cores than the best one found so far."""
+
+
+def _candidate(ctx: _Ctx, method: str, bound: int | None = None) -> Partition:
     t0 = time.perf_counter()
+    ctx.bound = bound
     kind, a, b = _RUN[method](ctx)
     usage = None
     if kind == "fill":
         tab = _Table(ctx, a)
         cg, n = _fill(ctx, a, b, tab=tab)
+        if bound is not None and n > bound:
+            raise _Worse(n)
         usage = incoming_usage(ctx.net, ctx.split(cg), n, ctx.target, per_neuron_out=True)
         if (usage.out_axons > ctx.cap.out_axons).any():
             # refill with each neuron's exact destination-core count of this first pass
-            est = np.maximum(ctx.est_out, _gid_array(ctx, usage.extra["out_of"]))
+            # (+10 %: the refilled cores are smaller, so targets spread over more cores)
+            est = np.ceil(_gid_array(ctx, usage.extra["out_of"]) * 1.1).astype(np.int64)
+            est = np.maximum(ctx.est_out, est)
+            np.minimum(est, ctx.cap.out_axons, out=est)
             cg, n = _fill(ctx, a, b, est_out=est, tab=tab)
             usage = None
         del tab
     else:
         cg, n = a, b
+    if bound is not None and n > bound:
+        raise _Worse(n)
     cg, n, usage = _repair(ctx, np.asarray(cg, np.int32), n, usage)
     cg, n, old_ids = _renumber(cg)
     usage = _take(usage, old_ids)
@@ -476,8 +497,16 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
                          {"lower_bound": public_lb, "time_s": 0.0, "synapses_cut": 0,
                           "packets_per_spike": 0.0})
     if method != "auto":
-        best = _candidate(ctx, method)
-        cands = {}
+        try:
+            best = _candidate(ctx, method)
+        except FitError as e:
+            if method == "sequential":
+                raise
+            # this method spread some neuron's targets too far; sequential keeps
+            # populations aligned to cores: use it and say so
+            best = _candidate(ctx, "sequential")
+            best.method = f"{method}->sequential"
+            best.stats["fallback"] = str(e)
     else:
         cands = {}
         best = _candidate(ctx, "sequential")
@@ -489,7 +518,14 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
             if est > left:
                 cands[m] = {"skipped": f"estimated {est:.1f} s > {left:.1f} s left"}
                 continue
-            c = _candidate(ctx, m)
+            try:
+                c = _candidate(ctx, m, bound=best.n_cores)
+            except FitError as e:  # e.g. a neuron whose targets this method spread too far
+                cands[m] = {"failed": str(e)}
+                continue
+            except _Worse as e:
+                cands[m] = {"abandoned": f"needs more than {e.args[0]} cores before repair"}
+                continue
             cands[m] = _summary(c)
             if (c.n_cores, c.stats["packets_per_spike"]) < \
                     (best.n_cores, best.stats["packets_per_spike"]):

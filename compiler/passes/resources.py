@@ -523,15 +523,17 @@ def check_fit(net: NetworkIR, target: Target) -> dict:
     lb = lower_bound(net, target)
     total = target.total_cores
     if lb["cores"] > total:
-        raise too_many_cores(net, target, lb["cores"], f"at least (binding limit: {lb['binding']})")
+        raise too_many_cores(net, target, lb["cores"], "at least",
+                             f" (binding limit: {lb['binding']})")
     return lb
 
 
-def too_many_cores(net: NetworkIR, target: Target, n: int, how: str = "") -> FitError:
+def too_many_cores(net: NetworkIR, target: Target, n: int, how: str = "",
+                   why: str = "") -> FitError:
     """FitError for a network that needs more cores than the target has."""
     chips = -(-n // target.cores_per_chip)
     how = f" {how}" if how else ""
-    msg = (f"the network needs{how} {n} cores but target '{target.name}' has "
+    msg = (f"the network needs{how} {n} cores{why} but target '{target.name}' has "
            f"{target.chips} chip(s) x {target.cores_per_chip} cores = {target.total_cores}; "
            f"remedy: set `chips: {chips}` in a target file (target: path/to/target.yaml) "
            f"or use a bigger target")

@@ -166,11 +166,11 @@ class _Params:
         """m, e for a product scale `value`, exponent pre-compensated by `shift` (fixed precision)."""
         me = fixed.to_mant_exp(value, fixed.EXP_MIN - shift, fixed.EXP_MAX - shift)
         if me is None:
-            m, e = fixed.nearest(value, fixed.EXP_MIN - shift, fixed.EXP_MAX - shift)
+            m, e = fixed.nearest(abs(value), fixed.EXP_MIN - shift, fixed.EXP_MAX - shift)
             extra = (f" (fixed precision: the engine's 15-bit accumulator scales this product by "
                      f"2^-{shift}, so e must lie in [{fixed.EXP_MIN - shift}, {fixed.EXP_MAX - shift}])"
                      if shift else "")
-            self.issues.append(Issue(key, f"{what} = {value:g} is not representable as m*2^e with m "
+            self.issues.append(Issue(key, f"{what} = {abs(value):g} is not representable as m*2^e with m "
                                      f"in [-8, 7], e in [-7, 8]{extra}; nearest: {fixed.fmt_scale(m, e)}",
                                      "m * 2^e", fit=True))
             return None

@@ -1,0 +1,183 @@
+"""Partitioners: hand-computed splits per limit, validity on random nets, auto vs sequential."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_resources import fan, lif, net_of, proj, src, tgt
+
+from compiler.errors import FitError, InputError
+from compiler.passes.partition import METHODS, partition
+from compiler.passes.resources import check_assignment
+
+ALL = ("sequential", "greedy", "graph", "auto")
+
+
+def assert_valid(net, p, target):
+    assert check_assignment(net, p.core_of, p.n_cores, target) == []
+    used = np.unique(np.concatenate([a for a in p.core_of.values()] or [np.zeros(0, int)]))
+    assert used.tolist() == list(range(p.n_cores))  # no empty core ids
+    assert p.usage.neurons.sum() == sum(q.size for q in net.neuron_populations)
+
+
+# ----------------------------------------------------------------------------- one limit each
+
+def test_split_by_neurons():
+    net = net_of([lif("a", 10)], [])
+    t = tgt(neurons=4)
+    for m in ("sequential", "greedy"):
+        p = partition(net, t, m)
+        assert p.n_cores == 3  # ceil(10 / 4)
+        assert_valid(net, p, t)
+    assert partition(net, t, "sequential").core_of["a"].tolist() == [0] * 4 + [1] * 4 + [2] * 2
+    # greedy: 3 equal blocks of 4, 3, 3 (nengo-loihi split_blocks style)
+    assert np.bincount(partition(net, t, "greedy").core_of["a"]).tolist() == [4, 3, 3]
+    assert partition(net, t, "auto").n_cores == 3
+
+
+def test_split_by_synapse_bits():
+    # one source axon onto 20 neurons, b = 18: n synapses of the axon on a core cost
+    # ceil((10 + 18 n) / 64) * 64 bits; cap 128 allows n <= 6 (118 bits; 7 -> 136 -> 192)
+    net = fan(20)
+    t = tgt(synapse_bits=128)
+    seq = partition(net, t, "sequential")
+    assert np.bincount(seq.core_of["h"]).tolist() == [6, 6, 6, 2]
+    assert seq.usage.synapse_bits.tolist() == [128, 128, 128, 64]
+    # greedy: 3 blocks of 7 do not fit, 4 blocks of 5 do
+    gr = partition(net, t, "greedy")
+    assert np.bincount(gr.core_of["h"]).tolist() == [5, 5, 5, 5]
+    for p in (seq, gr, partition(net, t, "graph"), partition(net, t, "auto")):
+        assert_valid(net, p, t)
+        assert p.n_cores >= 4  # lower bound: ceil(20 / 6)
+
+
+def test_split_by_in_axons():
+    # S_i -> H_i one to one: every neuron brings its own input axon; cap 3 per core
+    net = net_of([src("s", 7), lif("h", 7)], [proj("s_h", "s", "h", range(7), range(7))])
+    t = tgt(in_axons=3)
+    assert np.bincount(partition(net, t, "sequential").core_of["h"]).tolist() == [3, 3, 1]
+    assert np.bincount(partition(net, t, "greedy").core_of["h"]).tolist() == [3, 2, 2]
+    for m in ALL:
+        p = partition(net, t, m)
+        assert p.n_cores == 3
+        assert_valid(net, p, t)
+
+
+def test_split_by_out_axons():
+    # A (4) -> B (4) all to all; 2 neurons per core, so B takes 2 cores and every A neuron
+    # sends to 2 cores; out_axons cap 2 leaves one A neuron per core: 4 + 2 = 6 cores
+    pre = np.repeat(np.arange(4), 4)
+    post = np.tile(np.arange(4), 4)
+    net = net_of([lif("a", 4), lif("b", 4)], [proj("a_b", "a", "b", pre, post)])
+    t = tgt(neurons=2, out_axons=2)
+    for m in ("sequential", "greedy", "auto"):
+        p = partition(net, t, m)
+        assert p.n_cores == 6, m
+        assert_valid(net, p, t)
+        assert p.usage.out_axons.max() == 2
+    p = partition(net, t, "graph")
+    assert_valid(net, p, t)
+    if p.method != "graph":  # METIS spread b over 3 cores: falls back, and says so
+        assert p.method == "graph->sequential" and "out_axons" in p.stats["fallback"]
+
+
+# ----------------------------------------------------------------------------- validity
+
+def random_net(seed, n=300, m=3000):
+    rng = np.random.default_rng(seed)
+    pops = [src("in", 40), lif("a", n), lif("b", n // 3)]
+    projs = [proj("in_a", "in", "a", rng.integers(0, 40, m // 3), rng.integers(0, n, m // 3)),
+             proj("a_a", "a", "a", rng.integers(0, n, m), rng.integers(0, n, m),
+                  weight=rng.integers(-9, 9, m), delay=rng.integers(0, 8, m)),
+             proj("a_b", "a", "b", rng.integers(0, n, m), rng.integers(0, n // 3, m), nwb=4)]
+    return net_of(pops, projs)
+
+
+def layered_net(seed, width=200, fan_in=20):
+    rng = np.random.default_rng(seed)
+    pops = [src("in", width)] + [lif(f"l{i}", width) for i in range(3)]
+    projs = []
+    for i in range(3):
+        post = np.repeat(np.arange(width), fan_in)
+        projs.append(proj(f"p{i}", pops[i].name, pops[i + 1].name,
+                          rng.integers(0, width, post.size), post))
+    return net_of(pops, projs)
+
+
+def sheet_net(side=40, radius=2, shuffle_seed=None):
+    """Locally connected torus sheet (neighbours within `radius`, Chebyshev)."""
+    n = side * side
+    r = np.arange(-radius, radius + 1)
+    dx, dy = [a.ravel() for a in np.meshgrid(r, r)]
+    keep = (dx != 0) | (dy != 0)
+    dx, dy = dx[keep], dy[keep]
+    post = np.repeat(np.arange(n), dx.size)
+    x, y = post % side, post // side
+    pre = (x + np.tile(dx, n)) % side + ((y + np.tile(dy, n)) % side) * side
+    if shuffle_seed is not None:
+        perm = np.random.default_rng(shuffle_seed).permutation(n)
+        pre, post = perm[pre], perm[post]
+    return net_of([lif("s", n)], [proj("s_s", "s", "s", pre, post)])
+
+
+SMALL = tgt(neurons=64, in_axons=200, out_axons=200, synapse_bits=64 * 1024)
+
+
+@pytest.mark.parametrize("make", [lambda: random_net(1), lambda: random_net(2, 500, 8000),
+                                  lambda: layered_net(3), lambda: sheet_net(),
+                                  lambda: sheet_net(shuffle_seed=5)])
+def test_every_partitioner_is_valid_and_auto_not_worse(make):
+    net = make()
+    res = {}
+    for m in ALL:
+        p = partition(net, SMALL, m)
+        assert_valid(net, p, SMALL)
+        assert p.n_cores >= p.stats["lower_bound"]["cores"]
+        res[m] = p
+    assert res["auto"].n_cores <= res["sequential"].n_cores
+    assert res["auto"].method.startswith("auto:")
+    cands = res["auto"].stats["candidates"]
+    assert cands["sequential"]["cores"] == res["sequential"].n_cores
+
+
+def test_graph_beats_sequential_on_shuffled_sheet():
+    net = sheet_net(side=40, radius=2, shuffle_seed=11)
+    seq = partition(net, SMALL, "sequential")
+    gr = partition(net, SMALL, "graph")
+    # each neuron has 24 neighbours; in shuffled id order they are spread over most cores
+    assert seq.stats["packets_per_spike"] > 10
+    assert gr.stats["packets_per_spike"] < seq.stats["packets_per_spike"] / 3
+    assert gr.n_cores <= seq.n_cores
+    assert gr.stats["synapses_cut"] < seq.stats["synapses_cut"]
+    auto = partition(net, SMALL, "auto")
+    assert auto.method == "auto:graph"
+
+
+def test_stats_and_method_names():
+    net = sheet_net(side=20, radius=1)
+    p = partition(net, SMALL, "sequential")
+    assert p.method == "sequential"
+    for k in ("lower_bound", "synapses_cut", "packets_per_spike", "time_s"):
+        assert k in p.stats
+    # packets per spike = out_axons / senders, every neuron has targets here
+    assert p.stats["packets_per_spike"] == pytest.approx(p.usage.out_axons.sum() / 400)
+    assert set(METHODS) == {"auto", "sequential", "greedy", "graph"}
+
+
+def test_unknown_method_and_fit_errors():
+    net = net_of([lif("a", 10)], [])
+    with pytest.raises(InputError) as e:
+        partition(net, tgt(), "metis")
+    assert "unknown partitioner 'metis'" in str(e.value) and "sequential" in str(e.value)
+    with pytest.raises(FitError) as e:
+        partition(net, tgt(neurons=2, chips=1, cores_per_chip=4), "sequential")
+    assert "5 cores" in str(e.value) and "chips: 2" in str(e.value)
+    big = net_of([src("s", 5), lif("h", 1)], [proj("s_h", "s", "h", range(5), [0] * 5)])
+    with pytest.raises(FitError) as e:
+        partition(big, tgt(in_axons=4))
+    assert "population 'h' neuron 0" in str(e.value)
+
+
+def test_empty_network():
+    p = partition(net_of([src("s", 3)], []), tgt())
+    assert p.n_cores == 0 and p.core_of == {}
