@@ -84,7 +84,7 @@ def test_epoch_order_counts_and_shuffles_per_epoch():
     shuf = epoch_order(ds, "train", None, 3, True, 0, "p")
     assert all(sorted(o.tolist()) == list(range(10)) for o in shuf)
     assert not np.array_equal(shuf[0], shuf[1])
-    assert all(np.array_equal(a, b) for a, b in zip(shuf, epoch_order(ds, "train", None, 3, True, 0, "p")))
+    assert all(np.array_equal(a, b) for a, b in zip(shuf, epoch_order(ds, "train", None, 3, True, 0, "p"), strict=True))
 
 
 def test_plain_run_shows_train_split_in_order_and_any_window_is_a_slice():

@@ -247,3 +247,19 @@ def test_unconnected_parts_all_run():
         np.testing.assert_array_equal(res.spikes["b"], expect)
         np.testing.assert_array_equal(res.values["b.v"][:4, 0], [200, 400, 600, 0])
         assert_same(res, cpu.run(program_of(net), 12), net)
+
+
+def _float_models(precision):
+    """A proc_model_map: force Lava's floating-point LIF recording model."""
+    from backends.lava.procs.recording_lif import PyRecordingLifModelFloat, RecordingLIF
+
+    assert precision == "float"
+    return {RecordingLIF: PyRecordingLifModelFloat}
+
+
+def test_proc_model_map_option_reaches_the_run_config():
+    net = two_layer("float")
+    res = bl.run(program_of(net), 10, proc_model_map=_float_models)
+    np.testing.assert_array_equal(res.spikes["hid"], reference_run(net, 10)["hid.spikes"])
+    with pytest.raises(BackendError, match="AssertionError"):  # the callable ran in the worker
+        bl.run(program_of(two_layer("fixed")), 10, proc_model_map=_float_models, timeout_s=60)

@@ -72,7 +72,9 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     granularity: "grouped" (one LIF per population, one synapse process per projection) or
     "core" (one LIF per population slice on a compiled core, one synapse process per
     (projection, source core, destination core)). timeout_s: watchdog limit (default from
-    the network's size and `steps`). options: learning_rule_factory (see lower_projection).
+    the network's size and `steps`). options (picklable: they go to the worker process):
+    learning_rule_factory (see lower_projection); proc_model_map (dict Process -> model, or
+    callable(precision) -> dict) passed to Loihi2SimCfg's exception_proc_model_map.
     """
     t0 = time.perf_counter()
     if steps < 1:

@@ -69,7 +69,9 @@ def run_worker(job: dict[str, Any], work_dir: str, timeout_s: float) -> dict[str
     with open(job_path, "wb") as f:
         pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    # the parent's import path too, so picklable callables in options (factories) import there
+    paths = [str(REPO_ROOT)] + [p for p in sys.path if p and os.path.isdir(p)]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     log_path = os.path.join(work_dir, "worker.log")
     err_path = os.path.join(work_dir, "error.txt")
     res_path = os.path.join(work_dir, "result.pkl")

@@ -78,10 +78,21 @@ def _read_weights(built: Any, plan: Any, probed: list[str]) -> dict[str, list[tu
     return out
 
 
+def _run_config(job: dict[str, Any], tag: str) -> Any:
+    """Loihi2SimCfg for the precision; option `proc_model_map` (a dict Process -> ProcessModel,
+    or a picklable callable taking the precision and returning one) overrides model choice,
+    e.g. for the learning models of backends.lava.learning."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    pmm = job["options"].get("proc_model_map")
+    if callable(pmm):
+        pmm = pmm(job["plan"].precision)
+    return Loihi2SimCfg(select_tag=tag, exception_proc_model_map=pmm or None)
+
+
 def run_job(job: dict[str, Any], out_dir: str) -> None:
     """Build, run and read back one job (see backends.lava.run for its fields)."""
     from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
 
     from .lowering import build_network
 
@@ -105,7 +116,7 @@ def run_job(job: dict[str, Any], out_dir: str) -> None:
         t1 = time.perf_counter()
         watcher.start()
         try:
-            anchor.run(condition=RunSteps(num_steps=job["steps"]), run_cfg=Loihi2SimCfg(select_tag=tag))
+            anchor.run(condition=RunSteps(num_steps=job["steps"]), run_cfg=_run_config(job, tag))
         except Exception:  # report, then let the watchdog reap us (stop() may hang now)
             done.set()
             _report_failure(out_dir, "a Lava process model raised",
@@ -128,9 +139,9 @@ def run_job(job: dict[str, Any], out_dir: str) -> None:
 
 def main(argv: list[str]) -> int:
     job_path, out_dir = argv[1], argv[2]
-    with open(job_path, "rb") as f:
-        job = pickle.load(f)
     try:
+        with open(job_path, "rb") as f:
+            job = pickle.load(f)
         run_job(job, out_dir)
     except BaseException as exc:  # noqa: BLE001
         err = os.path.join(out_dir, "error.txt")

@@ -50,6 +50,7 @@ ADAPT_KEYS = ("increment", "tau")
 LIF_FIXED_RANGES = {"du": (0, 4095), "dv": (0, 4095), "vth": (0, 131071),
                     "bias_mant": (-4096, 4095), "bias_exp": (0, 7)}
 MAX_SEED = 2**32 - 1
+MAX_SIZE = 2**31 - 1  # neuron indices are int32
 
 
 def load_network(path: str | Path) -> NetworkIR:
@@ -136,7 +137,7 @@ def _population(ck: Checker, name: str, spec: Any, path: str, fixed: bool) -> Po
     m = ck.mapping(spec, path, POP_KEYS, required=("size",))
     if m is INVALID:
         return INVALID
-    size = ck.integer(m["size"], f"{path}.size", 1, what="a positive integer") \
+    size = ck.integer(m["size"], f"{path}.size", 1, MAX_SIZE, what="a positive integer") \
         if "size" in m else INVALID
     model = ck.choice(m.get("model", "lif"), f"{path}.model", NEURON_MODELS, "neuron model")
     lif = source = None

@@ -31,6 +31,7 @@ WEIGHT_RANGES = "integers in [-256, 255] (mixed sign), [0, 255] (all >= 0) or [-
 MAX_DELAY = 63
 WEIGHT_EXP_RANGE = (-8, 7)
 NUM_WEIGHT_BITS_RANGE = (1, 8)
+MAX_SYNAPSES = 2**31 - 1  # synapse arrays are indexed with int32 downstream
 
 
 def projections(ck: Checker, spec: Any, pops: dict[str, Population],
@@ -104,6 +105,8 @@ def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Po
     plasticity = _plasticity(ck, m.get("plasticity"), f"{path}.plasticity")
     if len(ck.errors.items) > n_err or n_pre is None or n_post is None:
         return INVALID
+    if not is_list and _too_many_synapses(ck, conn, n_pre, n_post, path) is INVALID:
+        return INVALID
 
     # -- all inputs valid: generate the synapses ------------------------------------
     rng = partial(rng_for, seed, "projection", name)  # rng("weight"): this projection's stream
@@ -122,6 +125,17 @@ def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Po
                       weight=np.ascontiguousarray(w, dtype=np.int32 if fixed else np.float64),
                       delay=np.ascontiguousarray(d, dtype=np.int16),
                       weight_exp=weight_exp, num_weight_bits=nwb, plasticity=plasticity)
+
+
+def _too_many_synapses(ck: Checker, conn: dict, n_pre: int, n_post: int, path: str) -> Any:
+    """Refuse projections whose synapse count cannot be held (int32 synapse indices)."""
+    pairs = n_pre if conn["kind"] == "one_to_one" else n_pre * n_post
+    expected = pairs * conn.get("p", 1.0)
+    if expected > MAX_SYNAPSES:
+        return ck.error(f"{path}.connectivity", f"{conn['kind']} between {n_pre} and {n_post} "
+                        f"neurons gives ~{expected:.3g} synapses; at most {MAX_SYNAPSES} per "
+                        "projection", "smaller populations, or {kind: random, p} with lower p")
+    return None
 
 
 def _connectivity(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: int | None,

@@ -1,0 +1,159 @@
+"""Digits accuracy of examples/digits_stdp.yaml over seeds, against sklearn baselines.
+
+    .venv/bin/python bench/learning.py                    # 100 and 400 neurons, 5 seeds, test split
+    .venv/bin/python bench/learning.py --sizes 1600 --seeds 1
+    .venv/bin/python bench/learning.py --validation 200   # tune on validation (never on test)
+
+For each size and seed it runs the example's phases (train / label / test) on the CPU
+backend with `seed` changed (weights, spikes, learning) and the split kept; it reports
+accuracy mean +/- sd and training time (the `train` phase's wall time). Baselines:
+logistic regression and an MLP (sklearn) trained on the same train split (raw pixels).
+A learning curve (accuracy after each training epoch, first seed, largest size) is
+written to bench/results/learning_curve.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "digits_stdp.yaml"
+RESULTS = ROOT / "bench" / "results"
+
+
+def example_spec(size: int, seed: int, validation: int, epochs: int = 1) -> dict:
+    """The example's spec with `size` excitatory neurons, `seed`, and optionally a validation
+    split (then `test` is replaced by it: tuning never looks at the test split)."""
+    from compiler.frontend.yaml_loader import load_yaml
+
+    spec, _ = load_yaml(EXAMPLE)
+    spec["seed"] = seed
+    spec["populations"]["exc"]["size"] = size
+    spec["populations"]["inp"]["spikes"]["split"]["validation"] = validation
+    spec["phases"][0]["samples"]["epochs"] = epochs
+    if validation:
+        spec["phases"][2]["samples"]["split"] = "validation"
+    return spec
+
+
+def run_snn(spec: dict) -> dict:
+    """Accuracy, training time and total time of one run of a spec."""
+    from compiler.frontend import network_from_dict
+    from compiler.pipeline import compile_network
+    from runtime.phases import run_phases
+
+    t0 = time.perf_counter()
+    res = run_phases(compile_network(network_from_dict(spec, base_dir=EXAMPLE.parent)))
+    return {"accuracy": float(res["readout.accuracy"]),
+            "train_s": res.meta["phases"]["train"]["wall_s"], "total_s": time.perf_counter() - t0}
+
+
+def learning_curve(size: int, seed: int, validation: int, epochs: int) -> list[float]:
+    """Accuracy after each of `epochs` training epochs, in one session: train, label, test,
+    then training settings restored (inhibition, threshold, adaptation) and so on."""
+    from compiler.frontend import network_from_dict
+    from compiler.pipeline import compile_network
+    from runtime import readout as ro
+    from runtime.phases import run_phases
+
+    spec = example_spec(size, seed, validation)
+    train, label, test = spec["phases"]
+    base = spec["populations"]["exc"]["params"]
+    restore = {"populations.exc.params.vth": base["vth"],
+               "populations.exc.params.adapt.increment": base["adapt"]["increment"],
+               "populations.exc.params.adapt.tau": base["adapt"]["tau"],
+               "projections.exc_exc.weight_scale": 1.0}
+    phases = []
+    for e in range(epochs):
+        tr = copy.deepcopy(train)
+        tr["name"] = f"train{e}"
+        if e:
+            tr["set"] = dict(restore)
+        lb, ts = copy.deepcopy(label), copy.deepcopy(test)
+        lb["name"], ts["name"] = f"label{e}", f"test{e}"
+        phases += [tr, lb, ts]
+    spec["phases"] = phases
+    spec.pop("readout")
+    res = run_phases(compile_network(network_from_dict(spec, base_dir=EXAMPLE.parent)))
+    out = []
+    for e in range(epochs):
+        assign = ro.assign_labels(res[f"label{e}.exc.counts"], res[f"label{e}.labels"], 10)
+        pred = ro.predict(res[f"test{e}.exc.counts"], assign, 10)
+        out.append(ro.accuracy(pred, res[f"test{e}.labels"]))
+    return out
+
+
+def baselines(validation: int) -> dict[str, float]:
+    """Logistic regression and MLP accuracy on the same split (first seed of each)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    from compiler.datasets import load_builtin, make_splits
+
+    x, y = load_builtin("digits")
+    s = make_splits(len(y), test=600, validation=validation, shuffle_seed=0)
+    ev = s["validation"] if validation else s["test"]
+    out = {}
+    for name, model in (("logistic regression", LogisticRegression(max_iter=5000)),
+                        ("MLP (100 hidden)", MLPClassifier((100,), max_iter=2000, random_state=0))):
+        t0 = time.perf_counter()
+        model.fit(x[s["train"]] / 16.0, y[s["train"]])
+        out[name] = (float(model.score(x[ev] / 16.0, y[ev])), time.perf_counter() - t0)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=1, help="training epochs")
+    p.add_argument("--validation", type=int, default=0,
+                   help="carve a validation split of this size from train and evaluate on it")
+    p.add_argument("--curve-epochs", type=int, default=3, help="0: no learning-curve plot")
+    args = p.parse_args(argv)
+    split = "validation" if args.validation else "test"
+    rows = []
+    for size in args.sizes:
+        runs = [run_snn(example_spec(size, seed, args.validation, args.epochs))
+                for seed in range(args.seeds)]
+        acc = np.array([r["accuracy"] for r in runs])
+        rows.append((f"snnc digits_stdp, {size} exc neurons", 100 * acc.mean(),
+                     100 * acc.std(ddof=1) if len(acc) > 1 else 0.0,
+                     np.mean([r["train_s"] for r in runs]), len(runs)))
+        print(f"  {size} neurons: " + ", ".join(f"{100 * a:.1f}" for a in acc), flush=True)
+    for name, (acc, t) in baselines(args.validation).items():
+        rows.append((f"sklearn {name}", 100 * acc, 0.0, t, 1))
+    print(f"\nsklearn 8x8 digits, {split} split (test 600, shuffle_seed 0), "
+          f"{args.epochs} training epoch(s)")
+    print(f"{'model':<42} {'accuracy %':>14} {'train s':>8} {'runs':>5}")
+    for name, mean, sd, t, n in rows:
+        print(f"{name:<42} {mean:>7.1f} +/- {sd:<4.1f} {t:>8.1f} {n:>5}")
+    if args.curve_epochs:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        size = max(args.sizes)
+        curve = learning_curve(size, 0, args.validation, args.curve_epochs)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot(range(1, len(curve) + 1), [100 * c for c in curve], "o-")
+        ax.set_xlabel("training epochs")
+        ax.set_ylabel(f"{split} accuracy (%)")
+        ax.set_title(f"digits_stdp, {size} neurons, seed 0")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        path = RESULTS / "learning_curve.png"
+        fig.savefig(path, dpi=120)
+        print(f"learning curve ({size} neurons): " + ", ".join(f"{100 * c:.1f}" for c in curve)
+              + f" -> {path}")
+
+
+if __name__ == "__main__":
+    main()
