@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,11 @@ def compile_network(net: NetworkIR, target: Target | str | os.PathLike | None = 
     check_fits_target(net, tgt)
     _check_plasticity(net, tgt)
     t = lap("checks", t)
-    qnet, qreport = quantize_net(net, weight_bits=tgt.core.weight_bits)
+    with warnings.catch_warnings():
+        if net.precision == "float" and not quantize:
+            # the program keeps float semantics: quantization is only a what-if report here
+            warnings.simplefilter("ignore")
+        qnet, qreport = quantize_net(net, weight_bits=tgt.core.weight_bits)
     t = lap("quantize", t)
     part = partition(qnet, tgt, method=partitioner, time_budget_s=time_budget_s)
     t = lap("partition", t)

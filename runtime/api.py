@@ -25,9 +25,13 @@ def compile(  # noqa: A001 - mirrors `snnc compile`
     target: str | None = None,
     partitioner: str = "auto",
     output: str | os.PathLike | None = None,
+    quantize: bool = False,
 ) -> Program:
-    """Compile a network (path, builder or IR); write the artifact to `output` if given."""
-    program = to_program(network, target=target, partitioner=partitioner)
+    """Compile a network (path, builder or IR); write the artifact to `output` if given.
+
+    `quantize=True` makes a float network's program run in Loihi fixed point.
+    """
+    program = to_program(network, target=target, partitioner=partitioner, quantize=quantize)
     if output is not None:
         from compiler.artifact import save_program
 

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--target", help="loihi1 | loihi2 | path/to/target.yaml (overrides the file)")
     c.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)} (default auto)")
     c.add_argument("--json", action="store_true", help="print the placement summary as JSON")
+    c.add_argument("--quantize", action="store_true",
+                   help="float networks: compile the quantized fixed-point network (runs as Loihi "
+                   "integers) instead of keeping float semantics")
 
     e = sub.add_parser("export", help="export a network or compiled program to a NIR graph (.nir)")
     e.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
@@ -132,7 +135,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if src.suffix not in (".yaml", ".yml", ".nir"):
         raise InputError(f"{src}: compile takes a network file (.yaml, .yml) or a NIR graph (.nir)")
     out = Path(args.output) if args.output else src.with_suffix(".snnc")
-    program = compile_program(src, target=args.target, partitioner=args.partitioner, output=out)
+    program = compile_program(src, target=args.target, partitioner=args.partitioner, output=out,
+                              quantize=args.quantize)
     if args.json:
         print(json.dumps(compile_summary(program), indent=1))
     else:

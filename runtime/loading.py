@@ -25,7 +25,8 @@ def load_network_file(path: str | os.PathLike) -> NetworkIR:
     return load_network(path)
 
 
-def to_program(obj: Any, *, target: str | None = None, partitioner: str = "auto") -> Program:
+def to_program(obj: Any, *, target: str | None = None, partitioner: str = "auto",
+               quantize: bool = False) -> Program:
     """A compiled Program from a .yaml/.snnc path, a builder `Network`, a NetworkIR or a Program."""
     if isinstance(obj, Program):
         return obj
@@ -47,13 +48,14 @@ def to_program(obj: Any, *, target: str | None = None, partitioner: str = "auto"
         net = load_network_file(path)
         from compiler.pipeline import compile_network
 
-        return compile_network(net, target=target, partitioner=partitioner)
+        return compile_network(net, target=target, partitioner=partitioner, quantize=quantize)
     from compiler.pipeline import compile_network
 
     if isinstance(obj, NetworkIR):
-        return compile_network(obj, target=target, partitioner=partitioner)
+        return compile_network(obj, target=target, partitioner=partitioner, quantize=quantize)
     if hasattr(obj, "build"):  # the Python builder
-        return compile_network(obj.build(), target=target, partitioner=partitioner)
+        return compile_network(obj.build(), target=target, partitioner=partitioner,
+                               quantize=quantize)
     raise InputError(
         f"cannot run a {type(obj).__name__}; give a path (.yaml or .snnc), a compiler.Network, "
         "a NetworkIR or a Program"

@@ -141,6 +141,14 @@ def test_reward_stdp_modulator_moves_weight_along_eligibility(pre, post, sign):
     assert syn.weight[0] == pytest.approx(50 + sign * 2**-4 * tag4 * 16, rel=1e-12)
 
 
+def test_reward_stdp_without_modulator_input_fails_loudly():
+    from compiler.errors import BackendError
+
+    lr, _ = setup(RSTDP, rule="reward_stdp")
+    with pytest.raises(BackendError, match="needs the spikes of modulator 'r'"):
+        lr.step(0, np.array([True]), np.array([True]))
+
+
 def test_reward_stdp_modulator_per_post_neuron():
     """A modulator of post's size modulates only the synapses onto its own post neuron."""
     lr, syn = setup(RSTDP, rule="reward_stdp", w0=(50, 50), n_pre=1, n_post=2, mod_size=2)
@@ -200,4 +208,4 @@ def test_works_with_simulator_synapses():
     lr = make_learner(proj, syn, net)
     lr.step(0, np.array([True, True]), np.array([True, True]))
     # pre 1 -> post 0 had 40, pre 0 -> post 1 had 60: both + 2*16 - 16
-    assert sorted(zip(syn.pre.tolist(), syn.post.tolist(), syn.weight.tolist())) == [(0, 1, 76), (1, 0, 56)]
+    assert sorted(zip(syn.pre.tolist(), syn.post.tolist(), syn.weight.tolist(), strict=True)) == [(0, 1, 76), (1, 0, 56)]

@@ -24,7 +24,9 @@ from types import SimpleNamespace
 from compiler.ir import NetworkIR, Population, Projection, Plasticity, LIFParams
 from compiler.plasticity import lower_projection
 from backends.cpu.learning import make_learner
-from backends.lava.learning import learning_dense_kwargs, proc_model_map
+from backends.lava.learning import LearningFactory, proc_model_map
+from backends.lava.plan import SynapseBlock
+from compiler.plasticity.fixed import sign_mode
 from lava.proc.io.source import RingBuffer
 from lava.proc.dense.process import LearningDense
 from lava.proc.sparse.process import LearningSparse
@@ -55,8 +57,10 @@ for case in json.loads(sys.argv[1]):
     cpu[syn.post, syn.pre] = syn.weight
     spec = lower_projection(net, "ab")
     src, bap = RingBuffer(data=pre_sp.T.astype(int)), RingBuffer(data=post_sp.T.astype(int))
-    kw = learning_dense_kwargs(spec, W)
-    conn = LearningSparse(weights=csr_matrix(W), **kw) if sparse else LearningDense(weights=W, **kw)
+    block = SynapseBlock("ab", "ab", "a", "b", (n_post, n_pre), post_idx, pre_idx, W[post_idx, pre_idx],
+                         np.zeros(len(pre_idx), int), "sparse" if sparse else "dense", sign_mode(W))
+    conn = LearningFactory(seed=3)(block, pr, prec)
+    assert isinstance(conn, LearningSparse if sparse else LearningDense)
     lif = LIF(shape=(n_post,), vth=1000, du=0, dv=0)
     src.s_out.connect(conn.s_in)
     bap.s_out.connect(conn.s_in_bap)

@@ -240,3 +240,15 @@ def test_readout_assigns_by_mean_response_and_votes():
     # class scores are means over the class's neurons, not sums
     two = ro.predict(np.array([[3, 3, 4]]), np.array([0, 0, 1]), 2)
     assert two.tolist() == [1]
+
+
+def test_phases_and_dataset_survive_the_compiled_artifact(tmp_path):
+    from compiler.artifact import load_program, save_program
+
+    program = _program(RELAY + PHASES)
+    loaded = load_program(save_program(program, tmp_path / "relay.snnc"))
+    assert [p.name for p in loaded.network.phases] == ["a", "b", "c", "d", "e"]
+    assert loaded.network.readout == program.network.readout
+    one, two = rp.run_phases(program), rp.run_phases(loaded)
+    assert one.keys() == two.keys()
+    assert all(np.array_equal(one[k], two[k]) for k in one.keys())

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from compiler.errors import BackendError
 from compiler.ir import NetworkIR, Projection
 from compiler.plasticity import LearningRuleSpec, lower_projection
 from compiler.plasticity import fixed as fx
@@ -131,6 +132,7 @@ class Learner:
         self.tag2 = np.zeros(n, dtype=dt)  # d (tag_2)
         self.time_step = 0
         self.epochs = 0
+        self.by_pre, self.by_post = _Index(self.pre, n_pre), _Index(self.post, n_post)
         self._xs, self._ys = _Slots.of(spec, X_SLOTS), _Slots.of(spec, Y_SLOTS)
         self._decimate = spec.decimate
         if self.fixed:
@@ -159,7 +161,10 @@ class Learner:
             self._yr.advance()
         mod = None
         if self.modulator is not None:
-            m = np.asarray((modulators or {}).get(self.modulator, False), dtype=bool)
+            if modulators is None or self.modulator not in modulators:
+                raise BackendError(f"rule '{self.spec.rule}' needs the spikes of modulator "
+                                   f"'{self.modulator}': pass step(..., modulators={{name: spikes}})")
+            m = np.asarray(modulators[self.modulator], dtype=bool)
             mod = np.broadcast_to(m, post.shape) if m.size <= 1 else m
         rows = [0, 2] if mod is not None else [0, 1, 2]
         self._post_multi(post, self.ty, rows)
@@ -315,6 +320,27 @@ class Learner:
         return sel, self._bounds(var, res)
 
 
+class _Index:
+    """Synapse ids grouped by one endpoint (a CSR over synapse ids), for event-driven updates."""
+
+    def __init__(self, key: np.ndarray, n: int):
+        self.order = np.argsort(key, kind="stable")
+        self.ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(key, minlength=n), out=self.ptr[1:])
+
+    def rows(self, neurons: np.ndarray) -> np.ndarray:
+        """Ids of the synapses of these neurons."""
+        if neurons.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        starts, ends = self.ptr[neurons], self.ptr[neurons + 1]
+        lens = ends - starts
+        total = int(lens.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        offs = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+        return self.order[offs + np.arange(total)]
+
+
 class _Context:
     """Per-epoch view of dependencies and trace histories, indexed per synapse."""
 
@@ -331,17 +357,19 @@ class _Context:
         return np.full(sel.size, bool(self.u))
 
     def touched(self, prods: tuple[Product, ...]) -> np.ndarray:
-        """Synapses whose rule has at least one active dependency this epoch."""
-        n = self.lr.pre.shape[0]
+        """Synapses whose rule has at least one active dependency this epoch (sorted ids)."""
+        lr = self.lr
         deps = {p.dependency for p in prods}
         if "u" in deps and self.u:
-            return np.arange(n)
-        mask = np.zeros(n, dtype=bool)
-        if "x0" in deps and self.x0.any():
-            mask |= self.x0[self.lr.pre]
-        if "y0" in deps and self.y0.any():
-            mask |= self.y0[self.lr.post]
-        return np.flatnonzero(mask)
+            return np.arange(lr.pre.shape[0])
+        parts = []
+        if "x0" in deps:
+            parts.append(lr.by_pre.rows(np.flatnonzero(self.x0)))
+        if "y0" in deps:
+            parts.append(lr.by_post.rows(np.flatnonzero(self.y0)))
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts)) if len(parts) > 1 else np.sort(parts[0])
 
     def active(self, p: Product, sel: np.ndarray) -> np.ndarray:
         return self._dep_mask(p.dependency, sel)

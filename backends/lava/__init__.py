@@ -49,6 +49,16 @@ def default_timeout(plan: LavaPlan, steps: int) -> float:
     return 60.0 + build + 3.0 * steps * per_step
 
 
+def _default_learning(program: Program, options: dict[str, Any]) -> None:
+    """Plastic projections: use snnc's rule lowering (backends/lava/learning.py) by default."""
+    if not any(p.plasticity is not None for p in program.network.projections.values()):
+        return
+    from .learning import LearningFactory, proc_model_map
+
+    options["learning_rule_factory"] = LearningFactory(program.network.seed)
+    options.setdefault("proc_model_map", proc_model_map)
+
+
 def _preflight(program: Program, plan: LavaPlan, options: dict[str, Any]) -> None:
     """Fail fast, before starting Lava, on what the worker would reject."""
     from .lowering import lif_kwargs
@@ -58,6 +68,8 @@ def _preflight(program: Program, plan: LavaPlan, options: dict[str, Any]) -> Non
         if not g.is_source:
             lif_kwargs(net.populations[g.pop], g, plan.precision,
                        raw_params=bool(options.get("_test_raw_params")))
+    if options.get("learning_rule_factory") is None:
+        _default_learning(program, options)
     if options.get("learning_rule_factory") is None:
         for proj in net.projections.values():
             if proj.plasticity is not None:

@@ -142,6 +142,8 @@ def build_network(plan: LavaPlan, pops: dict[str, Population], projs: dict[str, 
         built.synapses[key] = syn
         built.neurons[b.pre_group].s_out.connect(syn.s_in)
         syn.a_out.connect(built.neurons[b.post_group].a_in)
+        if projs[b.proj].plasticity is not None:  # post spikes drive the learning engine's y traces
+            built.neurons[b.post_group].s_out.connect(syn.s_in_bap)
     for pre, post in plan.links:  # zero weights: adds nothing, only makes Lava run both parts
         from lava.proc.dense.process import Dense
 

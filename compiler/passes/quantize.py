@@ -55,35 +55,80 @@ def truncate_bits(num_weight_bits: int, mode: str) -> int:
     return 8 - int(num_weight_bits) + int(mode == "mixed")
 
 
-def lava_effective_weights(weight: np.ndarray, num_weight_bits: int) -> np.ndarray:
-    """What Lava's fixed_pt Dense uses: clip to 8 bits, then drop the low bits (per sign mode)."""
-    w = np.asarray(weight).astype(np.int64)
-    mode = sign_mode(w)
-    k = truncate_bits(num_weight_bits, mode)
+CHUNK = 1 << 22  # weights processed at once (bounds temporary memory on big projections)
+
+
+def _clip_range(mode: str) -> tuple[int, int]:
+    return {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[mode]
+
+
+def _effective(w: np.ndarray, mode: str, k: int) -> np.ndarray:
+    """Lava's clip and low-bit drop for a known sign mode (int32 in, int32 out)."""
     if mode == "inhibitory":
         return -((np.clip(-w, 0, 255) >> k) << k)
-    lo = -256 if mode == "mixed" else 0
-    return (np.clip(w, lo, 255) >> k) << k
+    lo, hi = _clip_range(mode)
+    return (np.clip(w, lo, hi) >> k) << k
+
+
+def lava_effective_weights(weight: np.ndarray, num_weight_bits: int) -> np.ndarray:
+    """What Lava's fixed_pt Dense uses: clip to 8 bits, then drop the low bits (per sign mode)."""
+    w = np.asarray(weight)
+    w = w.astype(np.int64) if w.dtype.kind == "f" or w.dtype.itemsize > 4 else w.astype(np.int32)
+    mode = sign_mode(w)
+    return _effective(w, mode, truncate_bits(num_weight_bits, mode))
+
+
+def _low_bits(w: np.ndarray) -> int:
+    """Bitwise OR of all |w| (its lowest set bit gives the common trailing zeros)."""
+    out = 0
+    for i in range(0, w.size, CHUNK):
+        out |= int(np.bitwise_or.reduce(np.abs(w[i:i + CHUNK].astype(np.int64)), initial=0))
+    return out
 
 
 def lossless_weight_bits(weight: np.ndarray, max_bits: int = 8) -> int:
     """Fewest num_weight_bits (1..max_bits) under which Lava keeps `weight` unchanged."""
-    w = np.asarray(weight).astype(np.int64)
-    for bits in range(1, max_bits + 1):
-        if np.array_equal(lava_effective_weights(w, bits), w):
-            return bits
-    return max_bits
+    w = np.asarray(weight)
+    if w.size == 0:
+        return 1
+    mode = sign_mode(w)
+    lo, hi = _clip_range(mode)
+    if w.min() < lo or w.max() > hi:
+        return max_bits  # Lava clips: nothing keeps them
+    low = _low_bits(w)
+    tz = (low & -low).bit_length() - 1 if low else 8  # common trailing zero bits
+    need = 8 + int(mode == "mixed") - min(tz, 8)  # truncate_bits(bits) <= tz
+    return int(min(max(need, 1), max_bits))
 
 
 def lost_bits(weight: np.ndarray, num_weight_bits: int) -> int:
     """How many low-order bits of the given weights Lava's truncation throws away."""
-    w = np.asarray(weight).astype(np.int64)
-    k = truncate_bits(num_weight_bits, sign_mode(w))
-    nz = np.abs(w[w != 0])
-    if k <= 0 or nz.size == 0:
+    w = np.asarray(weight)
+    if w.size == 0:
         return 0
-    low = np.bitwise_or.reduce(nz & ((1 << k) - 1))
-    return 0 if low == 0 else k - (int(low) & -int(low)).bit_length() + 1
+    k = truncate_bits(num_weight_bits, sign_mode(w))
+    low = _low_bits(w) & ((1 << k) - 1) if k > 0 else 0
+    return 0 if low == 0 else k - (low & -low).bit_length() + 1
+
+
+def truncation_error(weight: np.ndarray, num_weight_bits: int) -> tuple[int, float, float]:
+    """(weights changed, ||eff - w||, ||w||) of Lava's clip+truncation, in bounded memory."""
+    w = np.asarray(weight)
+    if w.size == 0:
+        return 0, 0.0, 0.0
+    mode = sign_mode(w)
+    k = truncate_bits(num_weight_bits, mode)
+    lo, hi = _clip_range(mode)
+    changed, err2, norm2 = 0, 0.0, 0.0
+    exact = k == 0 and w.min() >= lo and w.max() <= hi
+    for i in range(0, w.size, CHUNK):
+        part = w[i:i + CHUNK].astype(np.int64)
+        norm2 += float(np.dot(part, part))
+        if not exact:
+            d = _effective(part, mode, k) - part
+            changed += int(np.count_nonzero(d))
+            err2 += float(np.dot(d, d))
+    return changed, math.sqrt(err2), math.sqrt(norm2)
 
 
 def _rel(err: float, ref: float) -> float:
@@ -202,16 +247,15 @@ def _quantize_lif(lif: LIFParams, k: float) -> tuple[LIFParams, dict[str, Any]]:
 
 
 def _fixed_projection_report(proj: Projection) -> dict[str, Any]:
-    w = np.asarray(proj.weight).astype(np.int64)
-    eff = lava_effective_weights(w, proj.num_weight_bits)
-    norm = float(np.linalg.norm(w))
+    w = np.asarray(proj.weight)
+    changed, err, norm = truncation_error(w, proj.num_weight_bits)
     return {
         "sign_mode": sign_mode(w),
         "weight_exp": int(proj.weight_exp),
         "num_weight_bits": int(proj.num_weight_bits),
         "lost_bits": lost_bits(w, proj.num_weight_bits),
-        "changed": int(np.count_nonzero(eff != w)),
-        "rel_error": _rel(float(np.linalg.norm(eff - w)), norm),
+        "changed": changed,
+        "rel_error": _rel(err, norm),
     }
 
 
