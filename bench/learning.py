@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+# bench/backends.py would shadow the `backends` package: put the repository root first
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 EXAMPLE = ROOT / "examples" / "digits_stdp.yaml"
 RESULTS = ROOT / "bench" / "results"
 
 
-def example_spec(size: int, seed: int, validation: int, epochs: int = 1) -> dict:
+def example_spec(size: int, seed: int, validation: int, epochs: int | None = None) -> dict:
     """The example's spec with `size` excitatory neurons, `seed`, and optionally a validation
     split (then `test` is replaced by it: tuning never looks at the test split)."""
     from compiler.frontend.yaml_loader import load_yaml
@@ -35,7 +38,8 @@ def example_spec(size: int, seed: int, validation: int, epochs: int = 1) -> dict
     spec["seed"] = seed
     spec["populations"]["exc"]["size"] = size
     spec["populations"]["inp"]["spikes"]["split"]["validation"] = validation
-    spec["phases"][0]["samples"]["epochs"] = epochs
+    if epochs is not None:
+        spec["phases"][0]["samples"]["epochs"] = epochs
     if validation:
         spec["phases"][2]["samples"]["split"] = "validation"
     return spec
@@ -72,6 +76,7 @@ def learning_curve(size: int, seed: int, validation: int, epochs: int) -> list[f
     for e in range(epochs):
         tr = copy.deepcopy(train)
         tr["name"] = f"train{e}"
+        tr["samples"]["epochs"] = 1
         if e:
             tr["set"] = dict(restore)
         lb, ts = copy.deepcopy(label), copy.deepcopy(test)
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=1, help="training epochs")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the example's)")
     p.add_argument("--validation", type=int, default=0,
                    help="carve a validation split of this size from train and evaluate on it")
     p.add_argument("--curve-epochs", type=int, default=3, help="0: no learning-curve plot")
@@ -128,8 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {size} neurons: " + ", ".join(f"{100 * a:.1f}" for a in acc), flush=True)
     for name, (acc, t) in baselines(args.validation).items():
         rows.append((f"sklearn {name}", 100 * acc, 0.0, t, 1))
+    epochs = args.epochs or example_spec(100, 0, 0)["phases"][0]["samples"]["epochs"]
     print(f"\nsklearn 8x8 digits, {split} split (test 600, shuffle_seed 0), "
-          f"{args.epochs} training epoch(s)")
+          f"{epochs} training epoch(s)")
     print(f"{'model':<42} {'accuracy %':>14} {'train s':>8} {'runs':>5}")
     for name, mean, sd, t, n in rows:
         print(f"{name:<42} {mean:>7.1f} +/- {sd:<4.1f} {t:>8.1f} {n:>5}")
@@ -140,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         import matplotlib.pyplot as plt
 
         size = max(args.sizes)
-        curve = learning_curve(size, 0, args.validation, args.curve_epochs)
+        curve = learning_curve(size, 0, args.validation, args.curve_epochs)  # 1 epoch per step
         RESULTS.mkdir(parents=True, exist_ok=True)
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.plot(range(1, len(curve) + 1), [100 * c for c in curve], "o-")

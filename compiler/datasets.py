@@ -66,6 +66,15 @@ def rates(ds: Dataset, idx: np.ndarray) -> np.ndarray:
     return np.clip(ds.max_rate * ds.x[np.asarray(idx)] / ds.x_max, 0.0, 1.0)
 
 
+def mean_rates(ds: Dataset, split: str = "train") -> np.ndarray:
+    """Expected spikes per step of each input over a split, rest steps included (for
+    resource/profiling estimates): (size,)."""
+    idx = ds.splits.get(split)
+    if idx is None or len(idx) == 0:
+        idx = np.arange(len(ds.y))
+    return rates(ds, idx).mean(axis=0) * (ds.present / ds.period)
+
+
 def encode(ds: Dataset, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Spikes showing samples `idx` in order: bool (len(idx) * period, size).
 

@@ -5,7 +5,7 @@ Results (keys of `RunResult.values`, the same names in the results .npz):
   lif population per shown sample (over its present + rest steps); `<phase>.labels`
   int64 (n_samples,) and `<phase>.samples` (dataset indices), in the order shown;
 * phase with steps: `<phase>.<pop>.spikes` bool (steps, size) for every population and
-  `<phase>.<pop>.v|u` for state probes;
+  `<phase>.<pop>.v|u` for state probes (sample phases record counts only, no v/u);
 * `<proj>.weights`: final (post, pre) weights of every plastic or probed projection;
 * with `readout:` `readout.assignment` int64 (size,) (-1: never fired),
   `readout.predictions` int64 and `readout.accuracy` (scalar), see runtime/readout.py.

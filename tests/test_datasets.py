@@ -147,3 +147,12 @@ def test_bad_dataset_sources_name_file_line_and_field(spikes, fragment):
 def test_missing_dataset_file_is_input_error(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         _load(_net({"kind": "dataset", "dataset": {"file": "nope.npz"}}), base_dir=tmp_path)
+
+
+def test_mean_rates_average_over_the_split_including_rest():
+    from compiler.datasets import mean_rates
+
+    ds = make_dataset("t", np.array([[0.0, 4.0], [4.0, 4.0], [2.0, 0.0]]), np.arange(3), test=1,
+                      shuffle_seed=None, max_rate=0.5, present=3, rest=1)
+    # train = samples 0, 1: p = 0.5 * x / 4 -> [0, .5] and [.5, .5]; mean [.25, .5]; 3 of 4 steps
+    assert np.allclose(mean_rates(ds), [0.1875, 0.375])

@@ -210,7 +210,7 @@ def test_bad_phases_report_every_problem_with_its_line():
         "net.yaml:32: phases[3].set.populations.out.params.adapt.tau: population 'out' has no adapt block",
         "net.yaml:32: phases[3].set.populations.out.params.vth: found -1, out of range",
         "net.yaml:32: phases[3].set.populations.inp.params.vth: 'inp' is a spike source",
-        "net.yaml:33: readout.population: ''inp'' is not a lif population",
+        "net.yaml:33: readout.population: 'inp' is not a lif population",
         "net.yaml:33: readout.assign: 'zz' is not a phase with samples",
     ]
     for line in expected:

@@ -373,7 +373,7 @@ def _readout(ck: Checker, spec: Any, pops: dict[str, Population], phases: list[P
     pop = m["population"]
     ok = True
     if pop not in lif:
-        ok = ck.error("readout.population", f"'{show(pop)}' is not a lif population"
+        ok = ck.error("readout.population", f"{show(pop)} is not a lif population"
                       f"{suggest(str(pop), lif)}", ", ".join(lif) or "a lif population")
     if not have_phases:
         return ck.error("readout", "a readout needs phases (assign and evaluate are phase names)",

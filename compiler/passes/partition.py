@@ -15,9 +15,9 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
   synapses (lif firing rates are unknown before running, so all lif rates are equal).
   Large graphs are edge-sampled to bound METIS time. Parts are then filled exactly
   (an over-limit part is split), and the repair pass fixes output axons.
-- `auto` (default): sequential first, then graph and greedy if their estimated time fits
-  the remaining budget; a candidate is abandoned as soon as it needs more cores than the
-  best so far. Keeps the fewest cores, then the fewest packets per spike, so it is never
+- `auto` (default): graph (if its estimated time fits the budget), then sequential
+  (always), then greedy (if time is left); a candidate is abandoned as soon as it needs
+  more cores than the best so far. Keeps the fewest cores, then the fewest packets per spike, so it is never
   worse than sequential. A method that cannot finish (a neuron's targets spread over too
   many cores) falls back to sequential and says so in `method` and `stats["fallback"]`.
 
@@ -204,6 +204,8 @@ def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
         core += 1
         s += size
         last = size
+        if ctx.bound is not None and core > ctx.bound:
+            raise _Worse(core)
     return (out if rank is None else out[rank]), core
 
 
@@ -508,26 +510,35 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
             best.method = f"{method}->sequential"
             best.stats["fallback"] = str(e)
     else:
-        cands = {}
-        best = _candidate(ctx, "sequential")
-        cands["sequential"] = _summary(best)
-        for m in ("graph", "greedy"):
+        # graph first (when it fits the budget), so that sequential can be abandoned as
+        # soon as it needs more cores; sequential always runs (auto is never worse)
+        cands, best, seq_time = {}, None, 0.0
+        for m in ("graph", "sequential", "greedy"):
+            tc = time.perf_counter()
             left = time_budget_s - (time.perf_counter() - t0)
-            est = best.stats["time_s"] * (1.5 if m == "greedy" else 0.5) + \
-                (graph_cost_estimate(net) if m == "graph" else 0.0)
-            if est > left:
+            if m == "graph":
+                est = graph_cost_estimate(net)
+            elif m == "greedy":
+                est = 1.5 * seq_time
+            if m != "sequential" and est > left:
                 cands[m] = {"skipped": f"estimated {est:.1f} s > {left:.1f} s left"}
                 continue
             try:
-                c = _candidate(ctx, m, bound=best.n_cores)
+                c = _candidate(ctx, m, bound=None if best is None else best.n_cores)
             except FitError as e:  # e.g. a neuron whose targets this method spread too far
+                if m == "sequential":
+                    raise
                 cands[m] = {"failed": str(e)}
                 continue
             except _Worse as e:
-                cands[m] = {"abandoned": f"needs more than {e.args[0]} cores before repair"}
+                cands[m] = {"abandoned": f"needs more than {e.args[0] - 1} cores",
+                            "time_s": time.perf_counter() - tc}
                 continue
+            finally:
+                if m == "sequential":
+                    seq_time = time.perf_counter() - tc
             cands[m] = _summary(c)
-            if (c.n_cores, c.stats["packets_per_spike"]) < \
+            if best is None or (c.n_cores, c.stats["packets_per_spike"]) < \
                     (best.n_cores, best.stats["packets_per_spike"]):
                 best = c
         best.method = f"auto:{best.method}"
