@@ -582,3 +582,28 @@ def test_mutated_specs_raise_input_error_or_build() -> None:
             assert isinstance(ir, NetworkIR)
 
     check()
+
+
+def test_garbled_yaml_text_raises_input_error_only() -> None:
+    """Random edits of a valid file: InputError (with a line) or a valid IR, nothing else."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    text = EXAMPLE.read_text()
+
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(pos=st.integers(0, len(text) - 1), cut=st.integers(0, 5),
+           insert=st.sampled_from(["", ":", "- ", "\t", "{", "]", "'", "&a", "*b", "\n  x: 1\n",
+                                   "!!python/object:os.system", "<<: 3", "%", "@"]))
+    def check(pos, cut, insert) -> None:
+        garbled = text[:pos] + insert + text[pos + cut:]
+        try:
+            data, locs = parse_yaml(garbled, "g.yaml")
+            ir = network_from_dict(data, source_file="g.yaml", locations=locs,
+                                   base_dir=EXAMPLE.parent)
+        except InputError as exc:
+            assert all(d.file == "g.yaml" for d in exc.diagnostics)
+        else:
+            assert isinstance(ir, NetworkIR)
+
+    check()

@@ -98,8 +98,10 @@ def test_plasticity_and_non_integer_params_fail_fast(monkeypatch):
     monkeypatch.setattr(bl, "lava_available", lambda: True)  # must fail before Lava is started
     net = two_layer()
     net.projections["inp_hid"].plasticity = Plasticity("stdp", {"a_plus": 4})
-    with pytest.raises(BackendError, match="'inp_hid': plasticity not yet supported on lava"):
-        bl.run(program_of(net), 5)
+    options: dict = {}
+    bl._default_learning(program_of(net), options)  # plastic -> snnc's learning lowering
+    assert type(options["learning_rule_factory"]).__name__ == "LearningFactory"
+    assert callable(options["proc_model_map"])
     net = two_layer()
     net.populations["hid"].lif.du = 0.5
     with pytest.raises(BackendError, match="'hid': du = 0.5 is not an integer"):

@@ -272,14 +272,19 @@ class Learner:
             val[act] = v
             total = val if total is None else total + val
         res = cur[sel] + total
+        res = self._keep_sign(var, res)
+        return sel, self._bounds(var, res)
+
+    def _keep_sign(self, var: str, res: np.ndarray) -> np.ndarray:
+        """Weights keep the projection's sign mode and delays stay >= 0, as in Lava's engine."""
         if var == "w":
             if self.sign_mode == "excitatory":
-                res = np.maximum(0, res)
-            elif self.sign_mode == "inhibitory":
-                res = np.minimum(0, res)
+                return np.maximum(0, res)
+            if self.sign_mode == "inhibitory":
+                return np.minimum(0, res)
         elif var == "d":
-            res = np.maximum(0, res)
-        return sel, self._bounds(var, res)
+            return np.maximum(0, res)
+        return res
 
     def _apply_fixed(self, var: str, prods: tuple[Product, ...], ctx: _Context, old) -> tuple:
         cur = old[var]
@@ -303,13 +308,7 @@ class Learner:
             contrib = np.zeros(sel.size, dtype=np.int64)
             contrib[act] = np.clip(mac, ACC_MIN, ACC_MAX)
             res = np.clip(res + contrib, ACC_MIN, ACC_MAX)
-        if var == "w":
-            if self.sign_mode == "excitatory":
-                res = np.maximum(0, res)
-            elif self.sign_mode == "inhibitory":
-                res = np.minimum(0, res)
-        elif var == "d":
-            res = np.maximum(0, res)
+        res = self._keep_sign(var, res)
         scale = 2 ** fx.ACC_SHIFT
         ip = res / scale
         frac = ip % 1

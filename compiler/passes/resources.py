@@ -472,8 +472,7 @@ def check_fit(net: NetworkIR, target: Target) -> dict:
                 m = np.isin(pr.post_idx, sus)
                 keys.append(pr.post_idx[m].astype(np.int64) << 32
                             | (aoff[pr.pre] + pr.pre_idx[m]).astype(np.int64))
-            u = np.unique(np.concatenate(keys))
-            fanin = np.bincount(u >> 32, minlength=size)
+            fanin = _distinct_pairs_per_key(keys, size)
             bad = np.flatnonzero(fanin > cap.in_axons)
             if bad.size:
                 j = int(bad[0])
@@ -512,8 +511,7 @@ def check_fit(net: NetworkIR, target: Target) -> dict:
             m = np.isin(pr.pre_idx, sus)
             keys.append(pr.pre_idx[m].astype(np.int64) << 32
                         | (loff[pr.post] + pr.post_idx[m]).astype(np.int64))
-        u = np.unique(np.concatenate(keys))
-        need = -(-np.bincount(u >> 32, minlength=size) // cap.neurons)
+        need = -(-_distinct_pairs_per_key(keys, size) // cap.neurons)
         bad = np.flatnonzero(need > cap.out_axons)
         if bad.size:
             j = int(bad[0])
@@ -539,3 +537,9 @@ def too_many_cores(net: NetworkIR, target: Target, n: int, how: str = "",
            f"or use a bigger target")
     return FitError(Diagnostic.at(net.loc("target"), msg,
                                   allowed=f"<= {target.total_cores} cores"))
+
+
+def _distinct_pairs_per_key(keys: list[np.ndarray], size: int) -> np.ndarray:
+    """For (high << 32 | low) int64 keys: number of distinct `low` per `high` (0..size-1)."""
+    u = np.unique(np.concatenate(keys))
+    return np.bincount(u >> 32, minlength=size)
