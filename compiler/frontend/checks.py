@@ -103,10 +103,10 @@ class Checker:
     def mapping(self, value: Any, path: str, allowed: Iterable[str],
                 required: Iterable[str] = (), what: str = "a mapping") -> dict | Any:
         """Check a mapping: unknown keys (with a suggestion) and missing required keys."""
+        allowed = list(allowed)
         if not isinstance(value, Mapping):
             return self.error(path, f"found {show(value)}; expected {what}",
                               "keys " + ", ".join(allowed))
-        allowed = list(allowed)
         for key in value:
             if key not in allowed:
                 self.error(_child(path, key), f"unknown key '{key}'{suggest(str(key), allowed)}",
