@@ -97,7 +97,25 @@ NETS = {"random": random_net, "layered": layered_net, "sheet": sheet_net,
         "shuffled": lambda n: sheet_net(n, shuffle=True)}
 
 
-def _one(net_name: str, n: int, method: str, target_name: str, q) -> None:
+def _save(net, target, part, pl) -> tuple[float, float]:
+    """Seconds and MB to build the Program and save it as a `.snnc` artifact (temp dir)."""
+    import tempfile
+
+    from compiler.artifact import save_program
+    from compiler.pipeline import build_cores
+    from compiler.program import Program
+
+    t0 = time.perf_counter()
+    core_of, cores = build_cores(part.core_of, part.usage, pl, int(part.n_cores))
+    prog = Program(network=net, target=target, core_of=core_of, cores=cores,
+                   partitioner=part.method, report={"partition": {"cores": part.n_cores}})
+    with tempfile.TemporaryDirectory(dir=os.environ.get("SNNC_BENCH_TMP")) as d:
+        path = save_program(prog, os.path.join(d, "net.snnc"))
+        size = os.path.getsize(path)
+    return time.perf_counter() - t0, size / 1e6
+
+
+def _one(net_name: str, n: int, method: str, target_name: str, q, opts: dict) -> None:
     from compiler.passes.partition import partition
     from compiler.passes.place import place
 
@@ -110,12 +128,24 @@ def _one(net_name: str, n: int, method: str, target_name: str, q) -> None:
     net = NETS[net_name](n)
     t_build = time.perf_counter() - t0
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    prof = None
+    if opts.get("profile"):
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
     t0 = time.perf_counter()
-    part = partition(net, target, method=method, time_budget_s=60.0)
+    part = partition(net, target, method=method, time_budget_s=opts.get("budget", 30.0))
     t_part = time.perf_counter() - t0
     t0 = time.perf_counter()
     pl = place(net, part, target)
     t_place = time.perf_counter() - t0
+    t_art, art_mb = 0.0, 0.0
+    if opts.get("artifact"):
+        t_art, art_mb = _save(net, target, part, pl)
+    if prof is not None:
+        import pstats
+        prof.disable()
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     lb = part.stats["lower_bound"]["cores"]
     q.put({"net": net_name, "n": sum(p.size for p in net.neuron_populations),
@@ -123,6 +153,9 @@ def _one(net_name: str, n: int, method: str, target_name: str, q) -> None:
            "method": part.method, "cores": part.n_cores, "lb": lb,
            "cores_over_lb": round(part.n_cores / max(lb, 1), 3),
            "packets_per_spike": round(part.stats["packets_per_spike"], 3),
+           "intercore_packets_per_spike": round(part.stats["intercore_packets_per_spike"], 3),
+           "artifact_s": round(t_art, 2), "artifact_mb": round(art_mb, 1),
+           "total_s": round(t_part + t_place + t_art, 2),
            "hops_per_spike": round(pl.stats["hops_per_spike"], 3),
            "build_s": round(t_build, 2), "partition_s": round(t_part, 2),
            "place_s": round(t_place, 2), "peak_rss_gib": round(rss / 2 ** 20, 2),
@@ -137,27 +170,33 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs="+", default=["sequential", "greedy", "graph", "auto"])
     ap.add_argument("--target", default="loihi1")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--budget", type=float, default=30.0, help="auto's time budget (s)")
+    ap.add_argument("--artifact", action="store_true", help="also build and save the artifact")
+    ap.add_argument("--profile", action="store_true", help="cProfile to stderr")
     args = ap.parse_args(argv)
+    opts = {"budget": args.budget, "artifact": args.artifact, "profile": args.profile}
     rows = []
-    hdr = (f"{'net':9} {'N':>8} {'method':15} {'cores':>6} {'LB':>6} {'x LB':>5} "
-           f"{'pkt/spk':>7} {'hops':>6} {'part s':>7} {'place s':>7} {'peak GiB':>8}")
+    hdr = (f"{'net':9} {'N':>8} {'method':17} {'cores':>6} {'LB':>6} {'x LB':>5} "
+           f"{'pkt/spk':>7} {'other':>6} {'part s':>7} {'place s':>7} {'art s':>6} "
+           f"{'total s':>7} {'peak GiB':>8}")
     print(hdr, flush=True)
     ctx = mp.get_context("fork")
     for n in args.sizes:
         for net_name in args.nets:
             for method in args.methods:
                 q = ctx.Queue()
-                p = ctx.Process(target=_one, args=(net_name, n, method, args.target, q))
+                p = ctx.Process(target=_one, args=(net_name, n, method, args.target, q, opts))
                 p.start()
                 p.join()
                 if p.exitcode != 0 or q.empty():
-                    print(f"{net_name:9} {n:>8} {method:15} failed (exit {p.exitcode})")
+                    print(f"{net_name:9} {n:>8} {method:17} failed (exit {p.exitcode})")
                     continue
                 r = q.get()
                 rows.append(r)
-                print(f"{r['net']:9} {r['n']:>8} {r['method']:15} {r['cores']:>6} {r['lb']:>6} "
+                print(f"{r['net']:9} {r['n']:>8} {r['method']:17} {r['cores']:>6} {r['lb']:>6} "
                       f"{r['cores_over_lb']:>5} {r['packets_per_spike']:>7} "
-                      f"{r['hops_per_spike']:>6} {r['partition_s']:>7} {r['place_s']:>7} "
+                      f"{r['intercore_packets_per_spike']:>6} {r['partition_s']:>7} "
+                      f"{r['place_s']:>7} {r['artifact_s']:>6} {r['total_s']:>7} "
                       f"{r['peak_rss_gib']:>8}", flush=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.plot(range(1, len(curve) + 1), [100 * c for c in curve], "o-")
+        ax.set_xticks(range(1, len(curve) + 1))
         ax.set_xlabel("training epochs")
         ax.set_ylabel(f"{split} accuracy (%)")
         ax.set_title(f"digits_stdp, {size} neurons, seed 0")
