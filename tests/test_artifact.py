@@ -13,7 +13,15 @@ import pytest
 from compiler_helpers import proj, two_layer, with_locations
 
 from compiler import ir
-from compiler.artifact import ARRAYS, FORMAT, MANIFEST, VERSION, load_program, save_program
+from compiler.artifact import (
+    ARRAYS,
+    FORMAT,
+    MANIFEST,
+    NARROW_MIN_SIZE,
+    VERSION,
+    load_program,
+    save_program,
+)
 from compiler.errors import InputError
 from compiler.ir import Adapt, LIFParams, Plasticity, Population, Probe, SpikeSource
 from compiler.pipeline import compile_network
@@ -110,7 +118,7 @@ def test_artifact_layout_is_a_versioned_zip(tmp_path):
         assert set(zf.namelist()) == {MANIFEST, ARRAYS}
         m = json.loads(zf.read(MANIFEST))
         arrays = np.load(io.BytesIO(zf.read(ARRAYS)))
-        assert (m["format"], m["version"]) == ("snnc-program", 1)
+        assert (m["format"], m["version"]) == ("snnc-program", 2)
         pops = [p["fields"]["name"] for p in m["populations"]]
         assert pops[:6] == ["inp", "hid", "out", "arr", "per", "ad"]
         assert m["populations"][0]["__dc__"] == "Population"
@@ -204,10 +212,52 @@ def test_corrupted_bytes(tmp_path, good):
 
 
 def test_wrong_version_and_format(tmp_path, good):
-    expect_bad(rezip(good, tmp_path / "v.snnc", lambda m: m.update(version=2)),
-               "version 2 is not supported", f"reads version {VERSION}")
+    expect_bad(rezip(good, tmp_path / "v.snnc", lambda m: m.update(version=3)),
+               "version 3 is not supported", f"reads version {VERSION}")
     expect_bad(rezip(good, tmp_path / "f.snnc", lambda m: m.update(format="other")),
                "format is 'other'", FORMAT)
+
+
+def big_program(tmp_path) -> Program:
+    """rich_program plus a projection large enough for narrowed storage."""
+    prog = rich_program(tmp_path)
+    n = NARROW_MIN_SIZE + 5
+    rng = np.random.default_rng(4)
+    prog.network.populations["big"] = Population("big", 300, "lif")
+    prog.network.projections["big_big"] = ir.Projection(
+        "big_big", "big", "big", rng.integers(0, 300, n).astype(np.int32),
+        rng.integers(0, 300, n).astype(np.int32), rng.integers(1, 256, n).astype(np.int32),
+        rng.integers(0, 62, n).astype(np.int16))
+    prog.report["wide"] = np.array([-(1 << 40)] + [0] * n, np.int64)  # needs all 64 bits
+    prog.report["neg"] = -np.arange(n, dtype=np.int64)  # fits int16
+    return prog
+
+
+def test_large_integer_arrays_are_stored_narrow_and_restored(tmp_path):
+    prog = big_program(tmp_path)
+    path = save_program(prog, tmp_path / "b.snnc")
+    with zipfile.ZipFile(path) as zf:
+        m = json.loads(zf.read(MANIFEST))
+        arrays = np.load(io.BytesIO(zf.read(ARRAYS)))
+        f = next(q for q in m["projections"] if q["fields"]["name"] == "big_big")["fields"]
+        # weights 1..255 and delays 0..61 fit uint8 (int32, int16 in memory), indices < 300 uint16
+        assert arrays[f["weight"]["__array__"]].dtype == np.uint8
+        assert arrays[f["delay"]["__array__"]].dtype == np.uint8
+        assert arrays[f["pre_idx"]["__array__"]].dtype == np.uint16
+        assert arrays[m["report"]["wide"]["__array__"]].dtype == np.int64
+        assert arrays[m["report"]["neg"]["__array__"]].dtype == np.int16
+        assert m["narrowed"][f["weight"]["__array__"]] == np.dtype(np.int32).str
+    back = load_program(path)
+    assert_same(prog.network, back.network, "network")  # dtypes and values restored
+    assert back.report["wide"].dtype == np.int64 and back.report["wide"][0] == -(1 << 40)
+    assert np.array_equal(back.report["neg"], prog.report["neg"])
+    assert back.report["neg"].dtype == np.int64
+
+
+def test_version_1_files_still_load(tmp_path, good):
+    # version 1 = version 2 without narrowing (the `good` program has no large arrays)
+    old = rezip(good, tmp_path / "v1.snnc", lambda m: (m.update(version=1), m.pop("narrowed")))
+    assert_same(load_program(good).network, load_program(old).network, "network")
 
 
 def test_missing_parts(tmp_path, good):

@@ -15,6 +15,7 @@ import pytest
 from compiler.errors import FitError
 from compiler.ir import NetworkIR, Population, Projection, SpikeSource
 from compiler.passes.resources import (
+    _core_traffic_wide,
     check_assignment,
     check_fit,
     core_traffic,
@@ -213,6 +214,22 @@ def test_core_usage_matches_brute_force(seed):
     assert u.in_axons.tolist() == ins
     assert u.out_axons.tolist() == outs
     assert u.synapses.tolist() == syn
+    # traffic: (src core, dst core) -> lif neurons on src with >= 1 target on dst, by sets
+    senders: dict[tuple[int, int], set] = {}
+    for pr in net.projections.values():
+        if net.populations[pr.pre].is_source:
+            continue
+        for i, j in zip(pr.pre_idx.tolist(), pr.post_idx.tolist(), strict=True):
+            key = (int(core_of[pr.pre][i]), int(core_of[pr.post][j]))
+            senders.setdefault(key, set()).add((pr.pre, i))
+    want = np.zeros((n_cores, n_cores), np.int64)
+    for (a, b), who in senders.items():
+        want[a, b] = len(who)
+    assert core_traffic(net, core_of, n_cores).toarray().tolist() == want.tolist()
+    projs_lif = [pr for pr in net.projections.values() if not net.populations[pr.pre].is_source]
+    assert _core_traffic_wide(net, core_of, n_cores, projs_lif).toarray().tolist() == \
+        want.tolist()
+    assert want.sum() == u.out_axons.sum()  # every message counted once
 
 
 # ----------------------------------------------------------------------------- bounds, checker

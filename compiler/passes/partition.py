@@ -15,10 +15,11 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
   synapses (lif firing rates are unknown before running, so all lif rates are equal).
   Large graphs are edge-sampled to bound METIS time. Parts are then filled exactly
   (an over-limit part is split), and the repair pass fixes output axons.
-- `auto` (default): graph (if its estimated time fits the budget), then sequential
-  (always), then greedy (if time is left); a candidate is abandoned as soon as it needs
-  more cores than the best so far. Keeps the fewest cores, then the fewest packets per spike, so it is never
-  worse than sequential. A method that cannot finish (a neuron's targets spread over too
+- `auto` (default): graph (if its estimated time fits the budget, or, when over budget
+  by at most PROMISING_BUDGETS budgets, if `locality_probe` predicts a clear win over
+  sequential), then sequential (always), then greedy (if time is left); a candidate is
+  abandoned as soon as it needs more cores than the best so far. Keeps the fewest cores,
+  then the fewest packets per spike, so it is never worse than sequential. A method that cannot finish (a neuron's targets spread over too
   many cores) falls back to sequential and says so in `method` and `stats["fallback"]`.
 
 The repair pass computes exact usage (`resources.core_usage`) and splits every core over
@@ -38,6 +39,7 @@ from ..errors import Diagnostic, FitError, InputError
 from ..ir import NetworkIR
 from ..target import Target
 from .resources import (
+    BLOCK_SYNAPSES,
     LIMITS,
     Usage,
     _runs,
@@ -52,6 +54,8 @@ from .resources import (
 )
 
 METHODS = ("auto", "sequential", "greedy", "graph")
+PROMISING_CUT_RATIO = 0.5  # auto: graph "promising" when its probe cut < this x sequential's
+PROMISING_BUDGETS = 4.0  # auto: a promising graph may take up to this many time budgets
 MASK32 = (1 << 32) - 1
 
 
@@ -89,6 +93,13 @@ class _Ctx:
             bits.append(np.full(size, projection_format(pr, target).bits, np.int64))
         self.pslot_gid = np.concatenate(gids) if gids else np.zeros(0, np.int64)
         self.pslot_bits = np.concatenate(bits) if bits else np.zeros(0, np.int64)
+        # bits added by the kth synapse of a list depend only on (width, kth % 64):
+        # delta_lut[fmt * 64 + kth % 64], with fmt the index of the list's width
+        widths = np.unique(self.pslot_bits)
+        self.pslot_fmt = np.searchsorted(widths, self.pslot_bits).astype(np.int64)
+        kk = np.where(np.arange(BLOCK_SYNAPSES) == 0, BLOCK_SYNAPSES, np.arange(BLOCK_SYNAPSES))
+        self.delta_lut = (synapse_list_bits(kk[None, :], widths[:, None])
+                          - synapse_list_bits(kk[None, :] - 1, widths[:, None])).ravel()
         pres = [pr.pre for pr in self.projs]
         self.one_slot_per_pre = len(pres) == len(set(pres))
         # running estimate of out axons: distinct destination populations per lif neuron
@@ -106,6 +117,7 @@ class _Ctx:
                 est[o:o + has.size] += has
         self.est_out = est
         self.bound: int | None = None  # abandon a candidate needing more cores than this
+        self.info: dict = {}  # method-specific facts reported in Partition.stats
 
     def split(self, cg: np.ndarray) -> dict[str, np.ndarray]:
         """Global core array (per lif gid) -> per-population int32 arrays."""
@@ -158,10 +170,10 @@ def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> 
         ps_s = ks >> nb
         loc_s = ks & ((1 << nb) - 1)
         starts, lengths = _runs(ps_s)
-        kth = np.arange(ks.size) - np.repeat(starts, lengths) + 1
-        b = ctx.pslot_bits[ps_s]
-        delta = synapse_list_bits(kth, b) - synapse_list_bits(kth - 1, b)
-        bits = np.cumsum(np.bincount(loc_s, weights=delta, minlength=w))
+        kth = np.arange(1, ks.size + 1) - np.repeat(starts, lengths)
+        kth &= BLOCK_SYNAPSES - 1
+        kth += ctx.pslot_fmt[ps_s] * BLOCK_SYNAPSES
+        bits = np.cumsum(np.bincount(loc_s, weights=ctx.delta_lut[kth], minlength=w))
         ok &= bits <= cap.synapse_bits
         if ctx.one_slot_per_pre:
             first = loc_s[starts]
@@ -274,6 +286,8 @@ def _greedy(ctx: _Ctx):
                 raise _single_error(ctx, None, ctx.loff[name])
             else:
                 fail = m
+                if ctx.bound is not None and base + fail + 1 > ctx.bound:
+                    raise _Worse(base + fail + 1)
                 m = min(size, max(m + 1, int(math.ceil(m * r * 1.02))))
         for _ in range(4):  # bisect for the smallest block count that fits
             if ok - fail <= 1:
@@ -325,11 +339,57 @@ def graph_cost_estimate(net: NetworkIR, max_degree: float = 10.0) -> float:
     return 0.7e-6 * adj + 0.15e-6 * s + 2e-6 * n
 
 
+def locality_probe(ctx: _Ctx, k: int, sample: int = 50_000) -> tuple[float, float]:
+    """Cut fractions (METIS, id-order blocks) of k parts of a random induced subgraph.
+
+    Each part holds as many sampled neurons as a real core holds neurons, so the two
+    fractions predict whether the graph method can beat sequential fill (local nets: far
+    lower METIS cut; random nets: both near 1) at a small fraction of its cost.
+    """
+    import pymetis
+    import scipy.sparse as sp
+
+    n = ctx.n
+    syn = sum(pr.n_synapses for pr in ctx.projs if not ctx.net.populations[pr.pre].is_source)
+    # sample fraction f keeps a mean degree of about 2 * syn / n * f <= 8 (METIS stays cheap)
+    f = min(1.0, sample / max(n, 1), 4.0 * n / max(syn, 1))
+    rng = np.random.default_rng([int(ctx.net.seed) & 0x7FFFFFFF, 991])
+    sel = np.flatnonzero(rng.random(n) < f).astype(np.int32)
+    m = sel.size
+    k = max(2, min(int(k), m // 4))
+    if m < 8:
+        return 1.0, 1.0
+    newid = np.full(n, -1, np.int32)
+    newid[sel] = np.arange(m, dtype=np.int32)
+    rows, cols = [], []
+    for pr in ctx.projs:
+        if ctx.net.populations[pr.pre].is_source or pr.n_synapses == 0:
+            continue
+        a = newid[ctx.loff[pr.pre]:][:ctx.net.populations[pr.pre].size][pr.pre_idx]
+        b = newid[ctx.loff[pr.post]:][:ctx.net.populations[pr.post].size][pr.post_idx]
+        keep = (a >= 0) & (b >= 0) & (a != b)
+        rows.append(a[keep])
+        cols.append(b[keep])
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+    if r.size == 0:
+        return 1.0, 1.0
+    adj = sp.coo_matrix((np.ones(r.size, np.int64), (r, c)), shape=(m, m)).tocsr()
+    adj = (adj + adj.T).tocsr()
+    res = pymetis.part_graph(k, pymetis.CSRAdjacency(adj.indptr.astype(np.int64),
+                                                     adj.indices.astype(np.int64)),
+                             eweights=adj.data.astype(np.int64),
+                             options=pymetis.Options(seed=1, ufactor=30))
+    part = np.asarray(res.vertex_part, dtype=np.int64)
+    block = sel.astype(np.int64) * k // n
+    return (float(np.count_nonzero(part[r] != part[c])) / r.size,
+            float(np.count_nonzero(block[r] != block[c])) / r.size)
+
+
 def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = 10.0):
     import pymetis
 
     n, cap = ctx.n, ctx.cap
-    a = _graph_edges(ctx, max_degree, int(ctx.net.seed))
     # vertex weight: each neuron's share of the binding additive resource (neurons or bits)
     indeg = np.zeros(n, np.int64)
     for pr in ctx.projs:
@@ -338,17 +398,20 @@ def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = 10.0):
     total_syn = max(int(indeg.sum()), 1)
     bits_per_syn = ctx.lb.get("_bits_total", 0) / total_syn
     per_neuron = np.maximum(1.0 / cap.neurons, indeg * bits_per_syn / cap.synapse_bits)
+    del indeg
     est = max(ctx.lb["cores"], per_neuron.sum())
     k = max(int(ctx.lb["cores"]), int(round(est * slack)))
     k = max(1, min(k, n))
+    ctx.info["graph_parts"] = k
     if k == 1:
         return "fill", None, None
+    a = _graph_edges(ctx, max_degree, int(ctx.net.seed))
     vw = np.maximum(1, np.round(per_neuron * cap.neurons * 16)).astype(np.int64)
     opts = pymetis.Options(seed=int(ctx.net.seed) & 0x7FFFFFFF, ufactor=10)
     adj = pymetis.CSRAdjacency(a.indptr.astype(np.int64), a.indices.astype(np.int64))
     res = pymetis.part_graph(k, adj, vweights=vw, eweights=a.data.astype(np.int64),
                              options=opts)
-    part = np.asarray(res.vertex_part, dtype=np.int64)
+    part = np.asarray(res.vertex_part, dtype=np.int32)
     del a, adj
     order = np.argsort(part, kind="stable")
     rank = np.empty(n, np.int64)
@@ -471,6 +534,8 @@ def _candidate(ctx: _Ctx, method: str, bound: int | None = None) -> Partition:
     stats = traffic_stats(ctx.net, core_of, usage)
     stats["time_s"] = time.perf_counter() - t0
     stats["cores"] = n
+    stats.update(ctx.info)
+    ctx.info = {}
     return Partition(core_of, n, usage, method, stats)
 
 
@@ -516,12 +581,22 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
         for m in ("graph", "sequential", "greedy"):
             tc = time.perf_counter()
             left = time_budget_s - (time.perf_counter() - t0)
+            probe = None
             if m == "graph":
                 est = graph_cost_estimate(net)
+                if left < est <= PROMISING_BUDGETS * time_budget_s:
+                    # over budget: run it anyway when a cheap probe predicts a clear win
+                    # (sequential is then abandoned early, so the total stays small)
+                    g, q = locality_probe(ctx, int(lb["cores"]))
+                    probe = {"graph_cut": round(g, 3), "sequential_cut": round(q, 3)}
+                    if g < PROMISING_CUT_RATIO * q:
+                        left = est
             elif m == "greedy":
                 est = 1.5 * seq_time
             if m != "sequential" and est > left:
                 cands[m] = {"skipped": f"estimated {est:.1f} s > {left:.1f} s left"}
+                if probe is not None:
+                    cands[m]["probe"] = probe
                 continue
             try:
                 c = _candidate(ctx, m, bound=None if best is None else best.n_cores)
@@ -538,6 +613,8 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
                 if m == "sequential":
                     seq_time = time.perf_counter() - tc
             cands[m] = _summary(c)
+            if probe is not None:
+                cands[m]["probe"] = probe
             if best is None or (c.n_cores, c.stats["packets_per_spike"]) < \
                     (best.n_cores, best.stats["packets_per_spike"]):
                 best = c

@@ -7,7 +7,9 @@ walk over the (x, y) mesh, so neighbours in the core order are mesh neighbours.
 
 The core order is the better (by hop-weighted traffic) of the partition's own order and a
 reverse Cuthill-McKee order of the core-to-core traffic graph, which keeps heavily
-communicating cores close when core ids carry no locality (e.g. after METIS).
+communicating cores close when core ids carry no locality (e.g. after METIS). RCM is
+skipped when cores exchange messages with more than RCM_MAX_DEGREE others on average
+(e.g. sequential fill of a random net: 25k cores x 4k partners), where no order helps.
 
 A message from core a to core b travels |dX| + |dY| mesh hops (XY routing, with the
 chips' meshes side by side), |chip_a - chip_b| of which cross a chip boundary.
@@ -27,6 +29,8 @@ from ..ir import NetworkIR
 from ..target import Target
 from .partition import Partition
 from .resources import core_traffic, too_many_cores
+
+RCM_MAX_DEGREE = 64  # cores talking to more others than this on average: no order helps
 
 
 @dataclass
@@ -90,7 +94,7 @@ def place(net: NetworkIR, partition: Partition, target: Target,
     r, c, v = coo.row, coo.col, coo.data.astype(np.int64)
     mx = max(int(target.mesh[0]), 1)
     orders = {"partition": np.arange(n)}
-    if n > 2:
+    if n > 2 and t.nnz <= RCM_MAX_DEGREE * n:
         sym = sp.csr_matrix(t + t.T)
         orders["rcm"] = np.asarray(reverse_cuthill_mckee(sym, symmetric_mode=True))
     best = None

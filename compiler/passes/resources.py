@@ -293,11 +293,53 @@ def core_traffic(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int) -
     """(src core, dst core) -> number of lif neurons on src with >= 1 target on dst.
 
     Entry (i, j) is the number of messages from core i to core j when every lif neuron
-    spikes once; the diagonal holds local messages.
+    spikes once; the diagonal holds local messages. One sort of packed
+    (src core, dst core, neuron) keys over all lif->lif synapses.
     """
     n = int(n_cores)
+    projs = [pr for pr in on_chip_projections(net)
+             if not net.populations[pr.pre].is_source and pr.n_synapses]
+    loff, n_lif = lif_offsets(net)
+    sh_pre, sh_core = max(1, int(n_lif).bit_length()), max(1, n.bit_length())
+    if sh_pre + 2 * sh_core > 62:
+        return _core_traffic_wide(net, core_of, n, projs)
+    if not projs:
+        return sp.csr_matrix((n, n), dtype=np.int64)
+    total = sum(pr.n_synapses for pr in projs)
+    keys = np.empty(total, np.int64)
+    pos = 0
+    for pr in projs:
+        k = keys[pos:pos + pr.n_synapses]
+        pos += pr.n_synapses
+        k[:] = core_of[pr.pre][pr.pre_idx]
+        k <<= sh_core
+        k |= core_of[pr.post][pr.post_idx]
+        k <<= sh_pre
+        k |= pr.pre_idx
+        if loff[pr.pre]:
+            k += loff[pr.pre]
+    keys.sort()
+    starts, _ = _runs(keys)  # distinct (src, dst, neuron)
+    pair = keys[starts]
+    del keys, starts
+    pair >>= sh_pre
+    starts, counts = _runs(pair)
+    pu = pair[starts]
+    del pair
+    # pu is sorted by (src, dst) and unique: it is already a canonical CSR
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(pu >> sh_core, minlength=n), out=indptr[1:])
+    indices = (pu & ((1 << sh_core) - 1)).astype(np.int32)
+    out = sp.csr_matrix((counts.astype(np.int64), indices, indptr), shape=(n, n))
+    out.has_sorted_indices = True
+    out.has_canonical_format = True
+    return out
+
+
+def _core_traffic_wide(net: NetworkIR, core_of: dict[str, np.ndarray], n: int,
+                       projs: list[Projection]) -> sp.csr_matrix:
+    """`core_traffic` for ids too wide to pack into one int64 key (two unique passes)."""
     parts = []
-    projs = [pr for pr in on_chip_projections(net) if not net.populations[pr.pre].is_source]
     for pre, plist in _by_pre(projs).items():
         keys = []
         for pr in plist:
