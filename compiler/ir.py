@@ -242,8 +242,8 @@ def source_spikes(pop: Population, steps: int, seed: int, start: int = 0) -> np.
     n = pop.size
     if src.kind == "poisson":
         rng = rng_for(seed, "source", pop.name)
-        if start:
-            rng.random((start, n))  # skip the rows before `start`
+        if start:  # skip the rows before `start`: one 64-bit draw per PCG64 double
+            rng.bit_generator.advance(start * n)
         return rng.random((steps, n)) < src.rate
     if src.kind == "periodic":
         t = np.arange(start, start + steps)

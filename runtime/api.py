@@ -85,6 +85,12 @@ def run(
     program = to_program(network, target=target, partitioner=partitioner)
     if program.network.phases:  # issue 6: a network with phases runs them (runtime/phases.py)
         return _run_phases(program, backend, steps, output, probes, progress, options)
+    return _run_plain(program, backend, steps, output, probes, progress, options)
+
+
+def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
+               probes: list[str] | None, progress: Any, options: dict[str, Any]) -> RunResult:
+    """`steps` steps of the program (phases, if any, are not applied)."""
     n_steps = int(program.network.steps if steps is None else steps)
     if n_steps <= 0:
         raise InputError(f"steps: {n_steps}; allowed: a positive number of steps")
@@ -132,7 +138,10 @@ def profile(
     from .profiling import profile_report, write_plots
 
     program = to_program(network, target=target, partitioner=partitioner)
-    result = run(program, backend=backend, steps=steps, **options)
+    # a network with phases is profiled over `steps` plain steps (dataset inputs keep
+    # presenting samples; plasticity as compiled): a representative window, not the phases
+    result = _run_plain(program, backend, steps, None, None, options.pop("progress", None),
+                        options)
     report = profile_report(program, result)
     if plot_dir is not None:
         paths = write_plots(program, report, result, Path(plot_dir))

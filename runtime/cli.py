@@ -149,12 +149,21 @@ def _print_run_summary(result: Any) -> None:
     steps = result.steps
     print(f"{result.backend} backend: {steps} steps in {result.wall_s:.3f} s")
     width = max([len(p) for p in result.spikes] + [10])
-    print(f"  {'population':<{width}}  {'size':>7}  {'spikes':>9}  {'rate/step':>9}  {'Hz@1ms':>8}")
+    if result.spikes:
+        print(f"  {'population':<{width}}  {'size':>7}  {'spikes':>9}  {'rate/step':>9}  {'Hz@1ms':>8}")
     for pop, s in result.spikes.items():
         n = s.shape[1] if s.ndim == 2 else 0
         count = int(np.count_nonzero(s))
         rate = count / max(n * steps, 1)
         print(f"  {pop:<{width}}  {n:>7}  {count:>9}  {rate:>9.4f}  {1000 * rate:>8.1f}")
+    counts = {k: v for k, v in result.values.items() if k.endswith(".counts")}
+    if counts:  # a phased run: spike counts per sample instead of rasters
+        print(f"  {'phase.population':<24}  {'samples':>7}  {'size':>6}  {'spikes':>9}  {'per sample':>10}")
+        for key, c in counts.items():
+            n_samples, size = c.shape
+            total = int(c.sum())
+            print(f"  {key[: -len('.counts')]:<24}  {n_samples:>7}  {size:>6}  {total:>9}  "
+                  f"{total / max(n_samples, 1):>10.1f}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -169,6 +178,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                  target=args.target, partitioner=args.partitioner,
                  progress=_progress_printer(steps or 0) if steps else None, **opts)
     _print_run_summary(result)
+    if "readout.accuracy" in result.values:
+        acc = float(result.values["readout.accuracy"])
+        print(f"readout accuracy: {100 * acc:.1f} %")
     print(f"wrote {out} ({', '.join(sorted(result.arrays()))})")
     return 0
 

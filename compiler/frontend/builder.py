@@ -45,6 +45,8 @@ class Network:
         self.populations: dict[str, dict[str, Any]] = {}
         self.projections: dict[str, dict[str, Any]] = {}
         self.probes: list[str] = []
+        self.phases: list[dict[str, Any]] = []
+        self.readout_spec: dict[str, Any] | None = None
 
     # -- adding elements -------------------------------------------------------------
 
@@ -91,6 +93,23 @@ class Network:
         self.probes.extend(names)
         return self
 
+    def phase(self, name: str, *, samples: Mapping[str, Any] | None = None,
+              steps: int | None = None, plastic: Any = None,
+              set: Mapping[str, Any] | None = None) -> Network:  # noqa: A002 - YAML key
+        """Append a phase (see compiler/frontend/phases.py): samples or steps, plastic, set."""
+        spec: dict[str, Any] = {"name": name}
+        for key, value in (("samples", samples), ("steps", steps), ("plastic", plastic),
+                           ("set", set)):
+            if value is not None:
+                spec[key] = _tree_copy(value)
+        self.phases.append(spec)
+        return self
+
+    def readout(self, population: str, assign: str, evaluate: str) -> Network:
+        """Label `population`'s neurons by their responses in phase `assign`; vote in `evaluate`."""
+        self.readout_spec = {"population": population, "assign": assign, "evaluate": evaluate}
+        return self
+
     def _new_name(self, name: str, section: str) -> None:
         if name in self.populations or name in self.projections:
             raise InputError(Diagnostic(f"name '{name}' is already used",
@@ -101,13 +120,18 @@ class Network:
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (numpy arrays kept as arrays), as `network_from_dict` takes it."""
-        return {
+        spec: dict[str, Any] = {
             "snnc": FORMAT_VERSION, "name": self.name, "target": self.target,
             "precision": self.precision, "seed": self.seed, "steps": self.steps,
             "populations": _tree_copy(self.populations),
             "projections": _tree_copy(self.projections),
             "probes": list(self.probes),
         }
+        if self.phases:
+            spec["phases"] = _tree_copy(self.phases)
+        if self.readout_spec is not None:
+            spec["readout"] = dict(self.readout_spec)
+        return spec
 
     def build(self) -> NetworkIR:
         """Validate and build the IR (same checks as a YAML file)."""
@@ -169,6 +193,8 @@ class Network:
                     proj[key]["file"] = str(base / proj[key]["file"])
             net.projections[name] = proj
         net.probes = list(data.get("probes") or [])
+        net.phases = list(data.get("phases") or [])
+        net.readout_spec = data.get("readout")
         return net
 
 
