@@ -7,6 +7,7 @@ failures. No Python traceback for bad input (set SNNC_DEBUG=1 to see internal on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -262,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     except SnncError as e:
         print(f"snnc: error: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # e.g. `snnc ... | head`: the reader left; not an error of ours
+        with contextlib.suppress(Exception):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush
+        return 0
     except KeyboardInterrupt:
         print("snnc: interrupted", file=sys.stderr)
         return 1

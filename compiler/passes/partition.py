@@ -137,20 +137,22 @@ class _Table:
     def __init__(self, ctx: _Ctx, rank: np.ndarray | None):
         n = ctx.n
         counts = np.zeros(n, np.int64)
-        keys = []
-        for i, pr in enumerate(ctx.projs):
-            if pr.n_synapses == 0:
-                continue
-            r = (ctx.loff[pr.post] + pr.post_idx.astype(np.int64))
-            if rank is not None:
-                r = rank[r].astype(np.int64)
-            counts += np.bincount(r, minlength=n)
-            r <<= 32
-            r |= ctx.pslot_off[i] + pr.pre_idx.astype(np.int64)
-            keys.append(r)
-        self.keys = (keys[0] if len(keys) == 1 else np.concatenate(keys)) if keys \
-            else np.zeros(0, np.int64)
-        del keys
+        projs = [(i, pr) for i, pr in enumerate(ctx.projs) if pr.n_synapses]
+        self.keys = np.empty(sum(pr.n_synapses for _, pr in projs), np.int64)
+        pos = 0
+        for i, pr in projs:
+            k = self.keys[pos:pos + pr.n_synapses]  # filled in place: no int64 temporaries
+            pos += pr.n_synapses
+            o = ctx.loff[pr.post]
+            if rank is None:
+                k[:] = pr.post_idx
+                k += o
+            else:
+                k[:] = rank[o:o + ctx.net.populations[pr.post].size][pr.post_idx]
+            counts += np.bincount(k, minlength=n)
+            k <<= 32
+            k |= pr.pre_idx
+            k += ctx.pslot_off[i]
         self.keys.sort()
         self.indptr = np.concatenate(([0], np.cumsum(counts)))
 
