@@ -8,6 +8,7 @@ from test_resources import fan, lif, net_of, proj, src, tgt
 
 from compiler.errors import FitError, InputError
 from compiler.passes.partition import METHODS, partition
+from compiler.passes.partition import PROMISING_CUT_RATIO as PROMISING
 from compiler.passes.resources import check_assignment
 
 ALL = ("sequential", "greedy", "graph", "auto")
@@ -185,3 +186,60 @@ def test_unknown_method_and_fit_errors():
 def test_empty_network():
     p = partition(net_of([src("s", 3)], []), tgt())
     assert p.n_cores == 0 and p.core_of == {}
+
+
+# ----------------------------------------------------------------------------- auto policy
+
+def random_lif_net(n=2000, fan_in=12, seed=4):
+    """One lif population, each neuron with `fan_in` uniformly random inputs (no locality)."""
+    rng = np.random.default_rng(seed)
+    post = np.repeat(np.arange(n), fan_in)
+    return net_of([lif("a", n)], [proj("a_a", "a", "a", rng.integers(0, n, post.size), post)])
+
+
+def _probe(net, target=SMALL):
+    from compiler.passes.partition import _Ctx, locality_probe
+    from compiler.passes.resources import check_fit
+
+    lb = check_fit(net, target)
+    return locality_probe(_Ctx(net, target, lb), max(lb["cores"], 8))
+
+
+def test_locality_probe_separates_local_from_random_nets():
+    g, q = _probe(sheet_net(side=60, radius=2, shuffle_seed=3))
+    # shuffled sheet: id blocks cut almost every edge, METIS parts of a sheet few
+    assert q > 0.9 and g < 0.5 * q
+    g, q = _probe(sheet_net(side=60, radius=2))  # row-major ids: blocks are strips
+    assert g < 0.5 * q
+    g, q = _probe(random_lif_net())
+    assert q > 0.9 and g > 0.5 * q  # no locality for METIS to find either
+
+
+def test_auto_runs_promising_graph_over_budget(monkeypatch):
+    import compiler.passes.partition as P
+
+    # pretend graph would take 2 budgets: the probe decides whether it runs anyway
+    monkeypatch.setattr(P, "graph_cost_estimate", lambda net: 2.0)
+    shuffled = sheet_net(side=40, radius=2, shuffle_seed=11)
+    p = partition(shuffled, SMALL, "auto", time_budget_s=1.0)
+    assert p.method == "auto:graph"
+    probe = p.stats["candidates"]["graph"]["probe"]
+    assert probe["graph_cut"] < PROMISING * probe["sequential_cut"]
+    assert p.n_cores <= partition(shuffled, SMALL, "sequential").n_cores
+    rnd = random_lif_net()
+    p = partition(rnd, SMALL, "auto", time_budget_s=1.0)
+    cand = p.stats["candidates"]["graph"]
+    assert "skipped" in cand and cand["probe"]["graph_cut"] >= PROMISING * cand["probe"]["sequential_cut"]
+    assert p.n_cores <= partition(rnd, SMALL, "sequential").n_cores
+    # far over budget (more than PROMISING_BUDGETS budgets): skipped without a probe
+    monkeypatch.setattr(P, "graph_cost_estimate", lambda net: 100.0)
+    cand = partition(shuffled, SMALL, "auto", time_budget_s=1.0).stats["candidates"]["graph"]
+    assert "skipped" in cand and "probe" not in cand
+
+
+def test_auto_abandons_greedy_once_it_needs_more_cores():
+    net = sheet_net(side=40, radius=2, shuffle_seed=11)
+    p = partition(net, SMALL, "auto", time_budget_s=60.0)
+    gr = partition(net, SMALL, "greedy")
+    assert gr.n_cores > p.n_cores  # greedy cannot win on the shuffled sheet ...
+    assert "abandoned" in p.stats["candidates"]["greedy"]  # ... and auto stops it early

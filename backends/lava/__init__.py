@@ -2,7 +2,8 @@
 
 `import backends.lava` is cheap and works without Lava: Lava is only imported by the worker
 child process (`backends.lava.worker`), which runs under a watchdog because Lava hangs
-forever when a process model raises.
+forever when a process model raises. Phased runs (train / label / test, issue 6):
+`backends.lava.phases.run_phased`, driven by runtime/phases.py.
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def _preflight(program: Program, plan: LavaPlan, options: dict[str, Any]) -> Non
             if proj.plasticity is not None:
                 raise BackendError(f"projection '{proj.name}': plasticity not yet supported on "
                                    f"lava (rule '{proj.plasticity.rule}')")
+    from .learning import LearningFactory, unsupported
+
+    if isinstance(options.get("learning_rule_factory"), LearningFactory):  # rules Lava cannot run
+        from compiler.plasticity import lower_rule
+
+        for proj in net.projections.values():
+            if proj.plasticity is not None:
+                why = unsupported(lower_rule(proj.plasticity, plan.precision, seed=net.seed,
+                                             name=proj.name))
+                if why:
+                    raise BackendError(f"projection '{proj.name}': " + "; ".join(why))
 
 
 def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
