@@ -8,6 +8,13 @@ is per run.
 
     .venv/bin/python bench/compile_scale.py --sizes 10000 100000 [--nets sheet shuffled]
         [--methods sequential greedy graph auto] [--target loihi1] [--json out.json]
+        [--budget 30] [--artifact] [--profile]
+
+Columns: cores, lower bound (LB), cores / LB, packets per spike (own core counted),
+packets to other cores per spike, partition / place / artifact (build + save of the
+`.snnc`, with --artifact) seconds, their total, and the peak RSS. `--budget` is auto's
+time budget (default 30 s, the compiler's default); `--profile` prints a cProfile of
+partition + place + save to stderr.
 """
 
 from __future__ import annotations

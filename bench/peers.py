@@ -9,9 +9,14 @@ bench/peers_nengo.py in its own venv: nengo-loihi 1.1.0 needs nengo 3.2 and nump
 Cases:
 - ens2x1000: nengo-loihi's two-ensemble pattern (docs/examples/ens_ens.py: ensemble a -> b with
   LstsqL2(weights=True)), at 1000 + 1000 neurons. nengo builds it; its float gains, biases and
-  the 1000 x 1000 weights are discretized here to Lava fixed_pt LIF (see `ens_ir`).
+  the 1000 x 1000 weights are discretized here to Lava fixed_pt LIF (see `ens_ir`). nengo's
+  LIF gets tau_ref = --tau-ref (default 0: Lava's LIF has no refractory period).
 - rand4k: bench/cpu_step.py's 4000-neuron random recurrent net (100 synapses per neuron, ~3 %
-  activity); its hand Lava run is cpu_step's Dense + LIF worker.
+  activity); its hand Lava run is cpu_step's Dense + LIF worker; snnc gets repeated
+  (post, pre) pairs summed (`merge_pairs`), as that worker's Dense does.
+Spikes: snnc cpu vs snnc lava vs hand Lava must agree exactly; nengo-loihi discretizes and
+clips voltages its own way, so only firing rates (mean, per-neuron r) are compared.
+Results and discussion: bench/results/peers.md.
 Times: build = network construction + compile (snnc: runtime.compile; nengo: Simulator());
 ms/step: best of --repeat (cpu: whole runs; nengo: consecutive windows; hand Lava: Lava's
 run() after a 1-step start-up; snnc lava: the worker's run() time, which excludes start-up).
@@ -182,6 +187,22 @@ def run_hand_ens(ir: NetworkIR, steps: int, timeout: float) -> dict | None:
         return pickle.loads(out.read_bytes())
 
 
+def merge_pairs(net: dict) -> dict:
+    """cpu_step's net with repeated (post, pre) pairs summed into one synapse, zeros dropped.
+
+    Lava's weight matrices (and so snnc's lava backend) hold one synapse per pair; cpu_step's
+    hand Lava net sums them the same way (np.add.at into its Dense matrix). The weights are
+    even, so the sums lose nothing to Lava's mixed-sign 8-bit rounding.
+    """
+    n = net["n"]
+    key = net["post"].astype(np.int64) * n + net["pre"]
+    uniq, inv = np.unique(key, return_inverse=True)
+    w = np.bincount(inv, weights=net["weight"]).astype(np.int32)
+    keep = w != 0
+    return {**net, "pre": (uniq % n)[keep].astype(np.int32),
+            "post": (uniq // n)[keep].astype(np.int32), "weight": w[keep]}
+
+
 # ---------------------------------------------------------------- snnc runners
 def run_snnc(ir: NetworkIR, steps: int, repeat: int, timeout: float) -> dict:
     """Compile once (timed), then best-of-`repeat` runs on cpu and on lava (grouped)."""
@@ -204,7 +225,7 @@ def run_snnc(ir: NetworkIR, steps: int, repeat: int, timeout: float) -> dict:
         spikes = res.spikes
     rows["snnc cpu"] = {"build_s": build_s + setup, "ms_per_step": 1e3 * best / steps,
                         "spikes": spikes}
-    best, lspikes, err = float("inf"), None, None
+    best, lava_build, lspikes, err = float("inf"), float("inf"), None, None
     for _ in range(repeat):
         try:
             res = lava.run(program, steps, [], granularity="grouped", timeout_s=timeout)
@@ -213,8 +234,9 @@ def run_snnc(ir: NetworkIR, steps: int, repeat: int, timeout: float) -> dict:
             print(f"  snnc lava: {err}", file=sys.stderr)
             break
         best = min(best, res.meta.get("lava_run_s", res.wall_s))
+        lava_build = min(lava_build, res.meta.get("lava_build_s", 0.0))
         lspikes = res.spikes
-    rows["snnc lava"] = {"build_s": build_s, "ms_per_step": 1e3 * best / steps if lspikes else
+    rows["snnc lava"] = {"build_s": build_s + lava_build, "ms_per_step": 1e3 * best / steps if lspikes else
                          float("nan"), "spikes": lspikes, "error": err}
     return rows
 
@@ -234,6 +256,14 @@ def rates(spikes: dict | None, pops: list[str]) -> str:
     if not spikes:
         return "-"
     return ", ".join(f"{p} {1e3 * spikes[p].mean():.1f} Hz" for p in pops)
+
+
+def rate_corr(ref: dict, other: dict | None, pops: list[str]) -> str:
+    """Per-neuron firing-rate correlation (Pearson r) of `other` against `ref`, per population."""
+    if not other:
+        return "-"
+    return ", ".join(f"{p} r={np.corrcoef(ref[p].mean(0), other[p].mean(0))[0, 1]:.4f}"
+                     for p in pops)
 
 
 def run_case(case: str, args: argparse.Namespace, nengo_py: str | None) -> list[dict]:
@@ -259,7 +289,7 @@ def run_case(case: str, args: argparse.Namespace, nengo_py: str | None) -> list[
     else:
         net = cpu_step.build(4000, args.seed)
         total = cpu_step.WARMUP + steps
-        ir = cpu_step.cpu_program(net, "fixed").network
+        ir = cpu_step.cpu_program(merge_pairs(net), "fixed").network
         pops = ["a"]
         snnc = run_snnc(ir, total, rep, args.timeout)
         hand = None
@@ -276,20 +306,23 @@ def run_case(case: str, args: argparse.Namespace, nengo_py: str | None) -> list[
                 np.savez(path, vth=cpu_step.VTH, **net)
                 nd = run_nengo(nengo_py, case, total, rep, path, args.timeout)
         nspk = {"a": nd["a.spikes"]} if nd else None
-        note = f"{net['pre'].size} synapses, {cpu_step.WARMUP} warm-up steps included"
+        note = (f"{net['pre'].size} synapses ({ir.projections['r'].n_synapses} distinct pairs), "
+                f"{cpu_step.WARMUP} warm-up steps included")
         steps = total
     ref = snnc["snnc cpu"]["spikes"]
     entries = [("snnc cpu", snnc["snnc cpu"], "ref"),
                ("snnc lava (grouped)", snnc["snnc lava"], agree(ref, snnc["snnc lava"]["spikes"], pops)),
                ("hand Lava", hand, agree(ref, hand and hand.get("spikes"), pops)),
-               ("nengo-loihi emulator", nd, "rates only" if nd else "-")]
+               ("nengo-loihi emulator", nd,
+                f"per-neuron rates: {rate_corr(ref, nspk, pops)}" if nd else "-")]
     for name, r, same in entries:
         if r is None:
             rows.append({"case": case, "runner": name, "build_s": float("nan"),
                          "ms_per_step": float("nan"), "spikes": "not run", "rates": "-", "note": note})
             continue
         spk = nspk if name.startswith("nengo") else r.get("spikes")
-        rows.append({"case": case, "runner": name, "build_s": float(r.get("build_s", np.nan)),
+        build = r.get("build_s", 0.0) + r.get("setup_s", 0.0)  # hand Lava: + its first run(1)
+        rows.append({"case": case, "runner": name, "build_s": float(build),
                      "ms_per_step": float(r["ms_per_step"]), "spikes": same,
                      "rates": rates(spk, pops), "note": note, "steps": steps})
     cpu_ms = rows[0]["ms_per_step"]

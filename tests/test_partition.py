@@ -243,3 +243,16 @@ def test_auto_abandons_greedy_once_it_needs_more_cores():
     gr = partition(net, SMALL, "greedy")
     assert gr.n_cores > p.n_cores  # greedy cannot win on the shuffled sheet ...
     assert "abandoned" in p.stats["candidates"]["greedy"]  # ... and auto stops it early
+
+
+def test_sample_positions_is_a_sorted_bernoulli_sample():
+    from compiler.passes.partition import _sample_positions
+
+    rng = np.random.default_rng(0)
+    pos = _sample_positions(rng, 200_000, 0.1)
+    assert np.all(np.diff(pos) > 0) and pos[0] >= 0 and pos[-1] < 200_000
+    # Binomial(200000, 0.1): mean 20000, sd 134
+    assert abs(pos.size - 20_000) < 6 * 134
+    # each half of the range gets its share (no drift in the geometric walk)
+    assert abs(np.count_nonzero(pos < 100_000) - 10_000) < 6 * 95
+    assert _sample_positions(rng, 0, 0.5).size == 0

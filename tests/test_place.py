@@ -79,3 +79,24 @@ def test_too_many_cores():
     msg = str(e.value)
     assert "needs 6 cores" in msg and "1 chip(s) x 4 cores = 4" in msg
     assert "chips: 2" in msg and "bigger target" in msg
+
+
+def test_dense_traffic_skips_rcm_and_counts_crossings(monkeypatch):
+    # 4 neurons all to all (self excluded), 1 neuron per core: 12 messages between 4 cores
+    n = 4
+    pre, post = np.nonzero(~np.eye(n, dtype=bool))
+    net = net_of([lif("a", n)], [proj("a_a", "a", "a", pre, post)])
+    t = tgt(chips=2, cpc=2, mesh=(2, 1))
+    p = partition(net, t, "sequential")
+    pl = place(net, p, t)
+    assert pl.stats["order"] in ("partition", "rcm")
+    # chips [0, 0, 1, 1], x = chip * 2 + [0, 1]: hops |xa - xb| summed over ordered pairs
+    gx = np.array([0, 1, 2, 3])
+    assert pl.stats["hop_weighted_traffic"] == int(np.abs(gx[pre] - gx[post]).sum())  # 20
+    # 8 of 12 messages cross the chip boundary, each crossing 1 chip
+    assert pl.stats["interchip_messages_per_spike"] == pytest.approx(8 / 4)
+    assert pl.stats["chip_crossings_per_spike"] == pytest.approx(8 / 4)
+    import compiler.passes.place as P
+
+    monkeypatch.setattr(P, "RCM_MAX_DEGREE", 2)  # 12 pairs > 2 * 4 cores: too dense
+    assert place(net, p, t).stats["order"] == "partition"

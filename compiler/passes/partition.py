@@ -13,8 +13,10 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
 - `graph`: METIS (pymetis) k-way partition of the lif neuron graph (sources are off-chip
   and excluded). Vertex weights balance the binding resource, edge weights count
   synapses (lif firing rates are unknown before running, so all lif rates are equal).
-  Large graphs are edge-sampled to bound METIS time. Parts are then filled exactly
-  (an over-limit part is split), and the repair pass fixes output axons.
+  Large graphs are edge-sampled to GRAPH_DEGREE synapses per neuron to bound METIS time,
+  and handed to METIS in reverse Cuthill-McKee order (cache-friendly when neuron ids
+  carry no locality). Parts are then filled exactly (an over-limit part is split), and
+  the repair pass fixes output axons.
 - `auto` (default): graph (if its estimated time fits the budget, or, when over budget
   by at most PROMISING_BUDGETS budgets, if `locality_probe` predicts a clear win over
   sequential), then sequential (always), then greedy (if time is left); a candidate is
@@ -160,11 +162,15 @@ class _Table:
 
 
 def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> int:
-    """How many neurons of ranks s, s+1, ..., e-1 fit on one core (exact except out_axons)."""
+    """How many neurons of ranks s, s+1, ..., e-1 fit on one core (exact except out_axons).
+
+    Every per-neuron increment is >= 0, so each cumulative use is sorted and its prefix
+    that fits is found by binary search.
+    """
     cap = ctx.cap
     w = e - s
     k = tab.keys[tab.indptr[s]:tab.indptr[e]]
-    ok = np.arange(1, w + 1) <= cap.neurons
+    fit = min(w, int(cap.neurons))
     if k.size:
         nb = max(1, int(w).bit_length())
         local = (k >> 32) - s
@@ -178,7 +184,7 @@ def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> 
         kth &= BLOCK_SYNAPSES - 1
         kth += ctx.pslot_fmt[ps_s] * BLOCK_SYNAPSES
         bits = np.cumsum(np.bincount(loc_s, weights=ctx.delta_lut[kth], minlength=w))
-        ok &= bits <= cap.synapse_bits
+        fit = min(fit, int(np.searchsorted(bits, cap.synapse_bits, side="right")))
         if ctx.one_slot_per_pre:
             first = loc_s[starts]
         else:
@@ -186,9 +192,10 @@ def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> 
             kg.sort()
             st, _ = _runs(kg >> nb)
             first = kg[st] & ((1 << nb) - 1)
-        ok &= np.cumsum(np.bincount(first, minlength=w)) <= cap.in_axons
-    ok &= np.cumsum(est_out[s:e]) <= cap.out_axons
-    return w if ok.all() else int(np.argmin(ok))
+        ins = np.cumsum(np.bincount(first, minlength=w))
+        fit = min(fit, int(np.searchsorted(ins, cap.in_axons, side="right")))
+    outs = np.cumsum(est_out[s:e])
+    return min(fit, int(np.searchsorted(outs, cap.out_axons, side="right")))
 
 
 def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
@@ -309,6 +316,21 @@ def _greedy(ctx: _Ctx):
     return "cores", cg, base
 
 
+def _sample_positions(rng: np.random.Generator, total: int, p: float) -> np.ndarray:
+    """Sorted positions 0..total-1, each kept independently with probability p.
+
+    Geometric gaps between kept positions: draws ~p * total numbers, not total.
+    """
+    parts, last = [], -1
+    while last < total - 1:
+        exp = (total - 1 - last) * p
+        size = int(min(1 << 24, exp + 6 * math.sqrt(exp) + 16))
+        pos = last + np.cumsum(rng.geometric(p, size=size))
+        last = int(pos[-1])
+        parts.append(pos[pos < total])
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
 def _graph_edges(ctx: _Ctx, max_degree: float, seed: int):
     """Symmetric CSR adjacency of lif neurons (edge-sampled to ~max_degree per vertex)."""
     import scipy.sparse as sp
@@ -322,16 +344,20 @@ def _graph_edges(ctx: _Ctx, max_degree: float, seed: int):
     for pr in lif_projs:
         pre, post = pr.pre_idx, pr.post_idx
         if keep < 1.0:
-            m = rng.random(pr.n_synapses) < keep
-            pre, post = pre[m], post[m]
-        rows.append(ctx.loff[pr.pre] + pre.astype(np.int64))
-        cols.append(ctx.loff[pr.post] + post.astype(np.int64))
-    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+            idx = _sample_positions(rng, pr.n_synapses, keep)
+            pre, post = pre[idx], post[idx]
+            del idx
+        rows.append(pre.astype(np.int32) + np.int32(ctx.loff[pr.pre]))
+        cols.append(post.astype(np.int32) + np.int32(ctx.loff[pr.post]))
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+    del rows, cols
     m = r != c
     r, c = r[m], c[m]
-    a = sp.coo_matrix((np.ones(r.size, np.int32), (r, c)), shape=(n, n)).tocsr()
-    a = (a + a.T).tocsr()
+    # both directions in one conversion (duplicates are summed: weight = synapses sampled)
+    a = sp.csr_matrix((np.ones(2 * r.size, np.int32),
+                       (np.concatenate((r, c)), np.concatenate((c, r)))), shape=(n, n))
+    a.sum_duplicates()
     return a
 
 
@@ -395,6 +421,7 @@ def locality_probe(ctx: _Ctx, k: int, sample: int = 50_000) -> tuple[float, floa
 
 def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = GRAPH_DEGREE):
     import pymetis
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
 
     n, cap = ctx.n, ctx.cap
     # vertex weight: each neuron's share of the binding additive resource (neurons or bits)
@@ -414,12 +441,17 @@ def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = GRAPH_DEGREE):
         return "fill", None, None
     a = _graph_edges(ctx, max_degree, int(ctx.net.seed))
     vw = np.maximum(1, np.round(per_neuron * cap.neurons * 16)).astype(np.int64)
+    # METIS in reverse Cuthill-McKee vertex order: neighbours get nearby ids, which makes
+    # METIS 2-3x faster on nets whose ids carry no locality (1M shuffled sheet: 31 -> 13 s)
+    perm = np.asarray(reverse_cuthill_mckee(a, symmetric_mode=True))
+    a = a[perm][:, perm].tocsr()
     opts = pymetis.Options(seed=int(ctx.net.seed) & 0x7FFFFFFF, ufactor=10)
     adj = pymetis.CSRAdjacency(a.indptr.astype(np.int64), a.indices.astype(np.int64))
-    res = pymetis.part_graph(k, adj, vweights=vw, eweights=a.data.astype(np.int64),
+    res = pymetis.part_graph(k, adj, vweights=vw[perm], eweights=a.data.astype(np.int64),
                              options=opts)
-    part = np.asarray(res.vertex_part, dtype=np.int32)
-    del a, adj
+    part = np.empty(n, np.int32)
+    part[perm] = res.vertex_part
+    del a, adj, perm
     order = np.argsort(part, kind="stable")
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
