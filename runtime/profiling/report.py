@@ -117,7 +117,7 @@ def _si(x: float, unit: str) -> str:
                           (1e-9, "n"), (1e-12, "p")):
         if ax >= scale:
             return f"{x / scale:.3g} {prefix}{unit}"
-    return f"0 {unit}"
+    return "0" if ax == 0 else f"{x:.3g} {unit}"
 
 
 def _pct(p: float | None) -> str:
