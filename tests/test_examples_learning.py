@@ -22,6 +22,29 @@ def _spec(name: str) -> dict:
     return data
 
 
+def res_dataset(spec: dict):
+    """The compiled Dataset of the digits example (its splits and raw pixel values)."""
+    net = compile_network(network_from_dict(spec, base_dir=EXAMPLES)).network
+    return net.populations["inp"].source.dataset
+
+
+def prototype_predictions(w: np.ndarray, train_x: np.ndarray, train_y: np.ndarray,
+                          test_x: np.ndarray) -> np.ndarray:
+    """Classes of test_x by the most cosine-similar weight row, each row labelled by the
+    majority class of the training images it is most similar to (-1: matched none)."""
+    def unit(a: np.ndarray) -> np.ndarray:
+        return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
+    wn = unit(w)
+    best = np.argmax(unit(train_x) @ wn.T, axis=1)
+    votes = np.zeros((len(w), 10))
+    np.add.at(votes, (best, train_y), 1.0)
+    label = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
+    sim = unit(test_x) @ wn.T
+    sim[:, label < 0] = -np.inf
+    return label[np.argmax(sim, axis=1)]
+
+
 @pytest.mark.slow
 def test_digits_stdp_short_learns_well_above_chance():
     spec = _spec("digits_stdp.yaml")
@@ -38,9 +61,20 @@ def test_digits_stdp_short_learns_well_above_chance():
     assert res["readout.assignment"].shape == (100,)
     assert len(set(res["readout.assignment"].tolist()) - {-1}) >= 8  # neurons cover the classes
     assert acc > 0.5, acc  # chance is 0.1
-    # learned weights differ from their random start and stay in the 8-bit range
-    w = res["inp_exc.weights"]
+    # learned weights stay in the 8-bit range and moved away from their random start
+    # (uniform 0..60, mean 30): the rule's decay term -2^-5*y0*w pulls the weights of
+    # pixels that are blank in every training image (x1 = 0) towards 0 on every update
+    w = res["inp_exc.weights"].astype(np.float64)
     assert w.min() >= 0 and w.max() <= 255
+    ds = res_dataset(spec)
+    train_x = ds.x[ds.splits["train"]]
+    blank = train_x.max(axis=0) == 0
+    assert blank.sum() >= 2  # the digits' left and right border columns
+    assert w[:, blank].mean() < 0.5 * w[:, ~blank].mean(), (w[:, blank].mean(), w.mean())
+    # each neuron's weights became a digit prototype: used as nearest (cosine) prototypes,
+    # labelled by the training images they match best, they classify test images
+    proto = prototype_predictions(w, train_x, ds.y[ds.splits["train"]], ds.x[ds.splits["test"]])
+    assert np.mean(proto == ds.y[ds.splits["test"]]) > 0.6
     assert wall < 120, wall
 
 

@@ -93,6 +93,14 @@ def list_bits_lut(counts: np.ndarray, bits_per_synapse: int) -> np.ndarray:
     return synapse_list_bits(np.arange(top + 1), bits_per_synapse)[counts]
 
 
+def _list_bits_f64(counts: np.ndarray, bits_per_synapse: int) -> np.ndarray:
+    """`list_bits_lut` as float64 (bincount weights) without an int64 intermediate."""
+    if counts.size and int(counts.max()) <= 1 << 16:
+        lut = synapse_list_bits(np.arange(int(counts.max()) + 1), bits_per_synapse)
+        return lut.astype(np.float64)[counts]
+    return list_bits_lut(counts, bits_per_synapse).astype(np.float64)
+
+
 def synapse_list_bits(n, bits_per_synapse):
     """Encoded bits of synapse lists of `n` synapses each (vectorized over n and bits)."""
     n = np.asarray(n, dtype=np.int64)
@@ -158,7 +166,8 @@ def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(flag)
     del flag
     lengths = np.empty_like(starts)
-    lengths[:-1] = starts[1:] - starts[:-1]
+    # out=: an expression temporary of 100M entries costs seconds of page faults here
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
     lengths[-1] = sorted_keys.size - starts[-1]
     return starts, lengths
 
@@ -241,7 +250,7 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
     mask = (1 << sh) - 1
     for pre, plist in _by_pre(projs).items():
         pre_pop = net.populations[pre]
-        uniq = []
+        uniq, dst = [], None
         for pr in plist:
             if pr.n_synapses == 0:
                 continue
@@ -255,17 +264,24 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
             starts, counts = _runs(key)
             ukeys = key[starts]
             del key, starts
+            dst = np.empty(ukeys.size, np.int32)  # few large temporaries: fresh memory
+            np.bitwise_and(ukeys, mask, out=dst, casting="unsafe")  # is slow to map
             b = projection_format(pr, target).bits
-            bits += np.bincount(ukeys & mask, weights=list_bits_lut(counts, b),
-                                minlength=n)[:n].astype(np.int64)
+            bits += np.rint(np.bincount(dst, weights=_list_bits_f64(counts, b),
+                                        minlength=n)[:n]).astype(np.int64)
+            del counts
             uniq.append(ukeys)
         if not uniq:
             continue
-        u = uniq[0] if len(uniq) == 1 else np.unique(np.concatenate(uniq))
+        if len(uniq) == 1:  # the common case: reuse this projection's distinct pairs
+            u = uniq[0]
+        else:
+            u = np.unique(np.concatenate(uniq))
+            dst = (u & mask).astype(np.int32)
         del uniq
-        dst = u & mask
         in_ax += np.bincount(dst, minlength=n)[:n]
-        pre_idx = u >> sh
+        u >>= sh
+        pre_idx = u
         del u
         if pre_pop.is_source:
             src_msgs += float(source_rates(pre_pop)[pre_idx].sum())
