@@ -6,7 +6,9 @@
 
 For each size and seed it runs the example's phases (train / label / test) on the CPU
 backend with `seed` changed (weights, spikes, learning) and the split kept; it reports
-accuracy mean +/- sd and training time (the `train` phase's wall time). Baselines:
+accuracy mean +/- sd and training time (the `train` phase's wall time), and per run the
+accuracy of the learned weights used directly as cosine prototypes (no spikes), which
+separates what the rule learned from what the spiking readout makes of it. Baselines:
 logistic regression and an MLP (sklearn) trained on the same train split (raw pixels).
 A learning curve (accuracy after each training epoch, first seed, largest size) is
 written to bench/results/learning_curve.png.
