@@ -26,8 +26,10 @@ with m in [-8, 7], e in [-7, 8]):
 * oja: `dw = lr * u0 * x1 * y1 - lr * u0 * y1 * y1 * w`.
   hebbian / oja traces: x1 (tau_pre, x1_impulse), y1 (tau_post, y1_impulse).
 * reward_stdp: tag `dt = a_plus*y0*x1 - a_minus*x0*y1 - (1/tau_e)*u0*t` (eligibility,
-  decaying by t/tau_e per epoch), `dw = lr * u0 * t * m` where m is the trace (y2 slot;
-  modulator_tau, modulator_impulse) of the spikes of the `modulator` population.
+  decaying by t/tau_e per epoch), `dw = lr * u0 * t * (m - baseline)` where m is the trace
+  (y2 slot; modulator_tau, modulator_impulse) of the spikes of the `modulator` population
+  and `baseline` (default 0, >= 0) the expected reward trace: with a baseline, reward
+  below expectation depresses eligible synapses (so a rule can unlearn).
 * loihi: `dw` / `dt` / `dd` strings in Lava's grammar, trace parameters x1_tau, x1_impulse,
   ... y3_impulse as in Lava's LoihiLearningRule; a declared modulator is referred to by
   its population name and occupies the y2 slot.
@@ -59,7 +61,7 @@ RULE_KEYS = {
     "hebbian": ("learning_rate", "tau_pre", "tau_post", "x1_impulse", "y1_impulse"),
     "oja": ("learning_rate", "tau_pre", "tau_post", "x1_impulse", "y1_impulse"),
     "reward_stdp": ("a_plus", "a_minus", "tau_plus", "tau_minus", "learning_rate", "tau_e",
-                    "modulator_tau", "modulator_impulse", "x1_impulse", "y1_impulse"),
+                    "modulator_tau", "modulator_impulse", "x1_impulse", "y1_impulse", "baseline"),
     "loihi": ("dw", "dt", "dd", "modulator_tau", "modulator_impulse")
     + tuple(f"{s}_{k}" for s in TRACE_SLOTS for k in ("tau", "impulse")),
 }
@@ -297,7 +299,10 @@ def lower(plasticity: Plasticity, precision: str, *, seed: int = 0, name: str = 
                  prod("tau_e", "u", -1.0 / tau_e, ("t",), "1 / tau_e")]
         products["dt"] = tuple(t for t in terms if t is not None and t.mantissa != 0)
         dw = prod("learning_rate", "u", lr, ("t", MODULATOR_SLOT), "learning_rate")
-        products["dw"] = (dw,) if dw is not None else ()
+        baseline = P.num("baseline", 0.0, lo=0)
+        base = (prod("baseline", "u", -lr * baseline, ("t",), "learning_rate * baseline")
+                if baseline else None)
+        products["dw"] = tuple(t for t in (dw, base) if t is not None)
     elif rule == "loihi":
         aliases = {modulator: MODULATOR_SLOT} if modulator else {}
         for s in TRACE_SLOTS:
