@@ -86,17 +86,24 @@ def correct_per_trial(counts: np.ndarray, labels: np.ndarray, rewarded: int) -> 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:projection cue_out")  # float net: the quantized copy's note
-def test_reward_task_learns_before_and_after_the_flip():
+@pytest.mark.parametrize("seed", [None, 0])  # None: the example's own seed (3)
+def test_reward_task_learns_before_and_after_the_flip(seed):
+    """Issue 6 goal: >= 95 % correct after learning, before and after the reward flips.
+    Measured for seeds 0-9: last block 1.00 in both phases, last 5 blocks >= 0.95 each."""
     spec = _spec("reward_task.yaml")
+    if seed is not None:
+        spec["seed"] = seed
     res = run_phases(compile_network(network_from_dict(spec, base_dir=EXAMPLES)))
     curves = {}
     for phase, rewarded in (("before", 0), ("after", 1)):
         ok = correct_per_trial(res[f"{phase}.out.counts"], res[f"{phase}.labels"], rewarded)
         assert ok.shape == (200,)
         curves[phase] = ok.reshape(-1, 20).mean(axis=1)  # fraction correct per block of 20
-    assert curves["before"][-1] > 0.8 and curves["after"][-1] > 0.8, curves
-    # right after the flip the old habit is wrong: the first block is worse than the last
-    assert curves["after"][0] < curves["after"][-1], curves
+        # learned: at most one wrong trial in the last block of 20, >= 95 % over the last 100
+        assert curves[phase][-1] >= 0.95, curves
+        assert ok[-100:].mean() >= 0.95, curves
+    # right after the flip the old habit is wrong: the first block is near chance or below
+    assert curves["after"][0] <= 0.6, curves
     # the weights swapped: cue B now drives `out`, cue A no longer does
     w = res["cue_out.weights"][0]
     assert w[1] > 4 * w[0]

@@ -9,7 +9,8 @@ from test_resources import fan, lif, net_of, proj, src, tgt
 from compiler.errors import FitError, InputError
 from compiler.passes.partition import METHODS, partition
 from compiler.passes.partition import PROMISING_CUT_RATIO as PROMISING
-from compiler.passes.resources import check_assignment
+from compiler.passes.resources import check_assignment, core_traffic
+from compiler.passes.resources import check_fit as check_resources
 
 ALL = ("sequential", "greedy", "graph", "auto")
 
@@ -256,3 +257,59 @@ def test_sample_positions_is_a_sorted_bernoulli_sample():
     # each half of the range gets its share (no drift in the geometric walk)
     assert abs(np.count_nonzero(pos < 100_000) - 10_000) < 6 * 95
     assert _sample_positions(rng, 0, 0.5).size == 0
+
+
+def random_recurrent(n: int, fan_in: int, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    post = np.repeat(np.arange(n), fan_in)
+    pre = rng.integers(0, n, post.size)
+    return net_of([lif("a", n)], [proj("a_a", "a", "a", pre, post)])
+
+
+def test_random_net_sequential_fills_once_with_fanout_bound(monkeypatch):
+    # random targets: a neuron's destination cores ~ its synapse count, so sequential
+    # fills once with that bound; each core is then a maximal run: the next neuron
+    # would push the sent synapses or the distinct presynaptic neurons over 60
+    import compiler.passes.partition as P
+
+    n, cap = 4000, 60
+    net = random_recurrent(n, 6)
+    t = tgt(in_axons=cap, out_axons=cap)
+    ctx = P._Ctx(net, t, check_resources(net, t))
+    assert P._spread(ctx) >= P.SPREAD_ONE_PASS  # ~67 blocks of 60: 6 targets, ~5.8 blocks
+    p = partition(net, t, "sequential")
+    assert_valid(net, p, t)
+    pr = net.projections["a_a"]
+    outdeg = np.bincount(pr.pre_idx, minlength=n)
+    core = p.core_of["a"]
+    assert (np.diff(core) >= 0).all()  # contiguous runs in id order
+    starts = np.flatnonzero(np.diff(core, prepend=-1))
+    for s, e in zip(starts[:-1], starts[1:], strict=True):
+        pres = np.unique(pr.pre_idx[(pr.post_idx >= s) & (pr.post_idx <= e)])  # + neuron e
+        assert outdeg[s:e].sum() <= cap
+        assert outdeg[s:e + 1].sum() > cap or pres.size > cap
+    # the traffic matrix of this assignment rides along for placement, exact
+    assert (p.usage.extra["traffic"].toarray() ==
+            core_traffic(net, p.core_of, p.n_cores).toarray()).all()
+    # the former estimate-and-refill path: valid too, and not fewer cores
+    monkeypatch.setattr(P, "SPREAD_ONE_PASS", 2.0)
+    old = partition(net, t, "sequential")
+    assert_valid(net, old, t)
+    assert "traffic" not in old.usage.extra
+    assert p.n_cores <= old.n_cores
+
+
+def test_spread_tells_random_from_local():
+    from compiler.passes.partition import _Ctx, _spread
+
+    t = tgt(in_axons=60, out_axons=60, chips=4)
+    rnd = random_recurrent(20000, 6)  # lower bound 334 cores: blocks of 59 neurons
+    ctx = _Ctx(rnd, t, check_resources(rnd, t))
+    assert _spread(ctx) > 0.97  # 6 random targets in 1 of 339 blocks: 5.96 distinct
+    # ring: each neuron sends to its 6 right-hand neighbours, all in 1 or 2 id blocks
+    n = 1200
+    pre = np.repeat(np.arange(n), 6)
+    post = (pre + np.tile(np.arange(1, 7), n)) % n
+    ring = net_of([lif("a", n)], [proj("a_a", "a", "a", pre, post)])
+    ctx = _Ctx(ring, t, check_resources(ring, t))
+    assert _spread(ctx) < 0.5

@@ -100,3 +100,23 @@ def test_dense_traffic_skips_rcm_and_counts_crossings(monkeypatch):
 
     monkeypatch.setattr(P, "RCM_MAX_DEGREE", 2)  # 12 pairs > 2 * 4 cores: too dense
     assert place(net, p, t).stats["order"] == "partition"
+
+
+def test_traffic_from_partition_gives_same_placement():
+    # sequential fill of a random net leaves the traffic matrix in usage.extra; place
+    # consumes it and must place exactly as when it recomputes the traffic itself
+    rng = np.random.default_rng(5)
+    n = 3000
+    post = np.repeat(np.arange(n), 5)
+    net = net_of([lif("a", n)], [proj("a_a", "a", "a", rng.integers(0, n, post.size), post)])
+    t = Target(name="t", chips=200, cores_per_chip=4, mesh=(2, 2),
+               core=CoreLimits(in_axons=40, out_axons=40))
+    p = partition(net, t, "sequential")
+    assert "traffic" in p.usage.extra
+    a = place(net, p, t)
+    assert "traffic" not in p.usage.extra  # consumed
+    b = place(net, p, t)  # recomputed by core_traffic
+    assert a.stats == b.stats
+    for f in ("chip", "core", "x", "y"):
+        assert getattr(a, f).tolist() == getattr(b, f).tolist()
+    assert a.stats["hop_weighted_traffic"] > 0

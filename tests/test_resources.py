@@ -20,6 +20,7 @@ from compiler.passes.resources import (
     check_fit,
     core_traffic,
     core_usage,
+    incoming_usage,
     lower_bound,
     projection_format,
     synapse_list_bits,
@@ -305,3 +306,47 @@ def test_fit_error_too_many_cores_names_count_and_chips():
     assert "needs at least 5 cores (binding limit: neurons)" in msg
     assert "1 chip(s) x 4 cores = 4" in msg and "chips: 2" in msg
     assert e.value.exit_code == 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_usage_with_traffic_matches_brute_force(seed):
+    # one projection per lif population (a->b, b->a) + two from a source: traffic comes
+    # from the usage sort and must equal the set-based count; usage is unchanged by it
+    rng = np.random.default_rng(100 + seed)
+    pops = [src("s", 7), lif("a", 30), lif("b", 12)]
+    projs = []
+    for k, (pre, post, npre, npost) in enumerate([("s", "a", 7, 30), ("a", "b", 30, 12),
+                                                  ("b", "a", 12, 30), ("s", "b", 7, 12)]):
+        m = int(rng.integers(1, 150))
+        projs.append(proj(f"p{k}", pre, post, rng.integers(0, npre, m), rng.integers(0, npost, m),
+                          delay=rng.integers(0, 5, m), nwb=int(rng.integers(1, 9))))
+    net = net_of(pops, projs)
+    n_cores = 4
+    core_of = {"a": rng.integers(0, n_cores, 30).astype(np.int32),
+               "b": rng.integers(0, n_cores, 12).astype(np.int32)}
+    t = tgt()
+    u = incoming_usage(net, core_of, n_cores, t, traffic=True, per_neuron_out=True)
+    neurons, bits, ins, outs, syn = brute_usage(net, core_of, n_cores, t)
+    assert (u.neurons.tolist(), u.synapse_bits.tolist(), u.in_axons.tolist(),
+            u.out_axons.tolist(), u.synapses.tolist()) == (neurons, bits, ins, outs, syn)
+    want = np.zeros((n_cores, n_cores), np.int64)
+    dests: dict[tuple[str, int], set] = {}
+    for pr in net.projections.values():
+        if net.populations[pr.pre].is_source:
+            continue
+        for i, j in zip(pr.pre_idx.tolist(), pr.post_idx.tolist(), strict=True):
+            dests.setdefault((pr.pre, i), set()).add(int(core_of[pr.post][j]))
+    for (pop, i), cs in dests.items():
+        for c in cs:
+            want[int(core_of[pop][i]), c] += 1
+    assert u.extra["traffic"].toarray().tolist() == want.tolist()
+    assert u.lif_senders == len(dests)
+    for pop, size in (("a", 30), ("b", 12)):
+        assert u.extra["out_of"][pop].tolist() == [len(dests.get((pop, i), ())) for i in range(size)]
+    plain = incoming_usage(net, core_of, n_cores, t)
+    assert "traffic" not in plain.extra
+    assert plain.lif_senders == u.lif_senders
+    assert plain.extra["local_messages"] == u.extra["local_messages"] == int(np.trace(want))
+    # a lif population sending through two projections: no traffic (pairs need a union)
+    net2 = net_of(pops, projs + [proj("p9", "a", "a", [0, 1], [2, 3])])
+    assert "traffic" not in incoming_usage(net2, core_of, n_cores, t, traffic=True).extra

@@ -61,6 +61,7 @@ GRAPH_DEGREE = 30.0  # graph: synapses kept per neuron for METIS (1M sheet: 10 -
 # other-core packets per spike, 20 -> 1.37, 30 -> 1.33, 45 -> 1.30 at +25 % time)
 PROMISING_BUDGETS = 4.0  # auto: a promising graph may take up to this many time budgets
 MASK32 = (1 << 32) - 1
+SPREAD_ONE_PASS = 0.9  # sequential: one fill with an out-axon upper bound above this spread
 
 
 @dataclass
@@ -528,9 +529,11 @@ def _take(usage: Usage, old_ids: np.ndarray) -> Usage:
     """Usage with cores relabelled (new core i = old core old_ids[i])."""
     f = {k: getattr(usage, k)[old_ids] for k in ("neurons", "synapse_bits", "in_axons",
                                                  "out_axons", "synapses")}
+    same = old_ids.size == usage.n_cores and bool((old_ids == np.arange(old_ids.size)).all())
+    drop = ("out_of",) if same else ("out_of", "traffic")  # traffic: for place, same ids only
     return Usage(**f, lif_senders=usage.lif_senders,
                  source_messages_per_step=usage.source_messages_per_step,
-                 extra={k: v for k, v in usage.extra.items() if k != "out_of"})
+                 extra={k: v for k, v in usage.extra.items() if k not in drop})
 
 
 # ----------------------------------------------------------------------------- driver
@@ -549,11 +552,15 @@ def _candidate(ctx: _Ctx, method: str, bound: int | None = None) -> Partition:
     usage = None
     if kind == "fill":
         tab = _Table(ctx, a)
-        cg, n = _fill(ctx, a, b, tab=tab)
+        # targets spread over cores (random nets): fill with an out-axon upper bound, so
+        # one pass is exact; else fill with the running estimate and refill if needed
+        est = _fanout_bound(ctx) if a is None and _spread(ctx) >= SPREAD_ONE_PASS else None
+        cg, n = _fill(ctx, a, b, est_out=est, tab=tab)
         if bound is not None and n > bound:
             raise _Worse(n)
-        usage = incoming_usage(ctx.net, ctx.split(cg), n, ctx.target, per_neuron_out=True)
-        if (usage.out_axons > ctx.cap.out_axons).any():
+        usage = incoming_usage(ctx.net, ctx.split(cg), n, ctx.target,
+                               per_neuron_out=est is None, traffic=est is not None)
+        if est is None and (usage.out_axons > ctx.cap.out_axons).any():
             # refill with each neuron's exact destination-core count of this first pass
             # (+10 %: the refilled cores are smaller, so targets spread over more cores)
             est = np.ceil(_gid_array(ctx, usage.extra["out_of"]) * 1.1).astype(np.int64)
@@ -576,6 +583,39 @@ def _candidate(ctx: _Ctx, method: str, bound: int | None = None) -> Partition:
     stats.update(ctx.info)
     ctx.info = {}
     return Partition(core_of, n, usage, method, stats)
+
+
+def _fanout_bound(ctx: _Ctx) -> np.ndarray:
+    """Per lif gid: synapses it sends (capped at out_axons), >= its destination cores."""
+    out = np.zeros(ctx.n, np.int64)
+    for pr in ctx.projs:
+        if ctx.net.populations[pr.pre].is_source or pr.n_synapses == 0:
+            continue
+        o = ctx.loff[pr.pre]
+        out[o:o + ctx.net.populations[pr.pre].size] += np.bincount(
+            pr.pre_idx, minlength=ctx.net.populations[pr.pre].size)
+    return np.minimum(out, ctx.cap.out_axons, out=out)
+
+
+def _spread(ctx: _Ctx, stride: int = 64) -> float:
+    """Distinct (neuron, id block) / synapses over 1/stride of the lif neurons.
+
+    Blocks are as large as the biggest average core (lower bound); near 1.0 means a
+    neuron's targets land on about as many cores as it has synapses, whatever the fill.
+    """
+    block = max(1, ctx.n // max(int(ctx.lb["cores"]), 1))
+    blocks, syn = [], 0
+    for pr in ctx.projs:
+        if ctx.net.populations[pr.pre].is_source or pr.n_synapses == 0:
+            continue
+        sel = np.flatnonzero((pr.pre_idx & (stride - 1)) == 0)  # stride: a power of 2
+        syn += sel.size
+        k = (pr.pre_idx[sel].astype(np.int64) + ctx.loff[pr.pre]) << 32
+        k |= (pr.post_idx[sel].astype(np.int64) + ctx.loff[pr.post]) // block
+        blocks.append(k)
+    if not syn:
+        return 0.0
+    return np.unique(np.concatenate(blocks)).size / syn
 
 
 def _gid_array(ctx: _Ctx, per_pop: dict[str, np.ndarray]) -> np.ndarray:

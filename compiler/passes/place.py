@@ -14,7 +14,8 @@ skipped when cores exchange messages with more than RCM_MAX_DEGREE others on ave
 A message from core a to core b travels |dX| + |dY| mesh hops (XY routing, with the
 chips' meshes side by side), |chip_a - chip_b| of which cross a chip boundary.
 Traffic = distinct (lif neuron, destination core) pairs: one message each when every lif
-neuron spikes once (`resources.core_traffic`).
+neuron spikes once (`resources.core_traffic`, or the copy the partitioner left in
+`usage.extra["traffic"]`, which placement consumes).
 """
 
 from __future__ import annotations
@@ -72,8 +73,15 @@ def slot_layout(order: np.ndarray, target: Target):
 
 def hops(chip: np.ndarray, x: np.ndarray, y: np.ndarray, mesh_x: int, a, b) -> np.ndarray:
     """XY-routing hop counts between cores a and b (arrays of core ids)."""
-    gx = chip.astype(np.int64) * mesh_x + x
-    return np.abs(gx[a] - gx[b]) + np.abs(y[a].astype(np.int64) - y[b])
+    gx = chip.astype(np.int32) * np.int32(mesh_x) + x.astype(np.int32)
+    h = gx[a]
+    h -= gx[b]
+    np.abs(h, out=h)
+    d = y.astype(np.int32)[a]  # int32 and in place: 100M-entry traffic at 1M neurons
+    d -= y.astype(np.int32)[b]
+    np.abs(d, out=d)
+    h += d
+    return h
 
 
 def place(net: NetworkIR, partition: Partition, target: Target,
@@ -89,9 +97,11 @@ def place(net: NetworkIR, partition: Partition, target: Target,
     if n == 0:
         e = np.zeros(0, np.int32)
         return Placement(e, e, e, e, {"chips": 0, "hops_per_spike": 0.0})
-    t = core_traffic(net, partition.core_of, n)
-    coo = t.tocoo()
-    r, c, v = coo.row, coo.col, coo.data.astype(np.int64)
+    t = partition.usage.extra.pop("traffic", None)  # computed with the usage: consume it
+    if t is None or t.shape != (n, n):
+        t = core_traffic(net, partition.core_of, n)
+    r = np.repeat(np.arange(n, dtype=np.int32), np.diff(t.indptr))  # CSR rows, no COO copy
+    c, v = t.indices, t.data.astype(np.int64, copy=False)
     mx = max(int(target.mesh[0]), 1)
     orders = {"partition": np.arange(n)}
     if n > 2 and t.nnz <= RCM_MAX_DEGREE * n:
@@ -101,14 +111,17 @@ def place(net: NetworkIR, partition: Partition, target: Target,
     for name, order in orders.items():
         chip, core, x, y = slot_layout(order, target)
         h = hops(chip, x, y, mx, r, c)
-        cost = int((h * v).sum())
+        cost = int(np.dot(h, v))
         if best is None or cost < best[0]:
-            best = (cost, name, chip, core, x, y, h)
-    cost, name, chip, core, x, y, h = best
+            best = (cost, name, chip, core, x, y)
+    cost, name, chip, core, x, y = best
     senders = partition.usage.lif_senders
-    cross = chip[r] != chip[c]
-    inter = int(v[cross].sum())
-    crossings = int((np.abs(chip[r].astype(np.int64) - chip[c]) * v).sum())
+    del best, h
+    dchip = chip[r]
+    dchip -= chip[c]
+    np.abs(dchip, out=dchip)
+    inter = int(v[dchip != 0].sum())
+    crossings = int(np.dot(dchip, v))
     stats = {
         "order": name,
         "chips": int(chip.max()) + 1,

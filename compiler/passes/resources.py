@@ -228,12 +228,15 @@ class Usage:
 
 def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
                    target: Target, projs: list[Projection] | None = None,
-                   with_out: bool = True, per_neuron_out: bool = False) -> Usage:
+                   with_out: bool = True, per_neuron_out: bool = False,
+                   traffic: bool = False) -> Usage:
     """Usage counting only the projections `projs` (default: all onto lif populations).
 
     With `with_out=False` out_axons are left at 0 (they depend on all projections).
     With `per_neuron_out`, `extra["out_of"]` maps each lif population to the number of
-    destination cores of each of its neurons.
+    destination cores of each of its neurons. With `traffic`, `extra["traffic"]` is
+    `core_traffic` of the same assignment from the same sort (saves one sort of all
+    synapses), when every lif population sends through one projection and keys fit.
     """
     projs = on_chip_projections(net) if projs is None else projs
     n = int(n_cores)
@@ -248,24 +251,47 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
     out_of: dict[str, np.ndarray] = {}
     sh = max(1, n.bit_length())  # key = pre << sh | core
     mask = (1 << sh) - 1
-    for pre, plist in _by_pre(projs).items():
+    by_pre = _by_pre(projs)
+    sh_pre = max(1, max((net.populations[p].size for p in by_pre), default=1).bit_length())
+    traffic = traffic and with_out and sh_pre + 2 * sh <= 62 and all(
+        len([pr for pr in pl if pr.n_synapses]) <= 1 for p, pl in by_pre.items()
+        if not net.populations[p].is_source)
+    parts = []  # traffic: per lif population, (src, dst) pair keys and their counts
+    for pre, plist in by_pre.items():
         pre_pop = net.populations[pre]
         uniq, dst = [], None
+        wide = traffic and not pre_pop.is_source  # key = (src << sh | dst) << sh_pre | pre
         for pr in plist:
             if pr.n_synapses == 0:
                 continue
             post_core = core_of[pr.post][pr.post_idx]
             syn += np.bincount(post_core, minlength=n)[:n]
-            key = pr.pre_idx.astype(np.int64)
-            key <<= sh
-            key |= post_core
+            if wide:
+                key = core_of[pre][pr.pre_idx].astype(np.int64)
+                key <<= sh
+                key |= post_core
+                key <<= sh_pre
+                key |= pr.pre_idx
+            else:
+                key = pr.pre_idx.astype(np.int64)
+                key <<= sh
+                key |= post_core
             del post_core
             key.sort()
             starts, counts = _runs(key)
             ukeys = key[starts]
             del key, starts
-            dst = np.empty(ukeys.size, np.int32)  # few large temporaries: fresh memory
-            np.bitwise_and(ukeys, mask, out=dst, casting="unsafe")  # is slow to map
+            if wide:
+                pair = ukeys >> sh_pre
+                np.bitwise_and(ukeys, (1 << sh_pre) - 1, out=ukeys)  # now pre << 0
+                pair_starts, pair_counts = _runs(pair)
+                parts.append((pair[pair_starts], pair_counts))
+                dst = np.empty(ukeys.size, np.int32)
+                np.bitwise_and(pair, mask, out=dst, casting="unsafe")
+                del pair, pair_starts, pair_counts
+            else:
+                dst = np.empty(ukeys.size, np.int32)  # few large temporaries: fresh memory
+                np.bitwise_and(ukeys, mask, out=dst, casting="unsafe")  # is slow to map
             b = projection_format(pr, target).bits
             bits += np.rint(np.bincount(dst, weights=_list_bits_f64(counts, b),
                                         minlength=n)[:n]).astype(np.int64)
@@ -273,28 +299,38 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
             uniq.append(ukeys)
         if not uniq:
             continue
-        if len(uniq) == 1:  # the common case: reuse this projection's distinct pairs
-            u = uniq[0]
+        if wide:
+            pre_idx = uniq[0]  # pre ids of the distinct (pre, dst) pairs, not sorted
         else:
-            u = np.unique(np.concatenate(uniq))
-            dst = (u & mask).astype(np.int32)
+            if len(uniq) == 1:  # the common case: reuse this projection's distinct pairs
+                u = uniq[0]
+            else:
+                u = np.unique(np.concatenate(uniq))
+                dst = (u & mask).astype(np.int32)
+            u >>= sh
+            pre_idx = u
+            del u
         del uniq
         in_ax += np.bincount(dst, minlength=n)[:n]
-        u >>= sh
-        pre_idx = u
-        del u
         if pre_pop.is_source:
             src_msgs += float(source_rates(pre_pop)[pre_idx].sum())
         elif with_out:
             src = core_of[pre][pre_idx]
             out_ax += np.bincount(src, minlength=n)[:n]
-            senders += 1 + int(np.count_nonzero(pre_idx[1:] != pre_idx[:-1]))
+            per = np.bincount(pre_idx, minlength=pre_pop.size) if wide or per_neuron_out \
+                else None
+            if per is not None:
+                senders += int(np.count_nonzero(per))
+            else:  # pre_idx is sorted
+                senders += 1 + int(np.count_nonzero(pre_idx[1:] != pre_idx[:-1]))
             local += int(np.count_nonzero(src == dst))
             if per_neuron_out:
-                out_of[pre] = np.bincount(pre_idx, minlength=pre_pop.size)
+                out_of[pre] = per
     extra = {"local_messages": local}
     if per_neuron_out:
         extra["out_of"] = out_of
+    if traffic:
+        extra["traffic"] = _pairs_csr(parts, n, sh)
     return Usage(neurons, bits, in_ax, out_ax, syn, lif_senders=senders,
                  source_messages_per_step=src_msgs, extra=extra)
 
@@ -346,6 +382,22 @@ def core_traffic(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int) -
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(pu >> sh_core, minlength=n), out=indptr[1:])
     indices = (pu & ((1 << sh_core) - 1)).astype(np.int32)
+    out = sp.csr_matrix((counts.astype(np.int64), indices, indptr), shape=(n, n))
+    out.has_sorted_indices = True
+    out.has_canonical_format = True
+    return out
+
+
+def _pairs_csr(parts: list[tuple[np.ndarray, np.ndarray]], n: int, sh: int) -> sp.csr_matrix:
+    """n x n CSR from sorted unique (src << sh | dst) keys and counts, summed over parts."""
+    if len(parts) > 1:
+        keys = np.concatenate([k for k, _ in parts])
+        vals = np.concatenate([v for _, v in parts]).astype(np.int64)
+        return sp.coo_matrix((vals, (keys >> sh, keys & ((1 << sh) - 1))), shape=(n, n)).tocsr()
+    pu, counts = parts[0] if parts else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(pu >> sh, minlength=n)[:n], out=indptr[1:])
+    indices = (pu & ((1 << sh) - 1)).astype(np.int32)
     out = sp.csr_matrix((counts.astype(np.int64), indices, indptr), shape=(n, n))
     out.has_sorted_indices = True
     out.has_canonical_format = True
