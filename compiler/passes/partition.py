@@ -5,8 +5,11 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
 - `sequential`: fill cores in population order, neuron index order (like Lava's mapper),
   starting a new core as soon as any limit would be exceeded and at every population
   (so a population's neurons stay aligned to core boundaries). Neurons, synapse bits and
-  input axons of a prefix are exact; output axons (which depend on later placement) use
-  a running estimate (destination populations per neuron) and the repair pass.
+  input axons of a prefix are exact. Output axons depend on later cores: when targets
+  spread (`_spread` >= SPREAD_ONE_PASS, e.g. random nets) each neuron counts its synapse
+  count, an upper bound, so one fill is exact and its usage sort also yields the core
+  traffic for placement; otherwise a running estimate (destination populations per
+  neuron), one refill with the first pass's exact counts if needed, and the repair pass.
 - `greedy`: like nengo-loihi `split_blocks`: each population is cut into `m` equal blocks
   with `m` the smallest count whose blocks all fit (largest block size), found by a
   ratio-guided search then bisection; populations never share a core.
