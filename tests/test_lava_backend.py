@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lava_nets import lif_pop, program_of, projection, reference_run, source_pop, two_layer
 
-from backends.lava.plan import effective_weights
 from compiler.errors import BackendError
 from compiler.ir import Adapt, NetworkIR, Probe
+from compiler.lava_weights import effective_weights
 
 pytest.importorskip("lava")
 import backends.cpu as cpu  # noqa: E402
@@ -54,7 +54,7 @@ def test_two_layer_fixed_matches_reference_and_cpu(granularity, cores):
     # final weights: Lava's clipped and truncated matrix, as the cpu backend reports it
     proj = net.projections["inp_hid"]
     expect = np.zeros((8, 6), np.int64)
-    expect[proj.post_idx, proj.pre_idx] = effective_weights(proj.weight, "mixed", 7)
+    expect[proj.post_idx, proj.pre_idx] = effective_weights(proj.weight, 7, mode="mixed")
     np.testing.assert_array_equal(res.values["inp_hid.weights"], expect)
     if granularity == "grouped":
         assert res.meta["processes"] == 4  # inp, hid, inp_hid, hid_hid
@@ -90,10 +90,10 @@ def test_core_blocks_keep_the_projection_sign_mode():
                     probes=[Probe("out", "v")])
     program = program_of(net, {"out": 2})
     # the case discriminates: block-wise automatic modes give other effective weights
-    mixed = effective_weights(np.array(w), "mixed", 7)
+    mixed = effective_weights(np.array(w), 7, mode="mixed")
     assert mixed.tolist() == [0, 4, -256, -8, 8, 4]
-    assert effective_weights(np.array([3, 5, 9, 7]), "excitatory", 7).tolist() == [2, 4, 8, 6]
-    assert effective_weights(np.array([-256, -7]), "inhibitory", 7).tolist() == [-254, -6]
+    assert effective_weights(np.array([3, 5, 9, 7]), 7, mode="excitatory").tolist() == [2, 4, 8, 6]
+    assert effective_weights(np.array([-256, -7]), 7, mode="inhibitory").tolist() == [-254, -6]
     grouped = bl.run(program, 20, granularity="grouped")
     core = bl.run(program, 20, granularity="core")
     assert core.meta["processes"] == 1 + 2 + 2

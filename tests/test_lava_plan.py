@@ -10,9 +10,10 @@ import pytest
 from lava_nets import lif_pop, program_of, projection, source_pop, two_layer
 
 import backends.lava as bl
-from backends.lava.plan import effective_weights, make_plan, sign_mode_of
+from backends.lava.plan import make_plan
 from compiler.errors import BackendError
 from compiler.ir import NetworkIR, Plasticity
+from compiler.lava_weights import effective_weights, sign_mode
 
 
 def test_import_does_not_load_lava():
@@ -61,14 +62,15 @@ def test_sparse_kind_for_low_density():
 
 def test_sign_mode_and_effective_weights_follow_lava():
     # values worked out by hand from lava/utils/weightutils.py
-    assert effective_weights(np.array([300, 255, 7, -13, -300]), "mixed", 7).tolist() == \
+    assert effective_weights(np.array([300, 255, 7, -13, -300]), 7, mode="mixed").tolist() == \
         [252, 252, 4, -16, -256]
-    assert effective_weights(np.array([300, 7, 6]), "excitatory", 7).tolist() == [254, 6, 6]
-    assert effective_weights(np.array([-300, -13, -2]), "inhibitory", 6).tolist() == [-252, -12, 0]
+    assert effective_weights(np.array([300, 7, 6]), 7, mode="excitatory").tolist() == [254, 6, 6]
+    assert effective_weights(np.array([-300, -13, -2]), 6, mode="inhibitory").tolist() == [-252, -12, 0]
+    # a (1, 2) matrix with absent synapses (zeros): the per-synapse weights give Lava's mode
     p = projection("p", "a", "b", [0, 1], [0, 0], [-5, -1])
-    assert sign_mode_of(p, 1, 2) == "inhibitory"
+    assert sign_mode(p.weight) == "inhibitory"
     p = projection("p", "a", "b", [0], [0], [5])
-    assert sign_mode_of(p, 1, 2) == "excitatory"
+    assert sign_mode(p.weight) == "excitatory"
 
 
 def test_negative_weight_exp_split_over_source_cores_is_refused():

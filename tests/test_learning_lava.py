@@ -26,7 +26,7 @@ from compiler.plasticity import lower_projection
 from backends.cpu.learning import make_learner
 from backends.lava.learning import LearningFactory, proc_model_map
 from backends.lava.plan import SynapseBlock
-from compiler.plasticity.fixed import sign_mode
+from compiler.lava_weights import sign_mode
 from lava.proc.io.source import RingBuffer
 from lava.proc.dense.process import LearningDense
 from lava.proc.sparse.process import LearningSparse

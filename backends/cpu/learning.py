@@ -31,6 +31,7 @@ import numpy as np
 
 from compiler.errors import BackendError
 from compiler.ir import NetworkIR, Projection
+from compiler.lava_weights import clip_range, sign_mode
 from compiler.plasticity import LearningRuleSpec, lower_projection
 from compiler.plasticity import fixed as fx
 from compiler.plasticity.grammar import Product
@@ -314,7 +315,7 @@ class Learner:
         frac = ip % 1
         ip = _stochastic_round(np.floor(ip), self._cr.value, frac)
         res = (ip * scale).astype(np.int64) >> fx.ACC_SHIFT
-        lo, hi = fx.weight_range(self.sign_mode) if var == "w" else VAR_RANGE_FIXED[var]
+        lo, hi = clip_range(self.sign_mode) if var == "w" else VAR_RANGE_FIXED[var]
         res = np.clip(res, lo, hi)
         return sel, self._bounds(var, res)
 
@@ -408,4 +409,4 @@ def make_learner(projection: Projection, synapses: SynapsesLike, network: Networ
     n_pre = network.populations[projection.pre].size
     n_post = network.populations[projection.post].size
     mod_size = network.populations[spec.modulator].size if spec.modulator else None
-    return Learner(spec, synapses, n_pre, n_post, fx.sign_mode(projection.weight), mod_size)
+    return Learner(spec, synapses, n_pre, n_post, sign_mode(projection.weight), mod_size)

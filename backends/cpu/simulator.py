@@ -223,14 +223,13 @@ class Simulator:
         Fixed: `effective_weights(rint(scale * w0), num_weight_bits)` (Lava's clip/truncation
         of the scaled weights); float: `scale * w0`. Scales are absolute, not cumulative.
         """
-        from .weights import effective_weights
+        from .weights import scaled_weights
 
         syn = self.synapses[name]
         if syn.plastic:
             raise BackendError(f"set_weight_scale('{name}'): plastic projections cannot be scaled")
         w0 = self._w0.setdefault(name, syn.weight.copy())
-        w = effective_weights(np.rint(float(scale) * w0), syn.num_weight_bits) if self.fixed \
-            else float(scale) * w0
+        w = scaled_weights(w0, scale, syn.num_weight_bits) if self.fixed else float(scale) * w0
         syn.weight = w.astype(w0.dtype)
         syn._wsrc = syn.weight.astype(np.float64)
         if self.fixed:

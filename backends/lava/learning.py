@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from compiler.errors import BackendError
+from compiler.lava_weights import clip_range, sign_mode
 from compiler.plasticity import LearningRuleSpec
-from compiler.plasticity import fixed as fx
 
 BOUNDS_PARAM = "snnc_w_bounds"
 
@@ -72,13 +72,11 @@ def learning_dense_kwargs(spec: LearningRuleSpec, weights: np.ndarray | None = N
     for the models of `proc_model_map`. Weights should already be clipped to 8 bits
     (fixed), as Dense would do: the learning models only truncate them.
     """
-    from lava.utils.weightutils import SignMode
+    from .lowering import lava_sign_mode
 
-    if mode is None:
-        return learning_dense_kwargs(spec, None, fx.sign_mode(weights))
+    mode = sign_mode(weights) if mode is None else mode
     kw: dict[str, Any] = {"learning_rule": make_learning_rule(spec),
-                          "sign_mode": {"excitatory": SignMode.EXCITATORY, "inhibitory": SignMode.INHIBITORY,
-                                        "mixed": SignMode.MIXED}[mode]}
+                          "sign_mode": lava_sign_mode(mode)}
     if spec.w_min is not None or spec.w_max is not None:
         kw[BOUNDS_PARAM] = (spec.w_min, spec.w_max)
     return kw
@@ -176,7 +174,7 @@ class LearningFactory:
         fixed = precision == "fixed"
         w = np.asarray(block.weight).astype(np.int64 if fixed else np.float64)
         if fixed:
-            w = np.clip(w, *fx.weight_range(block.sign_mode))
+            w = np.clip(w, *clip_range(block.sign_mode))
         kw = learning_dense_kwargs(spec, mode=block.sign_mode)
         kw["name"] = block.key
         if fixed:

@@ -28,7 +28,8 @@ class Built:
     record_paths: dict[str, str] = field(default_factory=dict)  # LIF group key -> .npy
 
 
-def _sign_mode(name: str) -> Any:
+def lava_sign_mode(name: str) -> Any:
+    """Lava's SignMode for a sign-mode name of `compiler.lava_weights`."""
     from lava.utils.weightutils import SignMode
 
     return {"excitatory": SignMode.EXCITATORY, "inhibitory": SignMode.INHIBITORY,
@@ -110,7 +111,7 @@ def build_synapse(block: SynapseBlock, precision: str) -> Any:
     kw: dict[str, Any] = {"name": block.key}
     if fixed:
         kw.update(weight_exp=block.weight_exp, num_weight_bits=block.num_weight_bits,
-                  sign_mode=_sign_mode(block.sign_mode))
+                  sign_mode=lava_sign_mode(block.sign_mode))
     if block.kind in ("delay_dense", "delay_sparse"):
         max_delay = int(block.delay.max())
         if block.kind == "delay_dense":

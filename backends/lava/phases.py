@@ -222,7 +222,7 @@ def _replace_param(p: LIFParams, kind: str, param: str, value: float) -> LIFPara
 def scaled_blocks(program: Program, plan: Any, proj_name: str, scale: float) -> dict[str, np.ndarray]:
     """Each (Delay)Dense block matrix of static projection `proj_name` at `scale` times its
     compiled weights, quantized exactly as the cpu backend's `set_weight_scale`."""
-    from backends.cpu.weights import effective_weights
+    from compiler.lava_weights import effective_weights, scaled_weights
 
     net = program.network
     proj = net.projections[proj_name]
@@ -230,9 +230,8 @@ def scaled_blocks(program: Program, plan: Any, proj_name: str, scale: float) -> 
         raise BackendError(f"weight_scale('{proj_name}'): plastic projections cannot be scaled")
     n_pre, n_post = net.populations[proj.pre].size, net.populations[proj.post].size
     if plan.precision == "fixed":
-        w0 = effective_weights(np.asarray(proj.weight).astype(np.int32).astype(np.int64),
-                               proj.num_weight_bits)
-        w = effective_weights(np.rint(float(scale) * w0), proj.num_weight_bits)
+        w = scaled_weights(effective_weights(proj.weight, proj.num_weight_bits), scale,
+                           proj.num_weight_bits)
     else:
         w = float(scale) * np.asarray(proj.weight, dtype=np.float64)
     full = np.zeros((n_post, n_pre), dtype=w.dtype)

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from compiler.errors import BackendError
 from compiler.ir import NetworkIR, Population, Projection
+from compiler.lava_weights import sign_mode
 from compiler.program import Program
 
 GRANULARITIES = ("grouped", "core")
@@ -91,33 +92,6 @@ class LavaPlan:
         return int(sum(b.shape[0] * b.shape[1] for b in self.blocks.values()))
 
 
-def sign_mode_of(proj: Projection, n_post: int, n_pre: int) -> str:
-    """Lava's automatic sign mode of the whole (post, pre) matrix (absent synapses count as 0)."""
-    w = proj.weight
-    full = n_post * n_pre
-    lo = float(w.min()) if w.size else 0.0
-    hi = float(w.max()) if w.size else 0.0
-    if w.size < full:
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
-    if lo >= 0:
-        return "excitatory"
-    if hi <= 0:
-        return "inhibitory"
-    return "mixed"
-
-
-def effective_weights(weight: np.ndarray, sign_mode: str, num_weight_bits: int) -> np.ndarray:
-    """Lava fixed_pt Dense/Sparse weights: clip to 8 bits by sign mode, drop low bits (int64)."""
-    w = np.asarray(weight).astype(np.int64)
-    mixed = int(sign_mode == "mixed")
-    k = 8 - int(num_weight_bits) + mixed
-    if sign_mode == "inhibitory":
-        w = -np.clip(-w, 0, 255)
-        return -(((-w) >> k) << k)
-    w = np.clip(w, -256 if mixed else 0, 255)
-    return (w >> k) << k
-
-
 def check_projection(net: NetworkIR, proj: Projection) -> None:
     """Reject what Lava's (post, pre) matrices cannot represent, naming the projection."""
     n_pre, n_post = net.populations[proj.pre].size, net.populations[proj.post].size
@@ -181,9 +155,7 @@ def make_plan(program: Program, granularity: str = "grouped",
 
     for proj in net.projections.values():
         check_projection(net, proj)
-        n_pre = net.populations[proj.pre].size
-        n_post = net.populations[proj.post].size
-        mode = sign_mode_of(proj, n_post, n_pre)
+        mode = sign_mode(proj.weight)  # absent synapses (zeros) never change it
         pre_g, pre_l = local[proj.pre]
         post_g, post_l = local[proj.post]
         n_dst = len(names[proj.post])

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..ir import LIFParams, NetworkIR, Projection
+from ..lava_weights import clip_range, sign_mode, truncate_bits
+from ..lava_weights import effective_weights as lava_effective_weights
 
 WARN_REL_ERROR = 0.01
 VTH_MAX = 2**17 - 1  # 17-bit unsigned threshold mantissa
@@ -41,41 +43,7 @@ WEIGHT_BUDGET = 254 * 2**WEIGHT_EXP_MAX
 BIAS_BUDGET = BIAS_MANT_MAX * 2**BIAS_EXP_MAX / 64
 
 
-def sign_mode(weight: np.ndarray) -> str:
-    """Lava's sign mode of a weight set: 'excitatory' (all >= 0), 'inhibitory' (all <= 0), 'mixed'."""
-    if weight.size == 0 or weight.min() >= 0:
-        return "excitatory"
-    if weight.max() <= 0:
-        return "inhibitory"
-    return "mixed"
-
-
-def truncate_bits(num_weight_bits: int, mode: str) -> int:
-    """Low bits Lava's Dense drops: 8 - num_weight_bits (+1 for mixed sign)."""
-    return 8 - int(num_weight_bits) + int(mode == "mixed")
-
-
 CHUNK = 1 << 22  # weights processed at once (bounds temporary memory on big projections)
-
-
-def _clip_range(mode: str) -> tuple[int, int]:
-    return {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}[mode]
-
-
-def _effective(w: np.ndarray, mode: str, k: int) -> np.ndarray:
-    """Lava's clip and low-bit drop for a known sign mode (int32 in, int32 out)."""
-    if mode == "inhibitory":
-        return -((np.clip(-w, 0, 255) >> k) << k)
-    lo, hi = _clip_range(mode)
-    return (np.clip(w, lo, hi) >> k) << k
-
-
-def lava_effective_weights(weight: np.ndarray, num_weight_bits: int) -> np.ndarray:
-    """What Lava's fixed_pt Dense uses: clip to 8 bits, then drop the low bits (per sign mode)."""
-    w = np.asarray(weight)
-    w = w.astype(np.int64) if w.dtype.kind == "f" or w.dtype.itemsize > 4 else w.astype(np.int32)
-    mode = sign_mode(w)
-    return _effective(w, mode, truncate_bits(num_weight_bits, mode))
 
 
 def _low_bits(w: np.ndarray) -> int:
@@ -92,7 +60,7 @@ def lossless_weight_bits(weight: np.ndarray, max_bits: int = 8) -> int:
     if w.size == 0:
         return 1
     mode = sign_mode(w)
-    lo, hi = _clip_range(mode)
+    lo, hi = clip_range(mode)
     if w.min() < lo or w.max() > hi:
         return max_bits  # Lava clips: nothing keeps them
     low = _low_bits(w)
@@ -118,14 +86,14 @@ def truncation_error(weight: np.ndarray, num_weight_bits: int) -> tuple[int, flo
         return 0, 0.0, 0.0
     mode = sign_mode(w)
     k = truncate_bits(num_weight_bits, mode)
-    lo, hi = _clip_range(mode)
+    lo, hi = clip_range(mode)
     changed, err2, norm2 = 0, 0.0, 0.0
     exact = k == 0 and w.min() >= lo and w.max() <= hi
     for i in range(0, w.size, CHUNK):
         part = w[i:i + CHUNK].astype(np.int64)
         norm2 += float(np.dot(part, part))
         if not exact:
-            d = _effective(part, mode, k) - part
+            d = lava_effective_weights(part, num_weight_bits, mode) - part
             changed += int(np.count_nonzero(d))
             err2 += float(np.dot(d, d))
     return changed, math.sqrt(err2), math.sqrt(norm2)
@@ -186,8 +154,7 @@ def _quantize_weights(target: np.ndarray, max_bits: int) -> tuple[np.ndarray, in
     mode = sign_mode(np.sign(target))
     k = truncate_bits(max_bits, mode)
     step = 2**k
-    lo = {"mixed": -256, "excitatory": 0, "inhibitory": -255}[mode]
-    hi = {"mixed": 255, "excitatory": 255, "inhibitory": 0}[mode]
+    lo, hi = clip_range(mode)
     lo, hi = -((-lo) // step) * step, (hi // step) * step  # representable ends
     big = float(np.abs(target).max())
     if big == 0:

@@ -92,22 +92,3 @@ def fmt_scale(mantissa: int, exponent: int) -> str:
     """'m*2^e = value' for messages."""
     return f"{mantissa}*2^{exponent} = {mantissa * 2.0 ** exponent:g}"
 
-
-SIGN_MODES = ("excitatory", "inhibitory", "mixed")
-
-
-def sign_mode(weights) -> str:
-    """Lava's automatic sign mode of a weight set: all >= 0 excitatory, all <= 0 inhibitory."""
-    import numpy as np
-
-    w = np.asarray(weights)
-    if w.size == 0 or w.min() >= 0:
-        return "excitatory"
-    if w.max() <= 0:
-        return "inhibitory"
-    return "mixed"
-
-
-def weight_range(mode: str) -> tuple[int, int]:
-    """Range learned fixed-point weights saturate to (Lava `clip_weights(..., num_bits=8)`)."""
-    return {"excitatory": (0, 255), "inhibitory": (-255, 0), "mixed": (-256, 255)}[mode]
