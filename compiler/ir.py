@@ -40,6 +40,9 @@ class LIFParams:
     bias_mant: float = 0
     bias_exp: int = 0
     adapt: Adapt | None = None
+    # winner-take-all: at most one spike per step, the neuron furthest above its threshold
+    # (lowest index on ties); the other candidates keep v. Not native on Loihi (flagged).
+    wta: bool = False
 
 
 @dataclass

@@ -81,6 +81,17 @@ def adapt_step(th: np.ndarray, spikes: np.ndarray, adapt: Adapt, fixed: bool) ->
         th[spikes] += inc
 
 
+def wta_select(s: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """Winner-take-all: of the candidate spikes `s`, keep only the one with the largest
+    `margin` (v minus its threshold); the lowest index wins a tie. Not native on Loihi."""
+    if np.count_nonzero(s) <= 1:
+        return s
+    k = int(np.argmax(np.where(s, margin, -np.inf)))
+    out = np.zeros_like(s)
+    out[k] = True
+    return out
+
+
 class LIFState:
     """State (u, v, adaptive threshold) and parameters of one LIF population."""
 
@@ -89,6 +100,7 @@ class LIFState:
         self.u = np.zeros(self.size)
         self.v = np.zeros(self.size)
         self.adapt = params.adapt
+        self.wta = bool(params.wta)
         self.th = np.zeros(self.size) if self.adapt is not None else None
         if fixed:
             du = _as_int(params.du, "du", name)
@@ -140,7 +152,10 @@ class LIFState:
         v *= self.cv
         v += u
         v += self.bias
-        s = v > (self.thr if self.th is None else self.thr + self.th)
+        thr = self.thr if self.th is None else self.thr + self.th
+        s = v > thr
+        if self.wta:
+            s = wta_select(s, v - thr)
         v[s] = 0.0
         if self.adapt is not None:
             adapt_step(self.th, s, self.adapt, fixed=False)
@@ -168,7 +183,10 @@ class LIFState:
         if wide or self._big_bias:
             v[...] = wrap_int32(v)
         np.clip(v, -(M24 - 1), M24 - 1, out=v)
-        s = v > (self.thr if self.th is None else self.thr + self.th)
+        thr = self.thr if self.th is None else self.thr + self.th
+        s = v > thr
+        if self.wta:
+            s = wta_select(s, v - thr)
         v[s] = 0.0
         if self.adapt is not None:
             adapt_step(self.th, s, self.adapt, fixed=True)

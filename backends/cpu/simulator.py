@@ -236,7 +236,7 @@ class Simulator:
             self._bound_inputs()  # larger weights may now overflow u: re-derive the checks
 
     def set_lif_param(self, pop: str, param: str, value: float) -> None:
-        """Change LIF parameter vth | bias_mant | bias_exp | du | dv, or adapt.increment |
+        """Change LIF parameter vth | bias_mant | bias_exp | du | dv | wta, or adapt.increment |
         adapt.tau, of population `pop`; u, v and the adaptive threshold are kept."""
         import dataclasses
 

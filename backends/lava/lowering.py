@@ -45,6 +45,7 @@ def lif_kwargs(pop: Population, group: NeuronGroup, precision: str,
     if params.adapt is not None:  # snnc's extension, run by RecordingLIF's models
         out["adapt_increment"] = float(params.adapt.increment)
         out["adapt_tau"] = float(params.adapt.tau)
+    out["wta"] = bool(params.wta)  # snnc's extension (winner-take-all), RecordingLIF's models
     for name in LIF_FIELDS:
         value = np.asarray(getattr(params, name))
         if value.ndim:  # per-neuron values: keep this group's slice

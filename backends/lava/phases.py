@@ -101,7 +101,7 @@ def _set_lif(model: Any, kw: dict[str, Any]) -> None:
             setattr(model, name, kw[name])
     model.vth = kw["vth"]
     model.isthrscaled = False  # fixed: recompute vth << 6 (Lava caches it after step 1)
-    for name in ("adapt_increment", "adapt_tau"):
+    for name in ("adapt_increment", "adapt_tau", "wta"):
         if name in kw:
             model.proc_params.overwrite(name, kw[name])
 

@@ -43,7 +43,7 @@ FORMAT_VERSION = 1
 TOP_KEYS = ("snnc", "name", "target", "precision", "seed", "steps", "populations",
             "projections", "probes", "phases", "readout")  # phases, readout: see phases.py
 POP_KEYS = ("size", "model", "params", "spikes")
-LIF_KEYS = ("du", "dv", "vth", "bias_mant", "bias_exp", "adapt")
+LIF_KEYS = ("du", "dv", "vth", "bias_mant", "bias_exp", "adapt", "wta")
 ADAPT_KEYS = ("increment", "tau")
 
 # Fixed precision ranges, as Lava's fixed_pt LIF stores them (README section 1).
@@ -181,6 +181,11 @@ def _lif_params(ck: Checker, spec: Any, path: str, fixed: bool) -> LIFParams | A
             setattr(out, key, int(value) if (fixed or key == "bias_exp") else float(value))
     if "adapt" in m:
         out.adapt = _adapt(ck, m["adapt"], f"{path}.adapt")
+    if "wta" in m:
+        if isinstance(m["wta"], (bool, np.bool_)):
+            out.wta = bool(m["wta"])
+        else:
+            ck.error(f"{path}.wta", f"found {show(m['wta'])}; expected true or false", "true | false")
     return out
 
 

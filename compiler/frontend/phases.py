@@ -33,6 +33,7 @@ whitelist (anything else is an InputError naming file:line):
 * `projections.<p>.plastic: bool` (plastic projections; overrides the phase's `plastic`).
 * `populations.<pop>.params.vth | bias_mant | du | dv` (lif populations, same ranges as `params`).
 * `populations.<pop>.params.adapt.increment | tau` (populations with `adapt`).
+* `populations.<pop>.params.wta: true | false` (winner-take-all on or off).
 One dataset source at most when a phase has `samples` (all phases share its samples).
 """
 
@@ -66,7 +67,7 @@ READOUT_KEYS = ("population", "assign", "evaluate")
 LIF_SET = ("vth", "bias_mant", "du", "dv")
 ADAPT_SET = ("increment", "tau")
 SET_ALLOWED = ("projections.<static projection>.weight_scale, projections.<plastic projection>"
-               ".plastic, populations.<lif>.params.vth|bias_mant|du|dv, "
+               ".plastic, populations.<lif>.params.vth|bias_mant|du|dv|wta, "
                "populations.<lif with adapt>.params.adapt.increment|tau")
 
 
@@ -326,11 +327,14 @@ def _override(ck: Checker, key: str, value: Any, path: str, pops: dict[str, Popu
         if pop.lif is None:
             return ck.error(path, f"'{name}' is a spike source: it has no LIF parameters",
                             "a lif population")
+        if len(parts) == 4 and parts[3] == "wta":
+            v = _bool(ck, value, path)
+            return INVALID if v is INVALID else Override(key, "lif", name, "wta", bool(v))
         if len(parts) == 4:
             param = parts[3]
             if param not in LIF_SET:
-                return ck.error(path, f"'{param}' cannot be set in a phase{suggest(param, LIF_SET)}",
-                                ", ".join(LIF_SET))
+                return ck.error(path, f"'{param}' cannot be set in a phase"
+                                f"{suggest(param, LIF_SET + ('wta',))}", ", ".join(LIF_SET + ("wta",)))
             v = _lif_value(ck, param, value, path, fixed)
             return INVALID if v is INVALID else Override(key, "lif", name, param, v)
         if parts[3] == "adapt":

@@ -204,7 +204,7 @@ def _quantize_lif(lif: LIFParams, k: float) -> tuple[LIFParams, dict[str, Any]]:
     if lif.adapt is not None:
         adapt = copy.copy(lif.adapt)
         adapt.increment = int(round(k * float(lif.adapt.increment)))
-    q = LIFParams(du=du, dv=dv, vth=vth, bias_mant=mant, bias_exp=exp, adapt=adapt)
+    q = LIFParams(du=du, dv=dv, vth=vth, bias_mant=mant, bias_exp=exp, adapt=adapt, wta=lif.wta)
     rep = {"du": du_rep, "dv": dv_rep,
            "vth": {"float": float(lif.vth), "fixed": vth, "rel_error": vth_err},
            "bias": bias_rep}

@@ -20,7 +20,8 @@ from lava.proc.lif.process import LIF
 class RecordingLIF(LIF):
     """Lava's LIF plus proc params `record_path` (.npy to write), `record_steps`, `record_vu`,
     and optionally `adapt_increment`, `adapt_tau`: snnc's adaptive threshold (not in Lava's
-    LIF), defined as in backends/cpu/neurons.py `adapt_step`."""
+    LIF), defined as in backends/cpu/neurons.py `adapt_step`, and `wta` (winner-take-all,
+    as `wta_select` there)."""
 
 
 class _Recorder:
@@ -61,6 +62,16 @@ class _Recorder:
             th[:] = np.sign(prod) * (np.abs(prod) >> 12)
         th[spikes] += int(round(inc * 64))
 
+    def _select(self, spikes, margin):
+        """Winner-take-all (proc param `wta`): keep the candidate furthest above threshold."""
+        if not self.proc_params.get("wta", False) or np.count_nonzero(spikes) <= 1:
+            return spikes
+        k = int(np.argmax(np.where(spikes, margin, np.iinfo(np.int64).min
+                                   if margin.dtype.kind != "f" else -np.inf)))
+        out = np.zeros_like(spikes)
+        out[k] = True
+        return out
+
     def _record_step(self) -> None:
         if self._adapt:
             self._adapt_step(self.s_out_buff != 0)
@@ -97,7 +108,8 @@ class PyRecordingLifModelFixed(_Recorder, PyLifModelBitAcc):
         self._record_init()
 
     def spiking_activation(self):
-        return self.v > self.effective_vth + self._threshold_offset()
+        thr = self.effective_vth + self._threshold_offset()
+        return self._select(self.v > thr, self.v.astype(np.int64) - thr)
 
     def run_spk(self) -> None:
         super().run_spk()
@@ -118,7 +130,8 @@ class PyRecordingLifModelFloat(_Recorder, PyLifModelFloat):
         self._record_init()
 
     def spiking_activation(self):
-        return self.v > self.vth + self._threshold_offset()
+        thr = self.vth + self._threshold_offset()
+        return self._select(self.v > thr, self.v - thr)
 
     def run_spk(self) -> None:
         super().run_spk()
