@@ -167,6 +167,8 @@ def _one(net_name: str, n: int, method: str, target_name: str, q, opts: dict) ->
            "build_s": round(t_build, 2), "partition_s": round(t_part, 2),
            "place_s": round(t_place, 2), "peak_rss_gib": round(rss / 2 ** 20, 2),
            "net_rss_gib": round(rss0 / 2 ** 20, 2),
+           "graph_cut_fraction": part.stats.get("graph_cut_fraction"),
+           "graph_refine": part.stats.get("graph_refine"),
            "candidates": part.stats.get("candidates")})
 
 
