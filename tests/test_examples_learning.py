@@ -48,7 +48,9 @@ def prototype_predictions(w: np.ndarray, train_x: np.ndarray, train_y: np.ndarra
 @pytest.mark.slow
 def test_digits_stdp_short_learns_well_above_chance():
     spec = _spec("digits_stdp.yaml")
-    spec["populations"]["exc"]["size"] = 100
+    exc = spec["populations"]["exc"]
+    exc["params"]["adapt"]["increment"] *= 100 / exc["size"]  # as bench/learning.py scales it
+    exc["size"] = 100
     train, label, test = spec["phases"]
     train["samples"]["count"] = 400
     label["samples"]["count"] = 400
