@@ -116,6 +116,7 @@ class Readout:
     population: str
     assign: str
     evaluate: str
+    vote: str = "max"  # max: each neuron votes for its best class; soft: by its class profile
 # --- end datasets and phases ---
 
 

@@ -172,9 +172,13 @@ def evaluate_readout(net: NetworkIR, values: dict[str, np.ndarray]) -> dict[str,
     r = net.readout
     ds = net.populations[dataset_population(net)].source.dataset
     n_classes = int(ds.y.max()) + 1 if ds.y.size else 1
-    assignment = ro.assign_labels(values[f"{r.assign}.{r.population}.counts"],
-                                  values[f"{r.assign}.labels"], n_classes)
-    pred = ro.predict(values[f"{r.evaluate}.{r.population}.counts"], assignment, n_classes)
+    counts, labels = values[f"{r.assign}.{r.population}.counts"], values[f"{r.assign}.labels"]
+    assignment = ro.assign_labels(counts, labels, n_classes)
+    test = values[f"{r.evaluate}.{r.population}.counts"]
+    if r.vote == "soft":
+        pred = ro.predict_soft(test, ro.class_means(counts, labels, n_classes))
+    else:
+        pred = ro.predict(test, assignment, n_classes)
     acc = ro.accuracy(pred, values[f"{r.evaluate}.labels"])
     return {"readout.assignment": assignment, "readout.predictions": pred,
             "readout.accuracy": np.asarray(acc)}

@@ -1,9 +1,13 @@
 """Class readout of spike counts: label neurons by their mean response per class, then vote.
 
 `assign_labels` gives each neuron the class for which its mean spike count (over the
-samples of that class) is highest; neurons that never fired get -1. `predict` scores a
-sample by the mean count of the neurons assigned to each class (Diehl & Cook 2015) and
-picks the best; a sample to which no assigned neuron responded is predicted -1 (wrong).
+samples of that class) is highest; neurons that never fired get -1. `predict` (vote
+`max`) scores a sample by the mean count of the neurons assigned to each class (Diehl &
+Cook 2015) and picks the best; a sample to which no assigned neuron responded is
+predicted -1 (wrong). `predict_soft` (vote `soft`) keeps each neuron's whole class
+profile instead of its best class: score(c) = sum_j count_j * P(c | j), with P(c | j) the
+neuron's mean response to class c over its summed mean responses (a neuron that fires
+for both 4 and 9 then votes for both, in proportion).
 """
 
 from __future__ import annotations
@@ -40,6 +44,19 @@ def predict(counts: np.ndarray, assignment: np.ndarray, n_classes: int) -> np.nd
     per_class = onehot.sum(axis=0)
     scores = (counts @ onehot) / np.maximum(per_class, 1.0)
     scores[:, per_class == 0] = -1.0
+    pred = np.argmax(scores, axis=1).astype(np.int64)
+    pred[scores.max(axis=1) <= 0] = -1
+    return pred
+
+
+def predict_soft(counts: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Predicted class per sample (int64 (n,)) by soft votes: `means` (n_classes, size) from
+    `class_means`; -1 where no neuron with a class profile fired."""
+    counts = np.asarray(counts, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    total = means.sum(axis=0)
+    profile = means / np.where(total > 0, total, 1.0)  # P(class | neuron); 0 for silent ones
+    scores = counts @ profile.T
     pred = np.argmax(scores, axis=1).astype(np.int64)
     pred[scores.max(axis=1) <= 0] = -1
     return pred

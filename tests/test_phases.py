@@ -250,3 +250,36 @@ def test_phases_and_dataset_survive_the_compiled_artifact(tmp_path):
     one, two = rp.run_phases(program), rp.run_phases(loaded)
     assert one.keys() == two.keys()
     assert all(np.array_equal(one[k], two[k]) for k in one.keys())
+
+
+def test_soft_vote_uses_each_neurons_class_profile():
+    # label phase: neuron 0 fires for class 0 only; neuron 1 mostly for class 1; neuron 2
+    # for class 2 (mean 3) and class 1 (mean 2)
+    counts = np.array([[4, 0, 0], [0, 3, 2], [0, 1, 3], [0, 0, 3]])
+    labels = np.array([0, 1, 2, 2])
+    means = ro.class_means(counts, labels, 3)
+    assert means.tolist() == [[4, 0, 0], [0, 3, 2], [0, 0.5, 3]]
+    # profiles P(c | j): neuron 0 (1, 0, 0), neuron 1 (0, 6/7, 1/7), neuron 2 (0, 0.4, 0.6)
+    test = np.array([[0, 2, 3], [1, 0, 0], [0, 0, 0], [0, 3, 1]])
+    # sample 0: c1 = 2 * 6/7 + 3 * 0.4 = 2.914 > c2 = 2/7 + 3 * 0.6 = 2.086 -> 1, whereas
+    # the max vote (neuron 1 -> class 1, neuron 2 -> class 2) scores c2 = 3 > c1 = 2 -> 2
+    assert ro.predict_soft(test, means).tolist() == [1, 0, -1, 1]
+    assert ro.predict(test, ro.assign_labels(counts, labels, 3), 3).tolist() == [2, 0, -1, 1]
+
+
+def test_readout_vote_in_yaml():
+    text = RELAY + PHASES
+    assert _load(text).readout.vote == "max"
+    soft = text.replace("readout: {population: out, assign: a, evaluate: d}",
+                        "readout: {population: out, assign: a, evaluate: d, vote: soft}")
+    program = _program(soft)
+    assert program.network.readout.vote == "soft"
+    res = rp.run_phases(program)
+    means = ro.class_means(res["a.out.counts"], res["a.labels"], 2)
+    pred = ro.predict_soft(res["d.out.counts"], means)
+    assert res["readout.predictions"].tolist() == pred.tolist()
+    bad = text.replace("evaluate: d}", "evaluate: d, vote: sotf}")
+    with pytest.raises(InputError) as e:
+        _load(bad)
+    assert "readout.vote: unknown vote 'sotf' (did you mean 'soft'?)" in str(e.value)
+    assert "max | soft" in str(e.value)

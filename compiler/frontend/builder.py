@@ -105,9 +105,12 @@ class Network:
         self.phases.append(spec)
         return self
 
-    def readout(self, population: str, assign: str, evaluate: str) -> Network:
-        """Label `population`'s neurons by their responses in phase `assign`; vote in `evaluate`."""
+    def readout(self, population: str, assign: str, evaluate: str, vote: str = "max") -> Network:
+        """Label `population`'s neurons by their responses in phase `assign`; vote in `evaluate`
+        (`vote`: max | soft, see runtime/readout.py)."""
         self.readout_spec = {"population": population, "assign": assign, "evaluate": evaluate}
+        if vote != "max":
+            self.readout_spec["vote"] = vote
         return self
 
     def _new_name(self, name: str, section: str) -> None:

@@ -64,6 +64,7 @@ SPLITS = ("train", "validation", "test")
 PHASE_KEYS = ("name", "samples", "steps", "plastic", "set")
 SAMPLE_KEYS = ("split", "count", "epochs", "shuffle")
 READOUT_KEYS = ("population", "assign", "evaluate")
+READOUT_VOTES = ("max", "soft")
 LIF_SET = ("vth", "bias_mant", "du", "dv")
 ADAPT_SET = ("increment", "tau")
 SET_ALLOWED = ("projections.<static projection>.weight_scale, projections.<plastic projection>"
@@ -370,9 +371,10 @@ def _lif_value(ck: Checker, param: str, value: Any, path: str, fixed: bool) -> f
 
 def _readout(ck: Checker, spec: Any, pops: dict[str, Population], phases: list[Phase],
              have_phases: bool, declared: set) -> Readout | Any:
-    m = ck.mapping(spec, "readout", READOUT_KEYS, required=READOUT_KEYS)
+    m = ck.mapping(spec, "readout", READOUT_KEYS + ("vote",), required=READOUT_KEYS)
     if m is INVALID or any(k not in m for k in READOUT_KEYS):
         return INVALID
+    vote = ck.choice(m.get("vote", "max"), "readout.vote", READOUT_VOTES, "vote")
     lif = [n for n, p in pops.items() if p.lif is not None]
     pop = m["population"]
     ok = True
@@ -391,5 +393,7 @@ def _readout(ck: Checker, spec: Any, pops: dict[str, Population], phases: list[P
             ok = ck.error(f"readout.{key}", f"{show(m[key])} is not a phase with samples"
                           f"{suggest(str(m[key]), with_samples)}",
                           ", ".join(with_samples) or "a phase with samples")
-    return INVALID if ok is INVALID else Readout(pop, m["assign"], m["evaluate"])
+    if ok is INVALID or vote is INVALID:
+        return INVALID
+    return Readout(pop, m["assign"], m["evaluate"], vote)
 
