@@ -17,8 +17,8 @@ Lava's `LearningDense` process models do:
   the synaptic-variable generator seeded 2 (Lava hard-codes it), so runs are reproducible
   and bit-equal to Lava given the same rng_seed.
 
-Beyond Lava: w_min / w_max clip weights after each update, and a declared modulator
-drives the y2 trace (Lava 0.10 cannot run that; see backends/lava/learning.py).
+Beyond Lava's own processes: w_min / w_max clip weights after each update, and a declared
+modulator drives the y2 trace (snnc's Lava backend adds both; see backends/lava/learning.py).
 Only existing synapses learn (Lava's LearningDense also changes absent, zero entries).
 """
 

@@ -5,15 +5,18 @@ and trace parameters (rng_seed included, so fixed_pt runs are reproducible and e
 snnc's CPU engine). `learning_dense_kwargs(spec, weights)` gives the keyword arguments for
 `LearningDense` / `LearningSparse`, and `proc_model_map(precision)` the process models to
 pass as `exception_proc_model_map` to the run config: Lava's own models plus w_min / w_max
-clipping (which Lava's engine lacks) and a fix for LearningSparse with an excitatory or
-inhibitory sign mode (Lava 0.10 calls np.maximum on a csr_matrix there, raises, and hangs).
+clipping (which Lava's engine lacks) and two fixes for LearningSparse: an excitatory or
+inhibitory sign mode (Lava 0.10 calls np.maximum on a csr_matrix there, raises, and hangs),
+and products with a w / t / d factor (Lava's appliers fail on csr factors; the update is
+computed on dense copies, as LearningDense does, and kept at the existing synapses only).
 
 What Lava 0.10 can run (each checked under a watchdog in tests/test_learning_lava.py):
 * stdp (additive, multiplicative), hebbian, oja, loihi strings: float and fixed.
 * A product with a second spike indicator (x0*y0 ...) in floating_pt: Lava's float
   applier raises inside the process and the run hangs -> `unsupported` reports it.
-* reward_stdp and any rule with a modulator: needs Loihi3FLearningRule with y2 supplied
-  by the post neuron (LearningLIF's third-factor port); not wired here -> CPU only.
+* reward_stdp and any rule with a modulator: `ModulatedLearningDense/Sparse`
+  (procs/modulated.py) take the modulator population's spikes on a port `s_in_mod` and
+  drive the y2 trace from them (Lava's Loihi3FLearningRule cannot: see that module).
 Use `LearningSparse` for connectivity that is not all-to-all: `LearningDense` learns on
 absent (zero) synapses too, snnc's CPU engine does not.
 """
@@ -35,9 +38,6 @@ BOUNDS_PARAM = "snnc_w_bounds"
 def unsupported(spec: LearningRuleSpec) -> list[str]:
     """Reasons Lava 0.10 cannot run this rule as snnc defines it (empty list: it can)."""
     out = []
-    if spec.modulator is not None:
-        out.append(f"rule '{spec.rule}' uses modulator '{spec.modulator}' (a third factor): Lava 0.10's "
-                   f"LIF/Dense models do not route a modulator trace to the synapses (CPU backend only)")
     if spec.precision == "float":
         for target, prods in spec.products.items():
             for p in prods:
@@ -97,6 +97,17 @@ def _is_sparse(values) -> bool:
     return issparse(values)
 
 
+def _on_pattern(pattern, dense):
+    """`dense`'s entries at the stored entries (explicit zeros included) of csr `pattern`."""
+    from scipy.sparse import csr_matrix
+
+    if not _is_sparse(pattern):
+        return dense
+    coo = pattern.tocoo()  # keeps explicitly stored zeros
+    vals = np.asarray(dense)[coo.row, coo.col]
+    return csr_matrix((vals, (coo.row, coo.col)), shape=pattern.shape)
+
+
 def _sign_saturate_sparse(model, values):
     from lava.utils.weightutils import SignMode
 
@@ -118,9 +129,31 @@ def proc_model_map(precision: str) -> dict:
     from lava.proc.sparse.process import LearningSparse
 
     def bounded(base):
-        fixed_model = hasattr(base, "_saturate_synaptic_variable_accumulator")
+        from lava.magma.core.model.py.connection import LearningConnectionModelBitApproximate
+
+        fixed_model = issubclass(base, LearningConnectionModelBitApproximate)
 
         class Bounded(base):
+            def _apply_learning_rules(self, x_hist, y_hist):
+                # Lava's appliers fail on csr synaptic variables used as factors (w, t, d:
+                # the float one evaluates to None, the fixed one calls np.clip on them).
+                # Learn on dense copies (as LearningDense) and keep the existing synapses.
+                if not _is_sparse(self.weights):
+                    return super()._apply_learning_rules(x_hist, y_hist)
+                saved = {n: getattr(self, n) for n in ("weights", "tag_1", "tag_2")}
+                try:
+                    for n, v in saved.items():
+                        v = v.toarray() if _is_sparse(v) else np.asarray(v)
+                        setattr(self, n, v.astype(np.int64) if fixed_model else v)
+                    super()._apply_learning_rules(x_hist, y_hist)
+                    new = {n: getattr(self, n) for n in self._learning_rule_appliers}
+                finally:
+                    for n, v in saved.items():
+                        setattr(self, n, v)
+                for n, dense in new.items():  # one value per synapse, as the cpu engine
+                    setattr(self, n, _on_pattern(saved["weights"], dense))
+                return None
+
             def _saturate_synaptic_variable_accumulator(self, name, values):
                 if name == "weights" and _is_sparse(values):
                     return _sign_saturate_sparse(self, values)  # Lava's np.maximum fails on csr
@@ -141,11 +174,87 @@ def proc_model_map(precision: str) -> dict:
         Bounded.__name__ = f"Bounded{base.__name__}"
         return Bounded
 
+    from .procs.modulated import ModulatedLearningDense, ModulatedLearningSparse
+
     if precision == "fixed":
-        return {LearningDense: bounded(PyLearningDenseModelBitApproximate),
-                LearningSparse: bounded(PyLearningSparseModelBitApproximate)}
-    return {LearningDense: bounded(PyLearningDenseModelFloat),
-            LearningSparse: bounded(PyLearningSparseModelFloat)}
+        dense, sparse = PyLearningDenseModelBitApproximate, PyLearningSparseModelBitApproximate
+    else:
+        dense, sparse = PyLearningDenseModelFloat, PyLearningSparseModelFloat
+    return {LearningDense: bounded(dense), LearningSparse: bounded(sparse),
+            ModulatedLearningDense: modulated(bounded(dense)),
+            ModulatedLearningSparse: modulated(bounded(sparse))}
+
+
+def modulated(base: type) -> type:
+    """`base` (a learning model) whose y2 trace is driven by the spikes on `s_in_mod`, as in
+    backends/cpu/learning.py: impulses at the modulator's spike times, not the post's.
+
+    Made schedule-aware (backends/lava/phases.py `_gated_model`) so that phases can freeze
+    it; the modulator port is drained on every step, frozen or not.
+    """
+    from lava.magma.core.model.py.connection import LearningConnectionModelBitApproximate
+    from lava.magma.core.model.py.ports import PyInPort
+    from lava.magma.core.model.py.type import LavaPyType
+
+    from .phases import _gated_model
+    from .procs.modulated import MOD_INDEX
+
+    fixed = issubclass(base, LearningConnectionModelBitApproximate)
+    port_type = (LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24) if fixed
+                 else LavaPyType(PyInPort.VEC_DENSE, float))
+
+    class Modulated(_gated_model(base)):
+        s_in_mod: PyInPort = port_type
+
+        def __init__(self, proc_params: Any):
+            super().__init__(proc_params)
+            self._snnc_mod_index = np.asarray(proc_params[MOD_INDEX], dtype=np.int64)
+            self._snnc_tm = np.zeros(self._snnc_mod_index.size, dtype=np.int64)
+            self._snnc_mod = np.zeros(self._snnc_mod_index.size, dtype=bool)
+
+        def recv_traces(self, s_in: Any) -> None:
+            m = np.asarray(self.s_in_mod.recv())
+            self._snnc_mod = m[self._snnc_mod_index].astype(bool)
+            super().recv_traces(s_in)
+
+        def _process_post_spikes(self, s_in_bap: np.ndarray) -> None:
+            self.y0[s_in_bap] = True
+            y = self._y_traces
+            for spikes, times, rows in ((s_in_bap, self.ty, [0, 2]), (self._snnc_mod, self._snnc_tm, [1])):
+                multi = (times > 0) & spikes
+                if not multi.any():
+                    continue
+                r = np.asarray(rows)[:, None]
+                if fixed:
+                    y[r, multi] = self._add_impulse(
+                        y[r, multi], self._y_random.random_impulse_addition,
+                        self._y_impulses_int[rows][:, None], self._y_impulses_frac[rows][:, None])
+                else:
+                    y[r, multi] = y[r, multi] + self._y_impulses[rows][:, None]
+            self._set_y_traces(y)
+            ts = self._within_epoch_time_step()
+            self.ty[s_in_bap] = ts
+            self._snnc_tm[self._snnc_mod] = ts
+
+        def _compute_trace_histories(self):
+            # Lava adds every y impulse at the post spike times; y2's come from tm instead.
+            # The trace randoms do not advance here, so both evaluations see the same numbers.
+            xh, yh = super()._compute_trace_histories()
+            ty = self.ty
+            try:
+                self.ty = self._snnc_tm.astype(ty.dtype)
+                _, yh_mod = super()._compute_trace_histories()
+            finally:
+                self.ty = ty
+            yh[:, 1] = yh_mod[:, 1]
+            return xh, yh
+
+        def _reset_dependencies_and_spike_times(self) -> None:
+            super()._reset_dependencies_and_spike_times()
+            self._snnc_tm[:] = 0
+
+    Modulated.__name__ = f"Modulated{base.__name__}"
+    return Modulated
 
 
 @dataclass(frozen=True)
@@ -161,11 +270,16 @@ class LearningFactory:
 
     seed: int = 0
 
-    def __call__(self, block: Any, proj: Any, precision: str) -> Any:
+    def __call__(self, block: Any, proj: Any, precision: str,
+                 modulator: tuple[int, np.ndarray] | None = None) -> Any:
+        """`modulator`: (size of the modulator's Lava process, index of its entry for each
+        post neuron of the block), required for a rule with a modulator."""
         from lava.proc.dense.process import LearningDense
         from lava.proc.sparse.process import LearningSparse
 
         from compiler.plasticity import lower_rule
+
+        from .procs.modulated import ModulatedLearningDense, ModulatedLearningSparse
 
         spec = lower_rule(proj.plasticity, precision, seed=self.seed, name=proj.name)
         if np.any(np.asarray(block.delay) != 0):
@@ -180,6 +294,16 @@ class LearningFactory:
         if fixed:
             kw.update(weight_exp=int(block.weight_exp), num_weight_bits=int(block.num_weight_bits))
         full = np.asarray(block.rows).size == block.shape[0] * block.shape[1]
-        if block.kind == "dense" and full:
+        dense = block.kind == "dense" and full
+        if spec.modulator is not None:
+            if modulator is None:
+                raise BackendError(f"projection '{proj.name}': rule '{spec.rule}' needs the spikes "
+                                   f"of modulator '{spec.modulator}' wired to its synapses")
+            n_mod, index = modulator
+            kw.update(n_mod=int(n_mod), mod_index=np.asarray(index, dtype=np.int64))
+            if dense:
+                return ModulatedLearningDense(weights=block.dense(w), **kw)
+            return ModulatedLearningSparse(weights=block.csr(w), **kw)
+        if dense:
             return LearningDense(weights=block.dense(w), **kw)
         return LearningSparse(weights=block.csr(w), **kw)

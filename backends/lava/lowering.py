@@ -90,16 +90,42 @@ def build_neuron(group: NeuronGroup, pop: Population, precision: str, steps: int
 
 
 def lower_projection(block: SynapseBlock, proj: Projection, precision: str, *,
-                     learning_rule_factory: Callable[..., Any] | None = None) -> Any:
+                     learning_rule_factory: Callable[..., Any] | None = None,
+                     **factory_kw: Any) -> Any:
     """The Lava synapse process of one block: (Delay)Dense/(Delay)Sparse, or, for a plastic
-    projection, whatever `learning_rule_factory(block, proj, precision)` returns (e.g. a
-    LearningDense with a learning rule); without a factory plasticity is a BackendError."""
+    projection, whatever `learning_rule_factory(block, proj, precision, **factory_kw)` returns
+    (e.g. a LearningDense with a learning rule); without a factory plasticity is a BackendError."""
     if proj.plasticity is not None:
         if learning_rule_factory is None:
             raise BackendError(f"projection '{proj.name}': plasticity not yet supported on lava "
                                f"(rule '{proj.plasticity.rule}')")
-        return learning_rule_factory(block, proj, precision)
+        return learning_rule_factory(block, proj, precision, **factory_kw)
     return build_synapse(block, precision)
+
+
+def modulator_wiring(plan: LavaPlan, pops: dict[str, Population], proj: Projection,
+                     block: SynapseBlock) -> tuple[str, int, np.ndarray] | None:
+    """(modulator group key, its size, modulator entry of each post neuron of the block) for
+    a rule with a modulator, else None. Size 1 broadcasts; otherwise neuron i of the post
+    population reads modulator neuron i (the modulator must be one Lava process)."""
+    pl = proj.plasticity
+    name = None if pl is None else (pl.modulator or pl.params.get("modulator"))
+    if name is None:
+        return None
+    groups = plan.groups_of(name)
+    if len(groups) != 1:
+        raise BackendError(f"projection '{proj.name}': modulator '{name}' is split over "
+                           f"{len(groups)} Lava processes; use granularity 'grouped'")
+    g = groups[0]
+    post_index = plan.groups[block.post_group].index
+    if g.index.size == 1:
+        index = np.zeros(post_index.size, dtype=np.int64)
+    elif g.index.size == pops[proj.post].size:
+        index = np.asarray(post_index, dtype=np.int64)
+    else:
+        raise BackendError(f"projection '{proj.name}': modulator '{name}' has {g.index.size} "
+                           f"neurons; it needs 1 or as many as '{proj.post}' ({pops[proj.post].size})")
+    return g.key, int(g.index.size), index
 
 
 def build_synapse(block: SynapseBlock, precision: str) -> Any:
@@ -140,12 +166,16 @@ def build_network(plan: LavaPlan, pops: dict[str, Population], projs: dict[str, 
                                           sources.get(g.pop), path, g.pop in record_vu, options)
     factory = options.get("learning_rule_factory")
     for key, b in plan.blocks.items():
-        syn = lower_projection(b, projs[b.proj], plan.precision, learning_rule_factory=factory)
+        mod = modulator_wiring(plan, pops, projs[b.proj], b) if factory is not None else None
+        kw = {"modulator": mod[1:]} if mod else {}
+        syn = lower_projection(b, projs[b.proj], plan.precision, learning_rule_factory=factory, **kw)
         built.synapses[key] = syn
         built.neurons[b.pre_group].s_out.connect(syn.s_in)
         syn.a_out.connect(built.neurons[b.post_group].a_in)
         if projs[b.proj].plasticity is not None:  # post spikes drive the learning engine's y traces
             built.neurons[b.post_group].s_out.connect(syn.s_in_bap)
+        if mod:  # the modulator's spikes drive the y2 trace (same step, as on cpu)
+            built.neurons[mod[0]].s_out.connect(syn.s_in_mod)
     for pre, post in plan.links:  # zero weights: adds nothing, only makes Lava run both parts
         from lava.proc.dense.process import Dense
 
