@@ -88,7 +88,12 @@ def run_snn(spec: dict, validation: int = 0) -> dict:
 
     t0 = time.perf_counter()
     res = run_phases(compile_network(network_from_dict(spec, base_dir=EXAMPLE.parent)))
-    return {"accuracy": float(res["readout.accuracy"]),
+    from runtime import readout as ro
+
+    label, test = spec["readout"]["assign"], spec["readout"]["evaluate"]
+    assign = ro.assign_labels(res[f"{label}.exc.counts"], res[f"{label}.labels"], 10)
+    max_vote = ro.accuracy(ro.predict(res[f"{test}.exc.counts"], assign, 10), res[f"{test}.labels"])
+    return {"accuracy": float(res["readout.accuracy"]), "max_vote": max_vote,
             "prototype": prototype_accuracy(res["inp_exc.weights"], validation),
             "train_s": res.meta["phases"]["train"]["wall_s"], "total_s": time.perf_counter() - t0}
 
@@ -119,12 +124,15 @@ def learning_curve(size: int, seed: int, validation: int, epochs: int) -> list[f
         lb["name"], ts["name"] = f"label{e}", f"test{e}"
         phases += [tr, lb, ts]
     spec["phases"] = phases
-    spec.pop("readout")
+    vote = spec.pop("readout").get("vote", "max")
     res = run_phases(compile_network(network_from_dict(spec, base_dir=EXAMPLE.parent)))
     out = []
     for e in range(epochs):
-        assign = ro.assign_labels(res[f"label{e}.exc.counts"], res[f"label{e}.labels"], 10)
-        pred = ro.predict(res[f"test{e}.exc.counts"], assign, 10)
+        counts, labels = res[f"label{e}.exc.counts"], res[f"label{e}.labels"]
+        if vote == "soft":
+            pred = ro.predict_soft(res[f"test{e}.exc.counts"], ro.class_means(counts, labels, 10))
+        else:
+            pred = ro.predict(res[f"test{e}.exc.counts"], ro.assign_labels(counts, labels, 10), 10)
         out.append(ro.accuracy(pred, res[f"test{e}.labels"]))
     return out
 
@@ -198,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
                      100 * acc.std(ddof=1) if len(acc) > 1 else 0.0,
                      np.mean([r["train_s"] for r in runs]), len(runs)))
         print(f"  {size} neurons: " + ", ".join(f"{100 * a:.1f}" for a in acc)
+              + "; with the max vote: " + ", ".join(f"{100 * r['max_vote']:.1f}" for r in runs)
               + "; weights as prototypes (no spikes): "
               + ", ".join(f"{100 * r['prototype']:.1f}" for r in runs), flush=True)
     for name, (acc, t) in baselines(args.validation).items():
