@@ -75,6 +75,13 @@ def _check_plasticity(net: NetworkIR, target: Target) -> None:
         check(net, target)
 
 
+def _not_native(net: NetworkIR) -> list[str]:
+    """What in `net` Loihi / Lava 0.10 cannot run natively (compiler.plasticity.native_notes)."""
+    if importlib.util.find_spec("compiler.plasticity") is None:
+        return []
+    return list(importlib.import_module("compiler.plasticity").native_notes(net))
+
+
 def _scalar_lower_bound(value: Any) -> int | None:
     if isinstance(value, dict):
         if isinstance(value.get("cores"), (int, np.integer)):
@@ -174,6 +181,7 @@ def compile_network(net: NetworkIR, target: Target | str | os.PathLike | None = 
         "timings_s": timings,
         "compile_time_s": time.perf_counter() - t0,
         "warnings": list(qreport.get("warnings", [])),
+        "not_native": _not_native(net),
     }
     network = qnet if quantize else net
     return Program(network=network, target=tgt, core_of=core_of, cores=cores,

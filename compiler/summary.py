@@ -75,6 +75,7 @@ def compile_summary(program: Program) -> dict[str, Any]:
                    for p in net.source_populations],
         "compile_time_s": report.get("compile_time_s"),
         "warnings": report.get("warnings", []),
+        "not_native": report.get("not_native", []),
     }
     return jsonable(summary)
 
@@ -132,4 +133,6 @@ def format_summary(program: Program) -> str:
                      f"({worst})" + (f"; bits lost: {', '.join(lost[:5])}" if lost else ""))
     for w in report.get("warnings", []):
         lines.append(f"  warning: {w}")
+    for note in report.get("not_native", []):
+        lines.append(f"  not Loihi-native: {note}")
     return "\n".join(lines)

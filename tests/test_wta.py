@@ -3,6 +3,8 @@ above its threshold; YAML validation, phase switch, cpu == Lava, native-notes fl
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -138,3 +140,19 @@ def test_core_granularity_refuses_a_split_wta_population():
     with pytest.raises(BackendError, match="winner-take-all"):
         make_plan(prog, granularity="core")
     make_plan(prog, granularity="grouped")  # one process per population: fine
+
+
+def test_compile_reports_what_is_not_native(capsys):
+    from runtime.cli import main
+
+    program = compile_network(_net(PHASED, wta="true", second="false"))
+    notes = program.report["not_native"]
+    assert any("winner-take-all" in n for n in notes)
+    assert any("adaptive threshold" in n for n in notes)
+    assert any(n.startswith("phases b:") and "host writes" in n for n in notes)
+    example = Path(__file__).resolve().parent.parent / "examples" / "digits_stdp.yaml"
+    assert main(["compile", str(example), "--json"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    assert any("winner-take-all" in n and "'exc'" in n for n in out["not_native"])

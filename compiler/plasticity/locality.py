@@ -116,6 +116,10 @@ def native_notes(net: NetworkIR) -> list[str]:
                          f"neuron furthest above threshold) is an argmax over the population in one "
                          f"step; Loihi has no such operation (lateral inhibition acts one step "
                          f"later): not native on Loihi 1 or 2, snnc's own LIF extension on Lava")
+    changing = [ph.name for ph in net.phases if ph.overrides or ph.plastic]
+    if changing:
+        notes.append(f"phases {', '.join(changing)}: their `set` / `plastic` changes are host "
+                     f"writes between runs on a chip (Var.set), not part of the network")
     for name, proj in net.projections.items():
         if proj.plasticity is None:
             continue
