@@ -91,8 +91,9 @@ def run_snn(spec: dict, validation: int = 0) -> dict:
     from runtime import readout as ro
 
     label, test = spec["readout"]["assign"], spec["readout"]["evaluate"]
-    assign = ro.assign_labels(res[f"{label}.exc.counts"], res[f"{label}.labels"], 10)
-    max_vote = ro.accuracy(ro.predict(res[f"{test}.exc.counts"], assign, 10), res[f"{test}.labels"])
+    pred = ro.predict_vote("max", res[f"{label}.exc.counts"], res[f"{label}.labels"],
+                           res[f"{test}.exc.counts"], 10)
+    max_vote = ro.accuracy(pred, res[f"{test}.labels"])
     return {"accuracy": float(res["readout.accuracy"]), "max_vote": max_vote,
             "prototype": prototype_accuracy(res["inp_exc.weights"], validation),
             "train_s": res.meta["phases"]["train"]["wall_s"], "total_s": time.perf_counter() - t0}
@@ -128,11 +129,8 @@ def learning_curve(size: int, seed: int, validation: int, epochs: int) -> list[f
     res = run_phases(compile_network(network_from_dict(spec, base_dir=EXAMPLE.parent)))
     out = []
     for e in range(epochs):
-        counts, labels = res[f"label{e}.exc.counts"], res[f"label{e}.labels"]
-        if vote == "soft":
-            pred = ro.predict_soft(res[f"test{e}.exc.counts"], ro.class_means(counts, labels, 10))
-        else:
-            pred = ro.predict(res[f"test{e}.exc.counts"], ro.assign_labels(counts, labels, 10), 10)
+        pred = ro.predict_vote(vote, res[f"label{e}.exc.counts"], res[f"label{e}.labels"],
+                               res[f"test{e}.exc.counts"], 10)
         out.append(ro.accuracy(pred, res[f"test{e}.labels"]))
     return out
 

@@ -216,6 +216,14 @@ class NetworkIR:
             parts.pop()
         return Location(self.source_file, None, path)
 
+    def uses_wta(self, pop: str) -> bool:
+        """Whether population `pop` is winner-take-all in its parameters or in any phase."""
+        p = self.populations[pop]
+        if p.lif is None:
+            return False
+        return p.lif.wta or any(ov.kind == "lif" and ov.param == "wta" and ov.target == pop
+                                and ov.value for ph in self.phases for ov in ph.overrides)
+
     @property
     def neuron_populations(self) -> list[Population]:
         return [p for p in self.populations.values() if not p.is_source]

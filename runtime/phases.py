@@ -174,11 +174,8 @@ def evaluate_readout(net: NetworkIR, values: dict[str, np.ndarray]) -> dict[str,
     n_classes = int(ds.y.max()) + 1 if ds.y.size else 1
     counts, labels = values[f"{r.assign}.{r.population}.counts"], values[f"{r.assign}.labels"]
     assignment = ro.assign_labels(counts, labels, n_classes)
-    test = values[f"{r.evaluate}.{r.population}.counts"]
-    if r.vote == "soft":
-        pred = ro.predict_soft(test, ro.class_means(counts, labels, n_classes))
-    else:
-        pred = ro.predict(test, assignment, n_classes)
+    pred = ro.predict_vote(r.vote, counts, labels, values[f"{r.evaluate}.{r.population}.counts"],
+                           n_classes)
     acc = ro.accuracy(pred, values[f"{r.evaluate}.labels"])
     return {"readout.assignment": assignment, "readout.predictions": pred,
             "readout.accuracy": np.asarray(acc)}

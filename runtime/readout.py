@@ -62,6 +62,15 @@ def predict_soft(counts: np.ndarray, means: np.ndarray) -> np.ndarray:
     return pred
 
 
+def predict_vote(vote: str, counts: np.ndarray, labels: np.ndarray, test: np.ndarray,
+                 n_classes: int) -> np.ndarray:
+    """Predictions for `test` counts by vote `max` or `soft`, neurons labelled by `counts`
+    (samples, size) of samples with `labels`."""
+    if vote == "soft":
+        return predict_soft(test, class_means(counts, labels, n_classes))
+    return predict(test, assign_labels(counts, labels, n_classes), n_classes)
+
+
 def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of samples predicted right (0.0 for no samples)."""
     pred, labels = np.asarray(pred), np.asarray(labels)

@@ -115,7 +115,7 @@ def _groups_for(pop: Population, program: Program, granularity: str) -> list[Neu
     if granularity == "grouped" or pop.name not in program.core_of:
         return [NeuronGroup(pop.name, pop.name, np.arange(pop.size))]
     core_of = np.asarray(program.core_of[pop.name])
-    if np.unique(core_of).size > 1 and _uses_wta(program, pop):
+    if np.unique(core_of).size > 1 and program.network.uses_wta(pop.name):
         raise BackendError(f"population '{pop.name}': winner-take-all (wta) needs the whole "
                            "population in one Lava process; use granularity 'grouped'")
     groups = []
@@ -123,14 +123,6 @@ def _groups_for(pop: Population, program: Program, granularity: str) -> list[Neu
         idx = np.flatnonzero(core_of == core)
         groups.append(NeuronGroup(f"{pop.name}@c{int(core)}", pop.name, idx, int(core)))
     return groups
-
-
-def _uses_wta(program: Program, pop: Population) -> bool:
-    """Whether `pop` is winner-take-all in its parameters or in any phase's overrides."""
-    if pop.lif is not None and pop.lif.wta:
-        return True
-    return any(ov.kind == "lif" and ov.param == "wta" and ov.target == pop.name and ov.value
-               for ph in (program.network.phases or []) for ov in ph.overrides)
 
 
 def choose_kind(n_syn: int, shape: tuple[int, int], has_delay: bool, force_dense: bool = False) -> str:

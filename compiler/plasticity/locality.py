@@ -109,9 +109,7 @@ def native_notes(net: NetworkIR) -> list[str]:
                          f"Lava's ATRLIF has threshold adaptation (theta_step, delta_theta) but also a "
                          f"refractory state and a >= threshold, so it is not the same neuron; on Loihi 2 "
                          f"it needs a custom microcoded neuron, on Loihi 1 it is not native")
-        if pop.lif is not None and (pop.lif.wta or any(
-                ov.kind == "lif" and ov.param == "wta" and ov.target == pop.name and ov.value
-                for ph in net.phases for ov in ph.overrides)):
+        if net.uses_wta(pop.name):
             notes.append(f"population '{pop.name}': winner-take-all (wta: one spike per step, the "
                          f"neuron furthest above threshold) is an argmax over the population in one "
                          f"step; Loihi has no such operation (lateral inhibition acts one step "

@@ -16,6 +16,8 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import PyLifModelBitAcc, PyLifModelFloat
 from lava.proc.lif.process import LIF
 
+from backends.cpu.neurons import wta_select
+
 
 class RecordingLIF(LIF):
     """Lava's LIF plus proc params `record_path` (.npy to write), `record_steps`, `record_vu`,
@@ -63,14 +65,8 @@ class _Recorder:
         th[spikes] += int(round(inc * 64))
 
     def _select(self, spikes, margin):
-        """Winner-take-all (proc param `wta`): keep the candidate furthest above threshold."""
-        if not self.proc_params.get("wta", False) or np.count_nonzero(spikes) <= 1:
-            return spikes
-        k = int(np.argmax(np.where(spikes, margin, np.iinfo(np.int64).min
-                                   if margin.dtype.kind != "f" else -np.inf)))
-        out = np.zeros_like(spikes)
-        out[k] = True
-        return out
+        """Winner-take-all (proc param `wta`): the cpu backend's `wta_select`."""
+        return wta_select(spikes, margin) if self.proc_params.get("wta", False) else spikes
 
     def _record_step(self) -> None:
         if self._adapt:
