@@ -105,6 +105,8 @@ class Phase:
     epochs: int = 1
     shuffle: bool = False
     steps: int | None = None  # a phase without samples
+    present: int | None = None  # steps per sample in this phase (None: the dataset's)
+    rest: int | None = None  # silent steps after each sample (None: the dataset's)
     plastic: dict[str, bool] = field(default_factory=dict)  # plastic projection -> on/off
     overrides: list[Override] = field(default_factory=list)
 

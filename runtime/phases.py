@@ -2,7 +2,8 @@
 
 Results (keys of `RunResult.values`, the same names in the results .npz):
 * phase with samples: `<phase>.<pop>.counts` int32 (n_samples, size), the spikes of every
-  lif population per shown sample (over its present + rest steps); `<phase>.labels`
+  lif population per shown sample (over its present + rest steps, the phase's own where
+  `samples` gives them); `<phase>.labels`
   int64 (n_samples,) and `<phase>.samples` (dataset indices), in the order shown;
 * phase with steps: `<phase>.<pop>.spikes` bool (steps, size) for every population and
   `<phase>.<pop>.v|u` for state probes (sample phases record counts only, no v/u);
@@ -18,6 +19,7 @@ results by the same functions (`sample_chunks`, `sample_counts`), so both agree 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -27,7 +29,7 @@ import numpy as np
 from backends.result import RunResult
 from compiler.datasets import encode, epoch_order, epoch_rng
 from compiler.errors import BackendError, InputError
-from compiler.ir import DATASET_KIND, NetworkIR, Phase, Probe, source_spikes
+from compiler.ir import DATASET_KIND, Dataset, NetworkIR, Phase, Probe, source_spikes
 from compiler.program import Program
 
 from . import readout as ro
@@ -42,11 +44,21 @@ def dataset_population(net: NetworkIR) -> str | None:
     return names[0] if names else None
 
 
+def shown_dataset(net: NetworkIR, phase: Phase) -> Dataset:
+    """The dataset source's samples as a sample phase shows them: its own `present` and
+    `rest` where the phase gives them, the source's otherwise."""
+    ds = net.populations[dataset_population(net)].source.dataset
+    if phase.present is None and phase.rest is None:
+        return ds
+    return dataclasses.replace(ds, present=ds.present if phase.present is None else phase.present,
+                               rest=ds.rest if phase.rest is None else phase.rest)
+
+
 def phase_steps(net: NetworkIR, phase: Phase) -> int:
     """How many steps a phase runs."""
     if phase.steps is not None:
         return int(phase.steps)
-    ds = net.populations[dataset_population(net)].source.dataset
+    ds = shown_dataset(net, phase)
     n = len(ds.splits[phase.split]) if phase.count is None else phase.count
     return n * phase.epochs * ds.period
 
@@ -150,7 +162,7 @@ def _lava_phases(program: Program, state_probes: list[Probe], weights: list[str]
         if phase.split is not None:
             idx = shown[phase.name]
             k = int(sum(len(i) for i in idx))
-            period = net.populations[src].source.dataset.period
+            period = shown_dataset(net, phase).period
             counts = {p: [sample_counts(res.spikes[p][t:t + n], k, period)] for p in lif}
             values.update(_sample_values(net, phase, idx, counts))
         else:
@@ -201,7 +213,7 @@ def sample_chunks(net: NetworkIR, phase: Phase) -> Iterator[tuple[np.ndarray, np
     phase, in the order shown, in chunks of at most CHUNK_STEPS steps; the concatenated
     spikes do not depend on the chunking (one generator per epoch)."""
     src = dataset_population(net)
-    ds = net.populations[src].source.dataset
+    ds = shown_dataset(net, phase)
     orders = epoch_order(ds, phase.split, phase.count, phase.epochs, phase.shuffle, net.seed,
                          phase.name)
     chunk = max(1, CHUNK_STEPS // ds.period)
@@ -232,7 +244,7 @@ def _sample_values(net: NetworkIR, phase: Phase, shown_parts: list[np.ndarray],
 def _run_samples(sim: Any, net: NetworkIR, phase: Phase,
                  tick: Callable[[int], None]) -> dict[str, np.ndarray]:
     src = dataset_population(net)
-    period = net.populations[src].source.dataset.period
+    period = shown_dataset(net, phase).period
     lif = [p.name for p in net.neuron_populations]
     counts: dict[str, list[np.ndarray]] = {p: [] for p in lif}
     shown = []

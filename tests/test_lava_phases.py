@@ -22,7 +22,8 @@ from compiler.pipeline import compile_network
 pytestmark = [pytest.mark.lava, pytest.mark.slow]
 
 # 6 samples of 12 inputs, 3 classes (2 test); 12 + 3 steps per sample. Learning stops
-# and resumes in the middle of a learning epoch (train: 6 x 15 = 90 steps, t_epoch 4).
+# and resumes in the middle of a learning epoch (train: 6 x 15 = 90 steps, t_epoch 4);
+# `more` shows its samples for 7 + 1 steps (a phase's own present / rest).
 NET = """\
 snnc: 1
 name: lava_phases
@@ -74,7 +75,7 @@ phases:
       populations.exc.params.bias_mant: 0
       populations.exc.params.dv: {dv_label}
   - name: more
-    samples: {{split: train, count: 2}}
+    samples: {{split: train, count: 2, present: 7, rest: 1}}
     set: {{projections.exc_exc.weight_scale: 1.5}}
   - name: test
     samples: {{split: test}}
@@ -122,6 +123,7 @@ def test_fixed_phases_equal_cpu_exactly():
     assert lava["train.exc.counts"].shape == (6, 6) and lava["test.labels"].shape == (2,)
     assert lava.meta["phases"]["train"]["steps"] % 4 != 0  # paused mid-epoch
     assert lava.meta["phases"]["label"]["steps"] == 4 * 15
+    assert lava.meta["phases"]["more"]["steps"] == 2 * (7 + 1)  # the phase's own present / rest
     assert float(lava["readout.accuracy"]) == float(cpu["readout.accuracy"])
 
 

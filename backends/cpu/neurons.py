@@ -68,15 +68,26 @@ def adapt_step(th: np.ndarray, spikes: np.ndarray, adapt: Adapt, fixed: bool) ->
     2**6 like vth), integers only. Float: `th = th - th / tau + increment * s`.
     The spike condition of the next step is `v > vth_eff + th`. Not part of Lava's LIF.
     """
+    adapt_update(th, spikes, float(adapt.increment), float(adapt.tau), fixed)
+
+
+def adapt_update(th: np.ndarray, spikes: np.ndarray, increment: float, tau: float,
+                 fixed: bool) -> None:
+    """`adapt_step` on raw numbers; `th` may be float64 (cpu) or int64 (the Lava LIF model):
+    the fixed-point results are the same integers (th * (4096 - d) is exact in float64)."""
     if fixed:
-        d = adapt_decay_fixed(adapt.tau)
+        d = adapt_decay_fixed(tau)
         if d:
-            np.trunc(th * ((4096 - d) / 4096.0), out=th)
-        inc = float(round(float(adapt.increment) * 64))
+            if th.dtype.kind == "f":
+                np.trunc(th * ((4096 - d) / 4096.0), out=th)
+            else:
+                prod = th * (4096 - d)
+                th[:] = np.sign(prod) * (np.abs(prod) >> 12)
+        inc = round(increment * 64)
     else:
-        if adapt.tau > 0:
-            th -= th / float(adapt.tau)
-        inc = float(adapt.increment)
+        if tau > 0:
+            th -= th / tau
+        inc = increment
     if inc:
         th[spikes] += inc
 

@@ -17,6 +17,8 @@ populations:
 phases:                        # optional; without it a run is `steps` steps as before
   - name: train
     samples: {split: train, count: 1000, epochs: 1, shuffle: false}   # count: default all
+                               # optional present / rest: this phase's steps per sample and
+                               # silent steps after it (default: the source's)
     plastic: true              # default true; or {projection: bool} (unlisted: true)
     set: {projections.inh_exc.weight_scale: 1.0, populations.exc.params.vth: 30}
   - name: rest
@@ -62,7 +64,7 @@ DATASET_KEYS = ("kind", "dataset", "split", "encoding", "max_rate", "present", "
 SPLIT_KEYS = ("test", "validation", "shuffle_seed")
 SPLITS = ("train", "validation", "test")
 PHASE_KEYS = ("name", "samples", "steps", "plastic", "set")
-SAMPLE_KEYS = ("split", "count", "epochs", "shuffle")
+SAMPLE_KEYS = ("split", "count", "epochs", "shuffle", "present", "rest")
 READOUT_KEYS = ("population", "assign", "evaluate")
 READOUT_VOTES = ("max", "soft")
 LIF_SET = ("vth", "bias_mant", "du", "dv")
@@ -244,6 +246,12 @@ def _samples(ck: Checker, spec: Any, path: str, phase: Phase, datasets: list[Pop
     ds: Dataset = datasets[0].source.dataset
     split = ck.choice(m.get("split"), f"{path}.split", SPLITS, "split") if "split" in m else INVALID
     phase.epochs = ck.integer(m.get("epochs", 1), f"{path}.epochs", 1)
+    if m.get("present") is not None:
+        phase.present = ck.integer(m["present"], f"{path}.present", 1,
+                                   what="steps per sample in this phase")
+    if m.get("rest") is not None:
+        phase.rest = ck.integer(m["rest"], f"{path}.rest", 0,
+                                what="silent steps after a sample in this phase")
     if "shuffle" in m:
         phase.shuffle = _bool(ck, m["shuffle"], f"{path}.shuffle")
     if split is INVALID:

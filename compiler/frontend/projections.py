@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import suggest
 from ..ir import Plasticity, Population, Projection, rng_for
-from . import synapses
+from . import init_weights, synapses
 from .checks import INVALID, Checker, array_field, as_array, is_number, show
 
 PROJ_KEYS = ("pre", "post", "connectivity", "weight", "delay", "weight_exp", "num_weight_bits",
@@ -99,6 +99,8 @@ def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Po
                      "a constant | {dist: uniform, low, high} | {file: w.npy}")
         else:
             weight = _weight_spec(ck, m["weight"], f"{path}.weight", n_pre, n_post, fixed)
+            if isinstance(weight, dict) and "dataset_mean" in weight:
+                init_weights.check_pre(ck, weight, f"{path}.weight", pops.get(pre))
         delay = _delay_spec(ck, m.get("delay", 0), f"{path}.delay")
     weight_exp = ck.integer(m.get("weight_exp", 0), f"{path}.weight_exp", *WEIGHT_EXP_RANGE)
     nwb = ck.integer(m.get("num_weight_bits", 8), f"{path}.num_weight_bits", *NUM_WEIGHT_BITS_RANGE)
@@ -114,6 +116,8 @@ def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Po
         pre_idx, post_idx, w, d = conn["pre"], conn["post"], conn["weight"], conn["delay"]
     else:
         pre_idx, post_idx = _pattern(conn, n_pre, n_post, rng)
+        if "dataset_mean" in weight:
+            weight = {**weight, "mean": init_weights.mean_input(pops[pre])}
         pre_idx, post_idx, w = _weights(weight, pre_idx, post_idx, fixed, plasticity is not None, rng)
         d = _delays(delay, len(pre_idx), rng)
     wpath = f"{path}.connectivity" if is_list else f"{path}.weight"
@@ -247,7 +251,8 @@ def _edges(ck: Checker, edges: Mapping, path: str, n_pre: int | None, n_post: in
 def _weight_spec(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: int | None,
                  fixed: bool) -> dict | Any:
     """Normalized weight: {const}, {dist: uniform, low, high} or {array (post, pre)}."""
-    allowed = "a constant | {dist: uniform, low, high} | {file: w.npy} of shape (post, pre)"
+    allowed = ("a constant | {dist: uniform, low, high} | {file: w.npy} of shape (post, pre) | "
+               + init_weights.FORM)
     if isinstance(spec, np.ndarray):
         spec = {"data": spec}
     if is_number(spec) or isinstance(spec, bool):
@@ -255,6 +260,8 @@ def _weight_spec(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: i
         return INVALID if c is INVALID else {"const": c}
     if not isinstance(spec, Mapping):
         return ck.error(path, f"found {show(spec)}; expected a weight", allowed)
+    if init_weights.is_dataset_mean(spec):
+        return init_weights.parse(ck, spec, path, fixed, _weight_value)
     if "dist" in spec:
         m = ck.mapping(spec, path, ("dist", "low", "high"), required=("low", "high"))
         dist = ck.choice(m["dist"], f"{path}.dist", ("uniform",), "weight distribution")
@@ -354,6 +361,8 @@ def _weights(spec: dict, pre: np.ndarray, post: np.ndarray, fixed: bool, plastic
         else:
             w = r.uniform(float(spec["low"]), float(spec["high"]), size=n)
         return pre, post, w.astype(dtype, copy=False)
+    if "dataset_mean" in spec:
+        return pre, post, init_weights.generate(spec, spec["mean"], pre, fixed, rng).astype(dtype)
     w = spec["array"][post, pre]  # not cast yet: range-checked by the caller first
     keep = np.flatnonzero(w != 0)
     if keep.size < n:

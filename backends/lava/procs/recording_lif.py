@@ -16,7 +16,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import PyLifModelBitAcc, PyLifModelFloat
 from lava.proc.lif.process import LIF
 
-from backends.cpu.neurons import wta_select
+from backends.cpu.neurons import adapt_update, wta_select
 
 
 class RecordingLIF(LIF):
@@ -49,20 +49,9 @@ class _Recorder:
         return self._th
 
     def _adapt_step(self, spikes) -> None:
-        """th decays by tau (fixed: 12-bit factor, truncation toward zero) and rises by the
-        increment (fixed: scaled by 2**6 like vth) where the neuron spiked."""
-        inc, tau = float(self.proc_params["adapt_increment"]), float(self.proc_params["adapt_tau"])
-        th = self._th
-        if th.dtype.kind == "f":
-            if tau > 0:
-                th -= th / tau
-            th[spikes] += inc
-            return
-        d = 0 if tau <= 0 else int(min(4096, max(0, round(4096.0 / tau))))
-        if d:
-            prod = th * (4096 - d)
-            th[:] = np.sign(prod) * (np.abs(prod) >> 12)
-        th[spikes] += int(round(inc * 64))
+        """The cpu backend's `adapt_update` on this model's int64 / float64 offset."""
+        adapt_update(self._th, spikes, float(self.proc_params["adapt_increment"]),
+                     float(self.proc_params["adapt_tau"]), fixed=self._th.dtype.kind != "f")
 
     def _select(self, spikes, margin):
         """Winner-take-all (proc param `wta`): the cpu backend's `wta_select`."""
