@@ -151,18 +151,18 @@ def _assemble(program: Program, plan: LavaPlan, steps: int, probes: list[Probe],
             res.spikes[pop.name] = np.asarray(sources[pop.name], dtype=bool)
             continue
         spikes = np.zeros((steps, pop.size), dtype=bool)
-        v = np.zeros((steps, pop.size), dtype=vdtype)
-        u = np.zeros((steps, pop.size), dtype=vdtype)
+        state = {var: np.zeros((steps, pop.size), dtype=vdtype) for var in ("v", "u")
+                 if f"{pop.name}.{var}" in want}  # only what was probed: runs can be long
         for g in plan.groups_of(pop.name):
             rec = records[g.key]
             spikes[:, g.index] = rec[0] != 0
             if rec.shape[0] == 3:
-                v[:, g.index] = rec[1]
-                u[:, g.index] = rec[2]
+                for row, var in ((1, "v"), (2, "u")):
+                    if var in state:
+                        state[var][:, g.index] = rec[row]
         res.spikes[pop.name] = spikes
-        for var, arr in (("v", v), ("u", u)):
-            if f"{pop.name}.{var}" in want:
-                res.values[f"{pop.name}.{var}"] = arr
+        for var, arr in state.items():
+            res.values[f"{pop.name}.{var}"] = arr
     for p in probes:
         if p.var == "spikes":
             res.values[p.key] = res.spikes[p.target]

@@ -65,7 +65,8 @@ class _Recorder:
         if self._rec is None:
             n = self.v.shape[0]
             rows = 3 if self._rec_vu else 1
-            dtype = np.float64 if self.v.dtype.kind == "f" else np.int64
+            # spikes alone as bool: a long phased run (e.g. 800k steps x 400 neurons) stays small
+            dtype = bool if not self._rec_vu else np.float64 if self.v.dtype.kind == "f" else np.int64
             self._rec = np.zeros((rows, self._rec_steps, n), dtype=dtype)
         t = self.time_step - 1
         if t < self._rec_steps:
