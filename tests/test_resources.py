@@ -100,6 +100,50 @@ def test_weight_width_rounding_and_mixed_sign():
     assert projection_format(mixed, tgt(neurons=256)).index_bits == 8
 
 
+REWARD = {"modulator": "m", "tau_e": 16, "a_plus": 1, "a_minus": 1}
+
+
+@pytest.mark.parametrize("rule, params, tag_bits", [
+    ("stdp", {"a_plus": 1, "a_minus": 1}, 0),  # traces and weights only
+    ("hebbian", {"learning_rate": 1}, 0),
+    ("reward_stdp", REWARD, 9),  # eligibility in tag t
+    ("loihi", {"dw": "2^-2*y0*x1", "dt": "x0 - x0*t", "x1_tau": 4}, 9),
+    ("loihi", {"dw": "2^-2*y0*t"}, 9),  # reading t needs it stored too
+    ("loihi", {"dw": "y0*x1", "dd": "x0", "x1_tau": 4}, 8),  # Lava's unsigned 8-bit tag_2
+    ("loihi", {"dw": "y0*d", "dt": "y0"}, 17),
+])
+def test_plastic_synapses_store_their_learning_tags(rule, params, tag_bits):
+    from compiler.ir import Plasticity
+
+    net = fan(100)
+    pr = net.projections["s_h"]
+    pr.plasticity = Plasticity(rule, dict(params))
+    fmt = projection_format(pr, tgt())
+    assert fmt.tag_bits == tag_bits and fmt.bits == 8 + 0 + 10 + tag_bits
+    # by hand for reward_stdp: b = 8 + 9 + 10 = 27; 10 + 64 * 27 = 1738 -> 28 words = 1792;
+    # 10 + 36 * 27 = 982 -> 16 words = 1024 (a static synapse list: 1216 + 704)
+    u = core_usage(net, {"h": np.zeros(100, np.int32)}, 1, tgt())
+    assert u.synapse_bits.tolist() == [int(synapse_list_bits(100, 18 + tag_bits))]
+    if tag_bits == 9:
+        assert u.synapse_bits.tolist() == [1792 + 1024]
+
+
+def test_tag_bits_can_force_a_split():
+    from compiler.ir import Plasticity
+    from compiler.passes.partition import partition
+
+    # 100 synapses: static 1920 bits fit a 2048-bit core; with a 9-bit tag 2816 do not,
+    # so the 100 neurons split over 2 cores (greedy: equal blocks of 50, each one list of
+    # 10 + 50 * 27 = 1360 bits -> 22 words = 1408)
+    t = tgt(synapse_bits=2048)
+    net = fan(100)
+    assert partition(net, t, method="greedy").n_cores == 1
+    net.projections["s_h"].plasticity = Plasticity("reward_stdp", dict(REWARD))
+    p = partition(net, t, method="greedy")
+    assert p.n_cores == 2 and check_assignment(net, p.core_of, 2, t) == []
+    assert p.usage.synapse_bits.tolist() == [1408, 1408]
+
+
 def test_synapse_list_bits_vectorized_matches_loop():
     def ref(n, b):
         total = 0

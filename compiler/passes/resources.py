@@ -14,7 +14,8 @@ Semantics (see /work/shared/README.md sections 4-5):
   * `synapses`: synapse entries on the core.
   * `synapse_bits`: Loihi's encoded synapse memory. For every (projection, presynaptic
     neuron, core) the synapse list is cut into blocks of <= 64 synapses; a block costs
-    `10 + n * (weight_bits + delay_bits + index_bits)` bits rounded up to 64-bit words.
+    `10 + n * (weight_bits + delay_bits + tag_bits + index_bits)` bits rounded up to
+    64-bit words.
     This follows nengo-loihi's `SynapseConfig.bits_per_axon` (nengo/nengo-loihi,
     nengo_loihi/block.py): 4 synapse-format-id bits + 6 synapse-count bits of header,
     `n_synapses + 1 <= 64` synapses per block, rounding to 64-bit memory words.
@@ -24,7 +25,10 @@ Semantics (see /work/shared/README.md sections 4-5):
     inside these bits: Lava and nengo-loihi both drop `8 - num_weight_bits + is_mixed`
     bits of the 9-bit mixed range, leaving `num_weight_bits` bits in total, so no extra
     sign bit is charged. `delay_bits = ceil(log2(max_delay + 1))` (0 without delays),
-    `index_bits = ceil(log2(target.core.neurons))`.
+    `index_bits = ceil(log2(target.core.neurons))`. `tag_bits`: the learning tags a
+    plastic projection's rule (in learning-engine form) reads or writes, as Lava's engine
+    holds them per synapse: `t` (tag_1, 8 bits + sign) 9 bits, `d` (tag_2, 8 bits) 8 bits;
+    0 for static synapses and for rules of traces and weights only (stdp, hebbian, oja).
 - Traffic: a presynaptic spike sends one message to every distinct core holding targets
   of that neuron, so "packets per spike" is the mean, over lif neurons with >= 1 target,
   of their destination-core count (= total out_axons / such neurons; 1.0 is ideal).
@@ -45,6 +49,9 @@ import scipy.sparse as sp
 
 from ..errors import Diagnostic, FitError
 from ..ir import NetworkIR, Population, Projection
+from ..plasticity.fixed import W_TAG_U
+from ..plasticity.grammar import TARGET_VAR
+from ..plasticity.rules import lower
 from ..target import Target
 
 HEADER_BITS = 10  # 4-bit synapse-format id + 6-bit synapse count (nengo-loihi bits_per_axon)
@@ -63,10 +70,11 @@ class SynapseFormat:
     weight_bits: int
     delay_bits: int
     index_bits: int
+    tag_bits: int = 0
 
     @property
     def bits(self) -> int:
-        return self.weight_bits + self.delay_bits + self.index_bits
+        return self.weight_bits + self.delay_bits + self.tag_bits + self.index_bits
 
 
 def projection_format(proj: Projection, target: Target) -> SynapseFormat:
@@ -76,7 +84,22 @@ def projection_format(proj: Projection, target: Target) -> SynapseFormat:
     max_delay = int(proj.delay.max()) if proj.delay.size else 0
     db = int(math.ceil(math.log2(max_delay + 1))) if max_delay > 0 else 0
     ib = int(math.ceil(math.log2(target.core.neurons))) if target.core.neurons > 1 else 0
-    return SynapseFormat(wb, db, ib)
+    return SynapseFormat(wb, db, ib, learning_tag_bits(proj))
+
+
+TAG_BITS = {"t": W_TAG_U + 1, "d": W_TAG_U}  # Lava's tag_1 (signed) and tag_2 (unsigned)
+
+
+def learning_tag_bits(proj: Projection) -> int:
+    """Per-synapse bits of the tags (`t`, `d`) that `proj`'s learning rule reads or writes."""
+    if proj.plasticity is None:
+        return 0
+    # which variables a rule uses does not depend on precision; float skips the fixed-point
+    # range checks, which the pipeline ran on the network's own precision already
+    spec = lower(proj.plasticity, "float", name=proj.name)
+    used = {TARGET_VAR[t] for t, prods in spec.products.items() if prods}
+    used |= {f.var for prods in spec.products.values() for p in prods for f in p.factors}
+    return sum(bits for var, bits in TAG_BITS.items() if var in used)
 
 
 def _round_words(bits):
