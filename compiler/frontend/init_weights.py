@@ -11,7 +11,7 @@ move from. A host-side initial value, like any other weight draw; nothing runs o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,8 @@ def is_dataset_mean(spec: Any) -> bool:
     return isinstance(spec, Mapping) and "dataset_mean" in spec
 
 
-def parse(ck: Checker, spec: Mapping, path: str, fixed: bool, value) -> dict | Any:
+def parse(ck: Checker, spec: Mapping, path: str, fixed: bool,
+          value: Callable[[Checker, Any, str, bool], Any]) -> dict | Any:
     """Normalized {"dataset_mean": H, "jitter": J}; `value` checks one weight number."""
     m = ck.mapping(spec, path, KEYS, required=("dataset_mean",))
     if m is INVALID:
@@ -66,7 +67,8 @@ def mean_input(pre: Population) -> np.ndarray:
     return m / top if top > 0 else np.zeros_like(m)
 
 
-def generate(spec: dict, mean: np.ndarray, pre: np.ndarray, fixed: bool, rng) -> np.ndarray:
+def generate(spec: dict, mean: np.ndarray, pre: np.ndarray, fixed: bool,
+             rng: Callable[[str], np.random.Generator]) -> np.ndarray:
     """Weights of synapses from pre neurons `pre`: H * mean[pre] + jitter."""
     base = spec["dataset_mean"] * mean[pre]
     r = rng("weight")
