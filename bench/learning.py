@@ -91,8 +91,8 @@ def run_snn(spec: dict, validation: int = 0) -> dict:
     from runtime import readout as ro
 
     label, test = spec["readout"]["assign"], spec["readout"]["evaluate"]
-    pred = ro.predict_vote("max", res[f"{label}.exc.counts"], res[f"{label}.labels"],
-                           res[f"{test}.exc.counts"], 10)
+    means = ro.class_means(res[f"{label}.exc.counts"], res[f"{label}.labels"], 10)
+    pred = ro.predict_vote("max", means, res[f"{test}.exc.counts"])
     max_vote = ro.accuracy(pred, res[f"{test}.labels"])
     return {"accuracy": float(res["readout.accuracy"]), "max_vote": max_vote,
             "prototype": prototype_accuracy(res["inp_exc.weights"], validation),
@@ -129,8 +129,8 @@ def learning_curve(size: int, seed: int, validation: int, epochs: int) -> list[f
     res = run_phases(compile_network(network_from_dict(spec, base_dir=EXAMPLE.parent)))
     out = []
     for e in range(epochs):
-        pred = ro.predict_vote(vote, res[f"label{e}.exc.counts"], res[f"label{e}.labels"],
-                               res[f"test{e}.exc.counts"], 10)
+        means = ro.class_means(res[f"label{e}.exc.counts"], res[f"label{e}.labels"], 10)
+        pred = ro.predict_vote(vote, means, res[f"test{e}.exc.counts"])
         out.append(ro.accuracy(pred, res[f"test{e}.labels"]))
     return out
 

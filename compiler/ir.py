@@ -145,6 +145,12 @@ class Plasticity:
     params: dict[str, Any] = field(default_factory=dict)
     modulator: str | None = None
 
+    @property
+    def modulator_name(self) -> Any:
+        """The declared modulator: `modulator`, else the rule's `modulator` parameter (as
+        given: the locality check reports a value that is not a population name)."""
+        return self.modulator if self.modulator is not None else self.params.get("modulator")
+
 
 @dataclass
 class Projection:

@@ -184,10 +184,10 @@ def evaluate_readout(net: NetworkIR, values: dict[str, np.ndarray]) -> dict[str,
     r = net.readout
     ds = net.populations[dataset_population(net)].source.dataset
     n_classes = int(ds.y.max()) + 1 if ds.y.size else 1
-    counts, labels = values[f"{r.assign}.{r.population}.counts"], values[f"{r.assign}.labels"]
-    assignment = ro.assign_labels(counts, labels, n_classes)
-    pred = ro.predict_vote(r.vote, counts, labels, values[f"{r.evaluate}.{r.population}.counts"],
-                           n_classes)
+    means = ro.class_means(values[f"{r.assign}.{r.population}.counts"],
+                           values[f"{r.assign}.labels"], n_classes)
+    assignment = ro.best_class(means)
+    pred = ro.predict_vote(r.vote, means, values[f"{r.evaluate}.{r.population}.counts"])
     acc = ro.accuracy(pred, values[f"{r.evaluate}.labels"])
     return {"readout.assignment": assignment, "readout.predictions": pred,
             "readout.accuracy": np.asarray(acc)}

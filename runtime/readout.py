@@ -27,7 +27,11 @@ def class_means(counts: np.ndarray, labels: np.ndarray, n_classes: int) -> np.nd
 
 def assign_labels(counts: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """The class of each neuron (int64 (size,)), -1 for neurons that never fired."""
-    means = class_means(counts, labels, n_classes)
+    return best_class(class_means(counts, labels, n_classes))
+
+
+def best_class(means: np.ndarray) -> np.ndarray:
+    """Each neuron's class of highest mean response (`class_means`), -1 where all are 0."""
     out = np.argmax(means, axis=0).astype(np.int64)
     out[means.max(axis=0) <= 0] = -1
     return out
@@ -62,13 +66,12 @@ def predict_soft(counts: np.ndarray, means: np.ndarray) -> np.ndarray:
     return pred
 
 
-def predict_vote(vote: str, counts: np.ndarray, labels: np.ndarray, test: np.ndarray,
-                 n_classes: int) -> np.ndarray:
-    """Predictions for `test` counts by vote `max` or `soft`, neurons labelled by `counts`
-    (samples, size) of samples with `labels`."""
+def predict_vote(vote: str, means: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Predictions for `test` counts by vote `max` or `soft`, from the neurons' `class_means`
+    (n_classes, size) of the labelling samples."""
     if vote == "soft":
-        return predict_soft(test, class_means(counts, labels, n_classes))
-    return predict(test, assign_labels(counts, labels, n_classes), n_classes)
+        return predict_soft(test, means)
+    return predict(test, best_class(means), means.shape[0])
 
 
 def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:

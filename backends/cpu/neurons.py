@@ -77,12 +77,8 @@ def adapt_update(th: np.ndarray, spikes: np.ndarray, increment: float, tau: floa
     the fixed-point results are the same integers (th * (4096 - d) is exact in float64)."""
     if fixed:
         d = adapt_decay_fixed(tau)
-        if d:
-            if th.dtype.kind == "f":
-                np.trunc(th * ((4096 - d) / 4096.0), out=th)
-            else:
-                prod = th * (4096 - d)
-                th[:] = np.sign(prod) * (np.abs(prod) >> 12)
+        if d:  # exact in float64 for either dtype: |th| * 4096 < 2**53, / 4096 is a shift
+            th[...] = np.trunc(th * ((4096 - d) / 4096.0))
         inc = round(increment * 64)
     else:
         if tau > 0:

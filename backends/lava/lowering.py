@@ -109,7 +109,7 @@ def modulator_wiring(plan: LavaPlan, pops: dict[str, Population], proj: Projecti
     a rule with a modulator, else None. Size 1 broadcasts; otherwise neuron i of the post
     population reads modulator neuron i (the modulator must be one Lava process)."""
     pl = proj.plasticity
-    name = None if pl is None else (pl.modulator or pl.params.get("modulator"))
+    name = None if pl is None else pl.modulator_name
     if name is None:
         return None
     groups = plan.groups_of(name)

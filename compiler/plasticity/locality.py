@@ -33,7 +33,7 @@ def lower_projection(net: NetworkIR, name: str) -> LearningRuleSpec:
     proj = net.projections[name]
     assert proj.plasticity is not None
     names = nonlocal_names(net, name)
-    mod = proj.plasticity.modulator or proj.plasticity.params.get("modulator")
+    mod = proj.plasticity.modulator_name
     if isinstance(mod, str):
         names.pop(mod, None)
     return lower(proj.plasticity, net.precision, seed=net.seed, name=name, nonlocal_names=names)
@@ -63,7 +63,7 @@ def check_network(net: NetworkIR, target: Target | None = None) -> None:
         for i in issues:
             only_fit &= i.fit
             col.add(net.loc(f"{base}.{i.field}"), i.message, i.allowed)
-        mod = proj.plasticity.modulator or proj.plasticity.params.get("modulator")
+        mod = proj.plasticity.modulator_name
         if spec is not None:
             mod = spec.modulator
         if isinstance(mod, str):

@@ -202,7 +202,7 @@ def lower(plasticity: Plasticity, precision: str, *, seed: int = 0, name: str = 
         raise RuleError([Issue("rule", f"unknown rule {rule!r}", ", ".join(RULES))])
     params = dict(plasticity.params)
     params.pop("rule", None)
-    modulator = plasticity.modulator if plasticity.modulator is not None else params.get("modulator")
+    modulator = plasticity.modulator_name
     P = _Params(params)
     allowed = RULE_KEYS[rule] + COMMON_KEYS
     for key in params:
