@@ -8,7 +8,7 @@ is per run.
 
     .venv/bin/python bench/compile_scale.py --sizes 10000 100000 [--nets sheet shuffled]
         [--methods sequential greedy graph auto] [--target loihi1] [--json out.json]
-        [--budget 30] [--artifact] [--profile]
+        [--budget 30] [--artifact] [--profile] [--no-positions]
 
 Columns: cores, lower bound (LB), cores / LB, packets per spike (own core counted),
 packets to other cores per spike, partition / place / artifact (build + save of the
@@ -35,6 +35,7 @@ from compiler.ir import NetworkIR, Population, Projection, SpikeSource  # noqa: 
 from compiler.target import CoreLimits, Target  # noqa: E402
 
 FAN_IN = 100
+POSITIONS = True  # sheets declare each neuron's (y, x) (`--no-positions`: graph only)
 
 
 def loihi1() -> Target:
@@ -93,11 +94,13 @@ def sheet_net(n: int, seed: int = 0, shuffle: bool = False) -> NetworkIR:
     x, y = post % side, post // side
     pre = (x + np.tile(dx, n)) % side + ((y + np.tile(dy, n)) % side) * side
     del x, y
+    pos = np.stack(np.divmod(np.arange(n), side), axis=1).astype(np.float64)  # (y, x)
     if shuffle:
         perm = rng.permutation(n)
         pre, post = perm[pre], perm[post]
-    return _net("shuffled" if shuffle else "sheet", [Population("s", n, "lif")],
-                [_proj("s_s", "s", "s", pre, post, rng)])
+        pos[perm] = pos.copy()  # neuron perm[i] sits where neuron i sat
+    pop = Population("s", n, "lif", positions=pos if POSITIONS else None)
+    return _net("shuffled" if shuffle else "sheet", [pop], [_proj("s_s", "s", "s", pre, post, rng)])
 
 
 NETS = {"random": random_net, "layered": layered_net, "sheet": sheet_net,
@@ -182,7 +185,11 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=30.0, help="auto's time budget (s)")
     ap.add_argument("--artifact", action="store_true", help="also build and save the artifact")
     ap.add_argument("--profile", action="store_true", help="cProfile to stderr")
+    ap.add_argument("--no-positions", action="store_true",
+                    help="sheets without declared neuron positions (the graph alone)")
     args = ap.parse_args(argv)
+    global POSITIONS
+    POSITIONS = not args.no_positions
     opts = {"budget": args.budget, "artifact": args.artifact, "profile": args.profile}
     rows = []
     hdr = (f"{'net':9} {'N':>8} {'method':17} {'cores':>6} {'LB':>6} {'x LB':>5} "

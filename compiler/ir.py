@@ -131,6 +131,10 @@ class Population:
     model: str
     lif: LIFParams | None = None
     source: SpikeSource | None = None
+    # (size, d) float64 coordinates, d = 1..3, or None: where each neuron sits in the
+    # model's space (a retinotopic sheet, a conv layer); the `tile` partitioner cuts
+    # positioned lif populations into compact tiles of nearby neurons
+    positions: np.ndarray | None = None
 
     @property
     def is_source(self) -> bool:

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from compiler.errors import InputError, SnncError
-
-PARTITIONERS = ("auto", "sequential", "greedy", "graph")
+from compiler.passes.partition import METHODS as PARTITIONERS
 
 
 class _Parser(argparse.ArgumentParser):

@@ -12,7 +12,7 @@ from compiler.passes.partition import PROMISING_CUT_RATIO as PROMISING
 from compiler.passes.resources import check_assignment, core_traffic
 from compiler.passes.resources import check_fit as check_resources
 
-ALL = ("sequential", "greedy", "graph", "auto")
+ALL = ("sequential", "greedy", "graph", "tile", "auto")
 
 
 def assert_valid(net, p, target):
@@ -167,7 +167,7 @@ def test_stats_and_method_names():
         assert k in p.stats
     # packets per spike = out_axons / senders, every neuron has targets here
     assert p.stats["packets_per_spike"] == pytest.approx(p.usage.out_axons.sum() / 400)
-    assert set(METHODS) == {"auto", "sequential", "greedy", "graph"}
+    assert set(METHODS) == {"auto", "sequential", "greedy", "graph", "tile"}
 
 
 def test_unknown_method_and_fit_errors():

@@ -52,8 +52,12 @@ class Network:
 
     def population(self, name: str, size: int, model: str | None = None,
                    params: Mapping[str, Any] | None = None,
-                   spikes: Mapping[str, Any] | np.ndarray | None = None) -> Network:
-        """Add a population; `model` defaults to spike_source when `spikes` is given, else lif."""
+                   spikes: Mapping[str, Any] | np.ndarray | None = None,
+                   positions: Mapping[str, Any] | np.ndarray | None = None) -> Network:
+        """Add a population; `model` defaults to spike_source when `spikes` is given, else lif.
+
+        `positions`: a (size, d) array or `{"grid": [n1, n2]}` (see frontend/positions.py).
+        """
         self._new_name(name, "populations")
         spec: dict[str, Any] = {"size": size,
                                 "model": model or ("spike_source" if spikes is not None else "lif")}
@@ -62,6 +66,9 @@ class Network:
         if spikes is not None:
             spec["spikes"] = {"kind": "array", "data": spikes} if isinstance(spikes, np.ndarray) \
                 else (dict(spikes) if isinstance(spikes, Mapping) else spikes)
+        if positions is not None:
+            spec["positions"] = {"data": positions} if isinstance(positions, np.ndarray) \
+                else (_tree_copy(positions) if isinstance(positions, Mapping) else positions)
         self.populations[name] = spec
         return self
 
@@ -149,6 +156,8 @@ class Network:
             spikes = pop.get("spikes")
             if isinstance(spikes, dict):
                 self._externalize(spikes, out_dir, f"{stem}.{name}.spikes.npy")
+            if isinstance(pop.get("positions"), dict):
+                self._externalize(pop["positions"], out_dir, f"{stem}.{name}.positions.npy")
         for name, proj in spec["projections"].items():
             if isinstance(proj.get("weight"), dict):
                 self._externalize(proj["weight"], out_dir, f"{stem}.{name}.weight.npy")
@@ -187,8 +196,9 @@ class Network:
                   precision=data.get("precision", "fixed"), seed=data.get("seed", 0),
                   steps=data.get("steps", 100), base_dir=base)
         for name, pop in data["populations"].items():
-            if isinstance(pop.get("spikes"), dict) and "file" in pop["spikes"]:
-                pop["spikes"]["file"] = str(base / pop["spikes"]["file"])
+            for key in ("spikes", "positions"):
+                if isinstance(pop.get(key), dict) and "file" in pop[key]:
+                    pop[key]["file"] = str(base / pop[key]["file"])
             net.populations[name] = pop
         for name, proj in (data.get("projections") or {}).items():
             for key in ("weight", "connectivity"):

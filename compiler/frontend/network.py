@@ -36,13 +36,14 @@ from ..ir import (
 )
 from .checks import INVALID, Checker, array_field, is_int, show
 from .phases import dataset_source, phases_and_readout
+from .positions import population_positions
 from .projections import projections
 from .yaml_loader import load_yaml
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("snnc", "name", "target", "precision", "seed", "steps", "populations",
             "projections", "probes", "phases", "readout")  # phases, readout: see phases.py
-POP_KEYS = ("size", "model", "params", "spikes")
+POP_KEYS = ("size", "model", "params", "spikes", "positions")  # positions: positions.py
 LIF_KEYS = ("du", "dv", "vth", "bias_mant", "bias_exp", "adapt", "wta")
 ADAPT_KEYS = ("increment", "tau")
 
@@ -155,9 +156,13 @@ def _population(ck: Checker, name: str, spec: Any, path: str, fixed: bool) -> Po
                      "spikes: {kind: poisson | periodic | array, ...}")
         else:
             source = _spikes(ck, m["spikes"], f"{path}.spikes", size)
+    positions = None
+    if m.get("positions") is not None:
+        positions = population_positions(ck, m["positions"], f"{path}.positions", size)
     if len(ck.errors.items) > n_err:
         return INVALID
-    return Population(name=name, size=size, model=model, lif=lif, source=source)
+    return Population(name=name, size=size, model=model, lif=lif, source=source,
+                      positions=positions)
 
 
 def _lif_params(ck: Checker, spec: Any, path: str, fixed: bool) -> LIFParams | Any:

@@ -12,7 +12,9 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
   neuron), one refill with the first pass's exact counts if needed, and the repair pass.
 - `greedy`: like nengo-loihi `split_blocks`: each population is cut into `m` equal blocks
   with `m` the smallest count whose blocks all fit (largest block size), found by a
-  ratio-guided search then bisection; populations never share a core.
+  ratio-guided search then bisection (over SAMPLE_BLOCKS blocks, each try counts a
+  sample of the blocks; the final exact check splits one the sample missed);
+  populations never share a core.
 - `graph`: METIS (pymetis) k-way partition of the lif neuron graph (sources are off-chip
   and excluded). Vertex weights balance the binding resource, edge weights count
   synapses (lif firing rates are unknown before running, so all lif rates are equal).
@@ -24,12 +26,20 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
   exactly (an over-limit part is split; if the refined parts need more cores than
   METIS's parts, those are filled too and the fewer cores kept), and the repair pass
   fixes output axons.
-- `auto` (default): graph (if its estimated time fits the budget, or, when over budget
-  by at most PROMISING_BUDGETS budgets, if `locality_probe` predicts a clear win over
-  sequential), then sequential (always), then greedy (if time is left); a candidate is
-  abandoned as soon as it needs more cores than the best so far. Keeps the fewest cores,
-  then the fewest packets per spike, so it is never worse than sequential. A method that cannot finish (a neuron's targets spread over too
-  many cores) falls back to sequential and says so in `method` and `stats["fallback"]`.
+- `tile`: for populations with declared `positions` (a retinotopic sheet, a conv layer),
+  greedy's search over tiles instead of index blocks: a grid of near-square tiles cut at
+  coordinate quantiles (`tile_blocks`), as many as needed for every tile to fit; other
+  populations get greedy's blocks. Independent of neuron ids (a shuffled sheet tiles the
+  same); on a 2-D lattice it gives the regular square tiling graph partitioners approach.
+- `auto` (default): tile (when some population has positions), graph (if its estimated
+  time fits the budget, or, when over budget by at most PROMISING_BUDGETS budgets, if
+  `locality_probe` predicts a clear win over sequential that no earlier candidate already
+  has), then sequential (always), then greedy (if time is left); a candidate is abandoned
+  as soon as it needs more cores than the current limit (`_core_limit`: CORE_TOLERANCE
+  above the fewest so far, never above sequential's). Keeps the fewest packets per spike
+  among the candidates within that limit (`_pick`), so it never needs more cores than
+  sequential. A method that cannot finish (a neuron's targets spread over too many
+  cores) falls back to sequential and says so in `method` and `stats["fallback"]`.
 
 The repair pass computes exact usage (`resources.core_usage`) and splits every core over
 a limit in two until none is; splitting only shrinks cores, so it terminates.
@@ -37,6 +47,7 @@ a limit in two until none is; splitting only shrinks cores, so it terminates.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -63,7 +74,7 @@ from .resources import (
     traffic_stats,
 )
 
-METHODS = ("auto", "sequential", "greedy", "graph")
+METHODS = ("auto", "sequential", "greedy", "graph", "tile")
 PROMISING_CUT_RATIO = 0.5  # auto: graph "promising" when its probe cut < this x sequential's
 GRAPH_DEGREE = 30.0  # graph: synapses kept per neuron for METIS (1M sheet: 10 -> 1.49
 # other-core packets per spike, 20 -> 1.37, 30 -> 1.33, 45 -> 1.30 at +25 % time)
@@ -72,8 +83,10 @@ REFINE_ROUNDS = 12  # graph: label-propagation rounds after METIS (100k shuffled
 # 1.325 -> 1.247 in 10 rounds, 6.4 s)
 REFINE_MAX_CUT = 0.5  # graph: no refinement when METIS cut more synapses than this (not local)
 PROMISING_BUDGETS = 4.0  # auto: a promising graph may take up to this many time budgets
+CORE_TOLERANCE = 0.02  # auto: candidates within 2 % of the fewest cores compete on packets
 MASK32 = (1 << 32) - 1
 SPREAD_ONE_PASS = 0.9  # sequential: one fill with an out-axon upper bound above this spread
+SAMPLE_BLOCKS = 256  # greedy / tile: block counts above this are sized on a sample of blocks
 
 
 @dataclass
@@ -284,24 +297,82 @@ def _pop_lb(ctx: _Ctx, name: str) -> int:
     return max(1, -(-size // cap.neurons), -(-bits // cap.synapse_bits), -(-pres // cap.in_axons))
 
 
-def _block_ratio(ctx: _Ctx, name: str, projs: list, idx: np.ndarray, m: int) -> float:
-    """Worst usage / cap over `m` equal blocks of population `name` (out_axons excluded)."""
-    local = (idx * m // idx.size).astype(np.int32)
-    u = incoming_usage(ctx.net, {name: local}, m, ctx.target, projs, with_out=False)
-    return max(float(getattr(u, lim).max()) / getattr(ctx.cap, lim)
+def _block_ratio(ctx: _Ctx, name: str, projs: list, blocks, m: int) -> float:
+    """Worst usage / cap over the blocks `blocks(m)` of population `name` (out_axons excluded).
+
+    Over SAMPLE_BLOCKS blocks, only a sample is counted: the largest blocks and blocks
+    spread evenly over the rest (the final exact check repairs a block the sample missed).
+    """
+    local = blocks(m)
+    k = int(local.max()) + 1
+    bits_of = None
+    if k > SAMPLE_BLOCKS:
+        size = np.bincount(local, minlength=k)
+        pick = np.zeros(k, bool)
+        pick[np.argsort(-size, kind="stable")[:SAMPLE_BLOCKS // 4]] = True
+        pick[np.linspace(0, k - 1, SAMPLE_BLOCKS - SAMPLE_BLOCKS // 4).astype(np.int64)] = True
+        newid = np.full(k + 1, -1, np.int64)
+        newid[np.flatnonzero(pick)] = np.arange(int(pick.sum()))
+        newid[-1] = k = int(pick.sum())  # one more core gathers the unsampled neurons
+        local = newid[np.where(pick[local], local, -1)].astype(np.int32)
+        bits_of = {pr.name: projection_format(pr, ctx.target).bits for pr in projs}
+        sub = []
+        for pr in projs:
+            sel = np.flatnonzero(local[pr.post_idx] < k)
+            sub.append(dataclasses.replace(pr, pre_idx=pr.pre_idx[sel],
+                                           post_idx=pr.post_idx[sel], weight=pr.weight[sel],
+                                           delay=pr.delay[sel]))
+        projs = sub
+        u = incoming_usage(ctx.net, {name: local}, k + 1, ctx.target, projs, with_out=False,
+                           bits_of=bits_of)
+    else:
+        u = incoming_usage(ctx.net, {name: local}, k, ctx.target, projs, with_out=False)
+    return max(float(getattr(u, lim)[:k].max()) / getattr(ctx.cap, lim)
                for lim in LIMITS if lim != "out_axons")
 
 
-def _greedy(ctx: _Ctx):
+def _equal_blocks(size: int, m: int) -> np.ndarray:
+    """`m` blocks of consecutive indices, sizes differing by at most one."""
+    return (np.arange(size, dtype=np.int64) * m // size).astype(np.int32)
+
+
+def tile_blocks(pos: np.ndarray, m: int) -> np.ndarray:
+    """Per neuron, its tile in a grid of about `m` tiles over positions `pos` (size, d).
+
+    Tiles are about as long as wide (in position units), their count per axis the least
+    whose product reaches `m`; each axis is cut at quantiles of the neurons' coordinates,
+    so an axis' slabs hold equal numbers of neurons (a 1000 x 1000 grid, m = 2500: 50 x 50
+    tiles of exactly 20 x 20). Empty tiles are dropped; ids follow the grid order.
+    """
+    n, d = pos.shape
+    span = pos.max(axis=0) - pos.min(axis=0)
+    live = span > 0
+    t = np.ones(d, np.int64)
+    if live.any() and m > 1:
+        side = (float(np.prod(span[live])) / m) ** (1.0 / int(live.sum()))
+        t[live] = np.maximum(1, np.ceil(span[live] / side - 1e-9)).astype(np.int64)
+    cell = np.zeros(n, np.int64)
+    for i in np.flatnonzero(t > 1):
+        col = pos[:, i]
+        slab = np.searchsorted(np.sort(col), col, side="left") * t[i] // n
+        cell = cell * t[i] + slab
+    return np.unique(cell, return_inverse=True)[1].astype(np.int32)
+
+
+def _greedy(ctx: _Ctx, geometric: bool = False):
+    """Equal blocks per population (nengo-loihi style); `geometric`: tiles of positioned
+    lif populations instead (`tile_blocks`), equal blocks for the others."""
     cg = np.empty(ctx.n, np.int32)
     base = 0
     for name in ctx.pops:
-        size = ctx.net.populations[name].size
+        pop = ctx.net.populations[name]
+        size = pop.size
         if size == 0:
             continue
         projs = [pr for pr in ctx.projs if pr.post == name]
-        idx = np.arange(size, dtype=np.int64)
-        ratio = partial(_block_ratio, ctx, name, projs, idx)
+        blocks = partial(tile_blocks, pop.positions) \
+            if geometric and pop.positions is not None else partial(_equal_blocks, size)
+        ratio = partial(_block_ratio, ctx, name, projs, blocks)
         m, fail, ok = min(_pop_lb(ctx, name), size), 0, None
         while ok is None:
             r = ratio(m)
@@ -322,9 +393,10 @@ def _greedy(ctx: _Ctx):
                 ok = mid
             else:
                 fail = mid
+        local = blocks(ok)
         o = ctx.loff[name]
-        cg[o:o + size] = base + (idx * ok // size)
-        base += ok
+        cg[o:o + size] = base + local
+        base += int(local.max()) + 1
         if ctx.bound is not None and base > ctx.bound:
             raise _Worse(base)
     return "cores", cg, base
@@ -591,7 +663,8 @@ def _take(usage: Usage, old_ids: np.ndarray) -> Usage:
 
 # ----------------------------------------------------------------------------- driver
 
-_RUN = {"sequential": _sequential, "greedy": _greedy, "graph": _graph}
+_RUN = {"sequential": _sequential, "greedy": _greedy, "graph": _graph,
+        "tile": partial(_greedy, geometric=True)}
 
 
 class _Worse(Exception):
@@ -735,10 +808,14 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
             best.method = f"{method}->sequential"
             best.stats["fallback"] = str(e)
     else:
-        # graph first (when it fits the budget), so that sequential can be abandoned as
-        # soon as it needs more cores; sequential always runs (auto is never worse)
-        cands, best, seq_time = {}, None, 0.0
-        for m in ("graph", "sequential", "greedy"):
+        # tile first (when positions are declared) and graph (when it fits the budget),
+        # so that sequential can be abandoned as soon as it needs more cores; sequential
+        # always runs (auto is never worse)
+        cands: dict = {}
+        kept: list[Partition] = []
+        seq_time, seq_cores = 0.0, None
+        order = ("tile",) if _has_positions(ctx) else ()
+        for m in order + ("graph", "sequential", "greedy"):
             tc = time.perf_counter()
             left = time_budget_s - (time.perf_counter() - t0)
             probe = None
@@ -746,20 +823,26 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
                 est = graph_cost_estimate(net)
                 if left < est <= PROMISING_BUDGETS * time_budget_s:
                     # over budget: run it anyway when a cheap probe predicts a clear win
-                    # (sequential is then abandoned early, so the total stays small)
+                    # over sequential that the tiles did not already get (sequential is
+                    # then abandoned early, so the total stays small). q estimates
+                    # id-order blocks' cut fraction, comparable to a candidate's real one
                     g, q = locality_probe(ctx, int(lb["cores"]))
                     probe = {"graph_cut": round(g, 3), "sequential_cut": round(q, 3)}
-                    if g < PROMISING_CUT_RATIO * q:
+                    won = any(c.stats["synapses_cut_fraction"] < PROMISING_CUT_RATIO * q
+                              for c in kept)
+                    if g < PROMISING_CUT_RATIO * q and not won:
                         left = est
-            elif m == "greedy":
-                est = 1.5 * seq_time
-            if m != "sequential" and est > left:
+                    elif won:
+                        probe["tiles_won"] = True
+            elif m in ("greedy", "tile"):
+                est = 1.5 * seq_time if m == "greedy" else 0.0
+            if m not in ("sequential", "tile") and est > left:
                 cands[m] = {"skipped": f"estimated {est:.1f} s > {left:.1f} s left"}
                 if probe is not None:
                     cands[m]["probe"] = probe
                 continue
             try:
-                c = _candidate(ctx, m, bound=None if best is None else best.n_cores)
+                c = _candidate(ctx, m, bound=_core_limit(kept, seq_cores))
             except FitError as e:  # e.g. a neuron whose targets this method spread too far
                 if m == "sequential":
                     raise
@@ -772,18 +855,41 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
             finally:
                 if m == "sequential":
                     seq_time = time.perf_counter() - tc
+            if m == "sequential":
+                seq_cores = c.n_cores
             cands[m] = _summary(c)
             if probe is not None:
                 cands[m]["probe"] = probe
-            if best is None or (c.n_cores, c.stats["packets_per_spike"]) < \
-                    (best.n_cores, best.stats["packets_per_spike"]):
-                best = c
+            kept.append(c)
+        best = _pick(kept, seq_cores)
         best.method = f"auto:{best.method}"
         best.stats["candidates"] = cands
     best.stats["lower_bound"] = public_lb
     best.stats["cores_over_lb"] = best.n_cores / max(lb["cores"], 1)
     best.stats["total_time_s"] = time.perf_counter() - t0
     return best
+
+
+def _has_positions(ctx: _Ctx) -> bool:
+    return any(ctx.net.populations[p].positions is not None for p in ctx.pops)
+
+
+def _core_limit(kept: list[Partition], seq_cores: int | None) -> int | None:
+    """Most cores a candidate may use and still be kept: within CORE_TOLERANCE of the
+    fewest so far, and never more than sequential's."""
+    if not kept:
+        return None
+    fewest = min(c.n_cores for c in kept)
+    limit = fewest + int(fewest * CORE_TOLERANCE)
+    return limit if seq_cores is None else min(limit, max(seq_cores, fewest))
+
+
+def _pick(kept: list[Partition], seq_cores: int | None) -> Partition:
+    """auto's choice: fewest packets per spike among the candidates within the core limit
+    (ties: fewer cores, then the earlier candidate)."""
+    limit = _core_limit(kept, seq_cores)
+    ok = [c for c in kept if c.n_cores <= limit]
+    return min(ok, key=lambda c: (c.stats["packets_per_spike"], c.n_cores))
 
 
 def _summary(p: Partition) -> dict:

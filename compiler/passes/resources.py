@@ -252,8 +252,11 @@ class Usage:
 def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
                    target: Target, projs: list[Projection] | None = None,
                    with_out: bool = True, per_neuron_out: bool = False,
-                   traffic: bool = False) -> Usage:
+                   traffic: bool = False, bits_of: dict[str, int] | None = None) -> Usage:
     """Usage counting only the projections `projs` (default: all onto lif populations).
+
+    `bits_of`: per projection name, its bits per synapse (when `projs` are subsets of the
+    network's projections, whose encoding the full projections decide).
 
     With `with_out=False` out_axons are left at 0 (they depend on all projections).
     With `per_neuron_out`, `extra["out_of"]` maps each lif population to the number of
@@ -315,7 +318,7 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
             else:
                 dst = np.empty(ukeys.size, np.int32)  # few large temporaries: fresh memory
                 np.bitwise_and(ukeys, mask, out=dst, casting="unsafe")  # is slow to map
-            b = projection_format(pr, target).bits
+            b = bits_of[pr.name] if bits_of else projection_format(pr, target).bits
             bits += np.rint(np.bincount(dst, weights=_list_bits_f64(counts, b),
                                         minlength=n)[:n]).astype(np.int64)
             del counts
