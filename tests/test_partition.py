@@ -295,7 +295,8 @@ def test_random_net_sequential_fills_once_with_fanout_bound(monkeypatch):
     monkeypatch.setattr(P, "SPREAD_ONE_PASS", 2.0)
     old = partition(net, t, "sequential")
     assert_valid(net, old, t)
-    assert "traffic" not in old.usage.extra
+    assert (old.usage.extra["traffic"].toarray() ==
+            core_traffic(net, old.core_of, old.n_cores).toarray()).all()
     assert p.n_cores <= old.n_cores
 
 

@@ -47,9 +47,20 @@ def test_tile_blocks_cut_grids_into_equal_squares():
     assert np.array_equal(tile_blocks(flat, 4), t)
     cube = np.stack(np.unravel_index(np.arange(64), (4, 4, 4)), axis=1).astype(float)
     assert np.bincount(tile_blocks(cube, 8)).tolist() == [8] * 8
-    # empty tiles are dropped: two far clusters, 4 tiles requested -> 2 non-empty
+    # tiles hold equal counts, not equal areas: two far clusters of 2, 4 tiles -> 1 each
     two = np.array([[0.0, 0.0], [0.0, 1.0], [9.0, 9.0], [9.0, 8.0]])
-    assert sorted(np.bincount(tile_blocks(two, 4)).tolist()) == [2, 2]
+    assert sorted(np.bincount(tile_blocks(two, 4)).tolist()) == [1, 1, 1, 1]
+    # neurons at one coordinate stay together; tiles left empty by that are dropped
+    ties = np.array([[0.0], [0.0], [0.0], [1.0]])
+    assert tile_blocks(ties, 4).tolist() == [0, 0, 0, 1]
+    # m need not factor: 5 tiles of a 10 x 10 grid are 2 slabs holding 3 and 2 tiles,
+    # rows 0-5 (60 neurons) and 6-9; the first cut at column quantiles 20 and 40 of its 60
+    # neurons, whole columns: columns 0-3, 4-6, 7-9; the second into columns 0-4, 5-9
+    g10 = np.stack(np.divmod(np.arange(100), 10), axis=1).astype(float)
+    t5 = tile_blocks(g10, 5).reshape(10, 10)
+    assert t5[0].tolist() == [0] * 4 + [1] * 3 + [2] * 3
+    assert t5[9].tolist() == [3] * 5 + [4] * 5
+    assert (t5[:6] == t5[0]).all() and (t5[6:] == t5[9]).all()
 
 
 def test_tiles_on_a_sheet_count_packets_by_hand():
@@ -73,6 +84,17 @@ def test_tiles_on_a_sheet_count_packets_by_hand():
     assert "tile" in auto.stats["candidates"]
 
 
+def test_core_traffic_rides_along_for_placement_relabelled():
+    from compiler.passes.resources import core_traffic
+
+    perm = np.random.default_rng(2).permutation(400)
+    net, t = sheet(20, perm=perm, positions=False), tgt(neurons=40)
+    for m in ("graph", "tile", "sequential"):
+        p = partition(net, t, m)
+        assert (p.usage.extra["traffic"].toarray() ==
+                core_traffic(net, p.core_of, p.n_cores).toarray()).all(), m
+
+
 def test_tiles_do_not_depend_on_neuron_ids():
     perm = np.random.default_rng(3).permutation(144)
     t = tgt(neurons=36)
@@ -87,13 +109,15 @@ def test_tiles_do_not_depend_on_neuron_ids():
 
 
 def test_tiles_shrink_until_every_limit_holds():
-    # in_axons 40: a 6 x 6 tile has 36 + 24 border inputs = 60 distinct presynaptic
-    # neurons (too many); tiles of 4 x 4 have 16 + 16 = 32 and fit -> 9 cores
+    # in_axons 40: a tile's inputs are its neurons plus the ring of neighbours around it
+    # inside the sheet. 4 tiles (6 x 6): 36 + 12 = 48, too many; 5 tiles: slabs of 8 and
+    # 4 rows, the 8-row ones cut into 3 tiles of 8 x 4: the middle one 32 + 8 + 8 + 4 = 52;
+    # 6 tiles of 6 x 4: the middle ones 24 + 6 + 6 + 4 = 40 fit exactly
     net, t = sheet(), tgt(in_axons=40)
     p = partition(net, t, "tile")
     assert_valid(net, p, t)
-    assert p.n_cores == 9 and np.bincount(p.core_of["s"]).tolist() == [16] * 9
-    assert int(p.usage.in_axons.max()) == 32
+    assert p.n_cores == 6 and np.bincount(p.core_of["s"]).tolist() == [24] * 6
+    assert int(p.usage.in_axons.max()) == 40
     # synapse bits: 8 x 8 sheet, every tile checked exactly after the sampled sizing
     small, tb = sheet(8), tgt(synapse_bits=2048)
     q = partition(small, tb, "tile")
@@ -216,3 +240,64 @@ def test_auto_skips_an_over_budget_graph_when_tiles_already_won(monkeypatch):
     q = partition(sheet(side, positions=False), tgt(neurons=100), "auto", time_budget_s=30.0)
     graph = q.stats["candidates"]["graph"]
     assert "probe" in graph and "cores" in graph and "tiles_won" not in graph["probe"]
+
+
+def test_sheet_example_compiles_with_tiles_and_local_connectivity():
+    from pathlib import Path
+
+    from compiler import compile_network
+
+    net = load_network(Path(__file__).resolve().parent.parent / "examples" / "sheet.yaml")
+    lat = net.projections["lateral"]
+    assert np.bincount(lat.post_idx).tolist() == [48] * 16384  # radius 4: 49 - 1 offsets
+    assert net.populations["sheet"].positions.shape == (16384, 2)
+    with pytest.warns(UserWarning, match="weight rounding"):
+        auto = compile_network(net)
+        seq = compile_network(net, partitioner="sequential")
+        tile = compile_network(net, partitioner="tile")
+    for prog in (auto, seq, tile):
+        assert len(prog.cores) == 17  # lower bound 16 (synapse memory)
+    cands = auto.report["partition"]["candidates"]
+    assert {"tile", "graph", "sequential"} <= set(cands)
+    # tiles and the graph both send ~25 % fewer packets than sequential's row blocks
+    pk = {k: cands[k]["packets_per_spike"] for k in ("tile", "graph", "sequential")}
+    assert pk["tile"] < 0.8 * pk["sequential"] and pk["graph"] < 0.8 * pk["sequential"]
+
+
+def test_a_fill_that_cannot_stay_in_bound_stops_early():
+    from compiler.passes.partition import _cores_left, _Ctx
+    from compiler.passes.resources import check_fit
+
+    # 12 x 12 sheet, 18 bits per synapse (8 weight + 10 index), 528 synapses; cores of
+    # 1800 bits: at least ceil(528 * 18 / 1800) = 6 cores from the start; after the first
+    # row (2 corners x 2 + 10 edge neurons x 3 = 32 synapses), ceil(496 * 18 / 1800) = 5
+    net, t = sheet(), tgt(synapse_bits=1800)
+    ctx = _Ctx(net, t, check_fit(net, t))
+    rest = _cores_left(ctx, None)
+    assert (rest(0), rest(12), rest(144)) == (6, 5, 0)
+    # auto on the shuffled sheet without positions: sequential needs many cores, and is
+    # stopped as soon as cores so far + that bound exceed the graph's count (+ 2 %)
+    perm = np.random.default_rng(5).permutation(1600)
+    p = partition(sheet(40, perm=perm, positions=False), tgt(in_axons=150), "auto")
+    seq = p.stats["candidates"]["sequential"]
+    assert p.method == "auto:graph" and seq["abandoned"].startswith("needs at least")
+    assert int(seq["abandoned"].split()[3]) > p.n_cores
+
+
+def test_a_bounded_fill_is_refused_from_a_prefix():
+    from compiler.passes.partition import PREFIX_PART, _Ctx, _early_worse, _Worse
+    from compiler.passes.resources import check_fit
+
+    # 2304 neurons, 4 per core: any fill needs >= 576 cores; a prefix of 2304 / 32 = 72
+    # neurons (>= 16 cores' worth, so the prefix check runs) shows it at once
+    assert PREFIX_PART == 32
+    net, t = sheet(48, perm=np.random.default_rng(1).permutation(2304), positions=False), \
+        tgt(neurons=4, chips=5)
+    ctx = _Ctx(net, t, check_fit(net, t))
+    ctx.bound = 575
+    with pytest.raises(_Worse) as e:
+        _early_worse(ctx, None, None, None)
+    assert e.value.args[0] == 576
+    ctx.bound = 576
+    _early_worse(ctx, None, None, None)  # can still fit: no verdict from the prefix
+    assert partition(net, t, "sequential").n_cores == 576

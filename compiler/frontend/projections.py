@@ -21,7 +21,7 @@ from .checks import INVALID, Checker, array_field, as_array, is_number, show
 
 PROJ_KEYS = ("pre", "post", "connectivity", "weight", "delay", "weight_exp", "num_weight_bits",
              "plasticity")
-CONNECTIVITY_KINDS = ("all_to_all", "one_to_one", "random", "list")
+CONNECTIVITY_KINDS = ("all_to_all", "one_to_one", "random", "list", "local")
 PLASTICITY_RULES = ("stdp", "hebbian", "oja", "reward_stdp", "loihi")
 EDGE_ARRAYS = ("pre", "post", "weight", "delay")
 
@@ -107,7 +107,10 @@ def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Po
     plasticity = _plasticity(ck, m.get("plasticity"), f"{path}.plasticity")
     if len(ck.errors.items) > n_err or n_pre is None or n_post is None:
         return INVALID
-    if not is_list and _too_many_synapses(ck, conn, n_pre, n_post, path) is INVALID:
+    if isinstance(conn, dict) and conn["kind"] == "local":
+        if _local_positions(ck, conn, pops[pre], pops[post], f"{path}.connectivity") is INVALID:
+            return INVALID
+    elif not is_list and _too_many_synapses(ck, conn, n_pre, n_post, path) is INVALID:
         return INVALID
 
     # -- all inputs valid: generate the synapses ------------------------------------
@@ -115,7 +118,7 @@ def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Po
     if is_list:
         pre_idx, post_idx, w, d = conn["pre"], conn["post"], conn["weight"], conn["delay"]
     else:
-        pre_idx, post_idx = _pattern(conn, n_pre, n_post, rng)
+        pre_idx, post_idx = _pattern(conn, pops[pre], pops[post], rng)
         if "dataset_mean" in weight:
             weight = {**weight, "mean": init_weights.mean_input(pops[pre])}
         pre_idx, post_idx, w = _weights(weight, pre_idx, post_idx, fixed, plasticity is not None, rng)
@@ -145,7 +148,8 @@ def _too_many_synapses(ck: Checker, conn: dict, n_pre: int, n_post: int, path: s
 def _connectivity(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: int | None,
                   fixed: bool) -> dict | Any:
     """Normalized connectivity: {kind, p?} or, for lists, {kind: list, pre, post, weight, delay}."""
-    allowed = "all_to_all | one_to_one | {kind: random, p} | {kind: list, file: edges.npz}"
+    allowed = ("all_to_all | one_to_one | {kind: random, p} | {kind: list, file: edges.npz} "
+               "| {kind: local, radius[, wrap]}")
     given_as_str = isinstance(spec, str)
     if given_as_str:
         if spec in ("random", "list"):
@@ -170,6 +174,8 @@ def _connectivity(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: 
         m = ck.mapping(spec, path, ("kind", "p"), required=("p",))
         p = ck.number(m["p"], f"{path}.p", 0.0, 1.0) if "p" in m else INVALID
         return INVALID if p is INVALID else {"kind": "random", "p": float(p)}
+    if kind == "local":
+        return _local(ck, spec, path)
     m = ck.mapping(spec, path, ("kind", "file", "data"))
     if ("file" in m) == ("data" in m):
         return ck.error(path, "give the edges either as 'file' (.npz) or as 'data'",
@@ -185,6 +191,65 @@ def _connectivity(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: 
     if edges is INVALID:
         return INVALID
     return _edges(ck, edges, epath, n_pre, n_post, fixed)
+
+
+LOCAL_ALLOWED = "{kind: local, radius: r[, wrap: [L1, L2, ...]]} (pre and post with positions)"
+
+
+def _local(ck: Checker, spec: Mapping, path: str) -> dict | Any:
+    """{kind: local, radius, wrap?}: pairs within `radius` of each other (positions.py)."""
+    n_err = len(ck.errors.items)
+    m = ck.mapping(spec, path, ("kind", "radius", "wrap"), required=("radius",))
+    r = ck.number(m["radius"], f"{path}.radius", 0.0, what="a positive number") \
+        if "radius" in m else INVALID
+    if r is not INVALID and r <= 0:
+        r = ck.error(f"{path}.radius", f"found {r}; the radius must be positive", "a number > 0")
+    wrap = m.get("wrap")
+    if wrap is not None and (not isinstance(wrap, (list, tuple)) or not wrap or
+                             not all(is_number(v) and v > 0 for v in wrap)):
+        wrap = ck.error(f"{path}.wrap", f"found {show(wrap)}; expected a list of positive "
+                        "box sizes, one per position axis", "[L1, L2, ...]")
+    if len(ck.errors.items) > n_err:
+        return INVALID
+    return {"kind": "local", "radius": float(r),
+            "wrap": None if wrap is None else tuple(float(v) for v in wrap)}
+
+
+def _local_positions(ck: Checker, conn: dict, pre: Population, post: Population,
+                     path: str) -> Any:
+    """Both populations have positions of one dimension, inside the wrap box if any."""
+    for role, pop in (("pre", pre), ("post", post)):
+        if pop.positions is None:
+            return ck.error(path, f"local connectivity needs positions; {role} population "
+                            f"'{pop.name}' has none", "positions: {grid: [...]} | {file: ...} "
+                            f"on '{pop.name}'")
+    d = pre.positions.shape[1]
+    if post.positions.shape[1] != d:
+        return ck.error(path, f"pre '{pre.name}' has {d}-D positions, post '{post.name}' "
+                        f"{post.positions.shape[1]}-D", "positions of one dimension")
+    wrap = conn["wrap"]
+    if wrap is not None:
+        if len(wrap) != d:
+            return ck.error(f"{path}.wrap", f"found {len(wrap)} box sizes for {d}-D positions",
+                            f"a list of {d} sizes")
+        for pop in (pre, post):
+            out = (pop.positions < 0) | (pop.positions >= np.asarray(wrap))
+            if out.any():
+                i = int(np.flatnonzero(out.any(axis=1))[0])
+                return ck.error(f"{path}.wrap", f"'{pop.name}' neuron {i} at "
+                                f"{pop.positions[i].tolist()} lies outside the box "
+                                f"[0, {list(wrap)})", "positions in [0, wrap) per axis")
+    # estimated synapses (neighbours of up to 1000 post neurons) before generating them
+    from scipy.spatial import cKDTree
+
+    step = max(1, post.size // 1000)
+    tree = cKDTree(pre.positions, boxsize=None if wrap is None else np.asarray(wrap))
+    found = tree.query_ball_point(post.positions[::step], conn["radius"], return_length=True)
+    expected = float(np.mean(found)) * post.size
+    if expected > MAX_SYNAPSES:
+        return ck.error(f"{path}.radius", f"radius {conn['radius']} gives ~{expected:.3g} "
+                        f"synapses; at most {MAX_SYNAPSES} per projection", "a smaller radius")
+    return None
 
 
 def _edges(ck: Checker, edges: Mapping, path: str, n_pre: int | None, n_post: int | None,
@@ -335,7 +400,12 @@ def _plasticity(ck: Checker, spec: Any, path: str) -> Plasticity | None | Any:
     return Plasticity(rule=rule, params=params, modulator=params.get("modulator"))
 
 
-def _pattern(conn: dict, n_pre: int, n_post: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def _pattern(conn: dict, pre: Population, post: Population, rng
+             ) -> tuple[np.ndarray, np.ndarray]:
+    n_pre, n_post = pre.size, post.size
+    if conn["kind"] == "local":
+        return synapses.local_pairs(pre.positions, post.positions, conn["radius"],
+                                    conn["wrap"], same=pre.name == post.name)
     if conn["kind"] == "all_to_all":
         return synapses.all_to_all(n_pre, n_post)
     if conn["kind"] == "one_to_one":

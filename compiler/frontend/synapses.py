@@ -62,3 +62,28 @@ def duplicate_pairs(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
     """Indices (into sorted arrays) of synapses that repeat the previous (pre, post) pair."""
     same = (pre[1:] == pre[:-1]) & (post[1:] == post[:-1])
     return np.flatnonzero(same) + 1
+
+
+def local_pairs(pos_pre: np.ndarray, pos_post: np.ndarray, radius: float,
+                wrap: tuple[float, ...] | None = None, same: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Every (pre, post) pair at Euclidean distance <= radius (a k-d tree, no dense matrix).
+
+    `wrap`: a periodic box of that size per axis (a torus sheet); positions must lie in
+    [0, wrap). `same`: pre and post are one population, and a neuron gets no synapse from
+    itself.
+    """
+    from scipy.spatial import cKDTree
+
+    box = None if wrap is None else np.asarray(wrap, np.float64)
+    t_post = cKDTree(pos_post, boxsize=box)
+    if same:
+        ij = t_post.query_pairs(radius, output_type="ndarray")  # i < j, both directions below
+        pre = np.concatenate((ij[:, 0], ij[:, 1]))
+        post = np.concatenate((ij[:, 1], ij[:, 0]))
+    else:
+        res = t_post.sparse_distance_matrix(cKDTree(pos_pre, boxsize=box), radius,
+                                            output_type="ndarray")
+        pre, post = res["j"], res["i"]
+    order = sort_order(pre, post, pos_post.shape[0])
+    return pre[order].astype(np.int32), post[order].astype(np.int32)

@@ -86,6 +86,7 @@ PROMISING_BUDGETS = 4.0  # auto: a promising graph may take up to this many time
 CORE_TOLERANCE = 0.02  # auto: candidates within 2 % of the fewest cores compete on packets
 MASK32 = (1 << 32) - 1
 SPREAD_ONE_PASS = 0.9  # sequential: one fill with an out-axon upper bound above this spread
+PREFIX_PART = 32  # a bounded fill first fills this fraction of the neurons (`_early_worse`)
 SAMPLE_BLOCKS = 256  # greedy / tile: block counts above this are sized on a sample of blocks
 
 
@@ -148,6 +149,7 @@ class _Ctx:
         self.est_out = est
         self.bound: int | None = None  # abandon a candidate needing more cores than this
         self.alt: tuple | None = None  # graph: unrefined (rank, breaks), the cores fallback
+        self.rest: tuple | None = None  # (rank, _cores_left of that rank order), reused
         self.info: dict = {}  # method-specific facts reported in Partition.stats
 
     def split(self, cg: np.ndarray) -> dict[str, np.ndarray]:
@@ -165,24 +167,34 @@ class _Ctx:
 class _Table:
     """Synapses onto lif neurons sorted by the rank of their postsynaptic neuron."""
 
-    def __init__(self, ctx: _Ctx, rank: np.ndarray | None):
+    def __init__(self, ctx: _Ctx, rank: np.ndarray | None, stop: int | None = None):
+        """`stop`: only the synapses onto ranks < stop (a prefix fill)."""
         n = ctx.n
         counts = np.zeros(n, np.int64)
         projs = [(i, pr) for i, pr in enumerate(ctx.projs) if pr.n_synapses]
-        self.keys = np.empty(sum(pr.n_synapses for _, pr in projs), np.int64)
+        sel = {}
+        if stop is not None:
+            for i, pr in projs:
+                o, size = ctx.loff[pr.post], ctx.net.populations[pr.post].size
+                r = np.arange(o, o + size) if rank is None else rank[o:o + size]
+                sel[i] = np.flatnonzero((r < stop)[pr.post_idx])
+        total = sum(sel[i].size if sel else pr.n_synapses for i, pr in projs)
+        self.keys = np.empty(total, np.int64)
         pos = 0
         for i, pr in projs:
-            k = self.keys[pos:pos + pr.n_synapses]  # filled in place: no int64 temporaries
-            pos += pr.n_synapses
+            post_idx = pr.post_idx[sel[i]] if sel else pr.post_idx
+            pre_idx = pr.pre_idx[sel[i]] if sel else pr.pre_idx
+            k = self.keys[pos:pos + post_idx.size]  # filled in place: no int64 temporaries
+            pos += post_idx.size
             o = ctx.loff[pr.post]
             if rank is None:
-                k[:] = pr.post_idx
+                k[:] = post_idx
                 k += o
             else:
-                k[:] = rank[o:o + ctx.net.populations[pr.post].size][pr.post_idx]
+                k[:] = rank[o:o + ctx.net.populations[pr.post].size][post_idx]
             counts += np.bincount(k, minlength=n)
             k <<= 32
-            k |= pr.pre_idx
+            k |= pre_idx
             k += ctx.pslot_off[i]
         self.keys.sort()
         self.indptr = np.concatenate(([0], np.cumsum(counts)))
@@ -226,10 +238,12 @@ def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> 
 
 
 def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
-          est_out: np.ndarray | None = None, tab: _Table | None = None) -> tuple[np.ndarray, int]:
+          est_out: np.ndarray | None = None, tab: _Table | None = None,
+          stop: int | None = None) -> tuple[np.ndarray, int]:
     """Cores as contiguous runs in rank order, never crossing a break; returns per-gid core.
 
     `est_out` (per lif gid) is the running estimate of each neuron's output axons.
+    `stop`: fill ranks < stop only (with `ctx.bound`: is the whole fill already worse?).
     """
     n = ctx.n
     tab = tab or _Table(ctx, rank)
@@ -238,10 +252,16 @@ def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
     out = np.empty(n, np.int32)
     bounds = np.unique(np.append(breaks if breaks is not None else [], n)).astype(np.int64)
     s, core, last, bi = 0, 0, 64, 0
-    while s < n:
+    rest = None
+    if ctx.bound is not None:
+        if ctx.rest is None or ctx.rest[0] is not rank:
+            ctx.rest = (rank, _cores_left(ctx, rank))
+        rest = ctx.rest[1]
+    end = n if stop is None else stop
+    while s < end:
         while bounds[bi] <= s:
             bi += 1
-        hard = int(min(bounds[bi], s + ctx.cap.neurons, n))
+        hard = int(min(bounds[bi], s + ctx.cap.neurons, end))
         w = min(hard - s, max(2 * last, 64))
         while True:
             size = _prefix_fit(ctx, tab, est, s, s + w)
@@ -254,9 +274,43 @@ def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
         core += 1
         s += size
         last = size
-        if ctx.bound is not None and core > ctx.bound:
-            raise _Worse(core)
+        if ctx.bound is not None:
+            # at a stop the last core may be cut short: count it with what follows
+            least = core + rest(s) - (1 if s == end < n else 0)
+            if least > ctx.bound:
+                raise _Worse(least)
     return (out if rank is None else out[rank]), core
+
+
+def _early_worse(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
+                 est_out: np.ndarray | None) -> None:
+    """Raise _Worse when filling the first 1/PREFIX_PART of the neurons already shows the
+    whole fill needs more than `ctx.bound` cores (sorts ~1/32 of the synapses, not all:
+    sequential on a 1M shuffled sheet is refused in 0.5 s instead of 6 s)."""
+    stop = ctx.n // PREFIX_PART
+    if ctx.bound is None or stop < 16 * ctx.cap.neurons:
+        return
+    _fill(ctx, rank, breaks, est_out, _Table(ctx, rank, stop=stop), stop=stop)
+
+
+def _cores_left(ctx: _Ctx, rank: np.ndarray | None):
+    """A function: fill position s -> a lower bound on the cores the neurons from s on
+    need (their count, and their synapses at the bare per-synapse bits, over capacity),
+    so a fill that cannot stay within `ctx.bound` stops early (a shuffled sheet: after
+    ~2 % of its neurons, not 10 %)."""
+    bits = np.zeros(ctx.n, np.float64)
+    for pr in ctx.projs:
+        if pr.n_synapses:
+            size = ctx.net.populations[pr.post].size
+            o = ctx.loff[pr.post]
+            bits[o:o + size] += np.bincount(pr.post_idx, minlength=size) * \
+                float(projection_format(pr, ctx.target).bits)
+    if rank is not None:
+        bits = _by_rank(bits, rank)
+    left = np.cumsum(bits[::-1])[::-1] / ctx.cap.synapse_bits  # from s to the end
+    left = np.append(left, 0.0)
+    cap_n = ctx.cap.neurons
+    return lambda s: max(int(math.ceil(left[s] - 1e-9)), -(-(ctx.n - s) // cap_n))
 
 
 def _by_rank(values: np.ndarray, rank: np.ndarray) -> np.ndarray:
@@ -336,27 +390,63 @@ def _equal_blocks(size: int, m: int) -> np.ndarray:
     return (np.arange(size, dtype=np.int64) * m // size).astype(np.int32)
 
 
-def tile_blocks(pos: np.ndarray, m: int) -> np.ndarray:
-    """Per neuron, its tile in a grid of about `m` tiles over positions `pos` (size, d).
+def tile_blocks(pos: np.ndarray, m: int, regular: bool = False) -> np.ndarray:
+    """Per neuron, its tile among about `m` tiles over positions `pos` (size, d).
 
-    Tiles are about as long as wide (in position units), their count per axis the least
-    whose product reaches `m`; each axis is cut at quantiles of the neurons' coordinates,
-    so an axis' slabs hold equal numbers of neurons (a 1000 x 1000 grid, m = 2500: 50 x 50
-    tiles of exactly 20 x 20). Empty tiles are dropped; ids follow the grid order.
+    Default: exactly `m` tiles of equal neuron counts. The first axis with extent is cut
+    into slabs at neuron-count quantiles, as many as make the tiles about as long as wide;
+    slab i holds k_i of the m tiles (k_i differ by at most one) and is cut the same way
+    along the next axis, the last axis into exactly k_i tiles. `regular`: a grid, the same
+    count of cuts at global quantiles on every slab, the least per-axis counts (tiles
+    about as long as wide) whose product reaches m. On a 1000 x 1000 grid with m = 2500
+    both give 20 x 20 squares. Neurons at one coordinate stay together; ids follow the
+    slab order; tiles left empty by ties are dropped.
     """
     n, d = pos.shape
-    span = pos.max(axis=0) - pos.min(axis=0)
+    axes = [i for i in range(d) if np.ptp(pos[:, i]) > 0]
+    tile = np.zeros(n, np.int64)
+    if axes and m > 1 and regular:
+        span = np.ptp(pos[:, axes], axis=0)
+        side = (float(np.prod(span)) / m) ** (1.0 / len(axes))
+        for i, sp_i in zip(axes, span, strict=True):
+            t = int(max(1, math.ceil(sp_i / side - 1e-9)))
+            col = pos[:, i]
+            tile = tile * t + np.searchsorted(np.sort(col), col, side="left") * t // n
+    elif axes and m > 1:
+        _slabs(pos, np.arange(n), int(m), axes, 0, tile)
+    return np.unique(tile, return_inverse=True)[1].astype(np.int32)
+
+
+def _slabs(pos: np.ndarray, idx: np.ndarray, m: int, axes: list[int], first: int,
+           out: np.ndarray) -> None:
+    """`tile_blocks` for neurons `idx` cut into m tiles numbered from `first` (recursive
+    over axes: one call per slab, never per neuron)."""
+    if m <= 1 or not axes or idx.size == 0:
+        out[idx] = first
+        return
+    sub = pos[np.ix_(idx, axes)]
+    span = np.ptp(sub, axis=0)
     live = span > 0
-    t = np.ones(d, np.int64)
-    if live.any() and m > 1:
+    if not live[0]:
+        _slabs(pos, idx, m, axes[1:], first, out)
+        return
+    if len(axes) == 1:
+        t = m
+    else:
         side = (float(np.prod(span[live])) / m) ** (1.0 / int(live.sum()))
-        t[live] = np.maximum(1, np.ceil(span[live] / side - 1e-9)).astype(np.int64)
-    cell = np.zeros(n, np.int64)
-    for i in np.flatnonzero(t > 1):
-        col = pos[:, i]
-        slab = np.searchsorted(np.sort(col), col, side="left") * t[i] // n
-        cell = cell * t[i] + slab
-    return np.unique(cell, return_inverse=True)[1].astype(np.int32)
+        t = int(min(m, max(1, round(span[0] / side))))
+    k = np.full(t, m // t, np.int64)
+    k[:m % t] += 1
+    col = sub[:, 0]
+    first_rank = np.searchsorted(np.sort(col), col, side="left")
+    bounds = idx.size * np.cumsum(k)[:-1] / m
+    slab = np.searchsorted(bounds, first_rank, side="right")
+    order = np.argsort(slab, kind="stable")
+    starts = np.searchsorted(slab[order], np.arange(t + 1))
+    base = first + np.concatenate(([0], np.cumsum(k)))
+    for i in range(t):
+        members = idx[order[starts[i]:starts[i + 1]]]
+        _slabs(pos, members, int(k[i]), axes[1:], int(base[i]), out)
 
 
 def _greedy(ctx: _Ctx, geometric: bool = False):
@@ -370,10 +460,12 @@ def _greedy(ctx: _Ctx, geometric: bool = False):
         if size == 0:
             continue
         projs = [pr for pr in ctx.projs if pr.post == name]
-        blocks = partial(tile_blocks, pop.positions) \
-            if geometric and pop.positions is not None else partial(_equal_blocks, size)
+        tiles = geometric and pop.positions is not None
+        blocks = partial(tile_blocks, pop.positions, regular=True) if tiles \
+            else partial(_equal_blocks, size)
         ratio = partial(_block_ratio, ctx, name, projs, blocks)
-        m, fail, ok = min(_pop_lb(ctx, name), size), 0, None
+        m0 = m = min(_pop_lb(ctx, name), size)
+        fail, ok = 0, None
         while ok is None:
             r = ratio(m)
             if r <= 1.0:
@@ -385,21 +477,36 @@ def _greedy(ctx: _Ctx, geometric: bool = False):
                 if ctx.bound is not None and base + fail + 1 > ctx.bound:
                     raise _Worse(base + fail + 1)
                 m = min(size, max(m + 1, int(math.ceil(m * r * 1.02))))
-        for _ in range(4):  # bisect for the smallest block count that fits
-            if ok - fail <= 1:
-                break
-            mid = (fail + ok) // 2
-            if ratio(mid) <= 1.0:
-                ok = mid
-            else:
-                fail = mid
+        ok = _bisect(ratio, fail, ok)
         local = blocks(ok)
+        if tiles:
+            # a grid rounds the tile count up to a product; exactly-m tiles may fit in
+            # fewer (fits are not monotone in m on a lattice: try, keep the fewer)
+            exact = partial(tile_blocks, pop.positions)
+            k = int(local.max()) + 1
+            m = _bisect(partial(_block_ratio, ctx, name, projs, exact), max(fail, m0 - 1), k)
+            if m < k:
+                local = exact(m)
         o = ctx.loff[name]
         cg[o:o + size] = base + local
         base += int(local.max()) + 1
         if ctx.bound is not None and base > ctx.bound:
             raise _Worse(base)
     return "cores", cg, base
+
+
+def _bisect(ratio, fail: int, ok: int, steps: int = 4) -> int:
+    """The smallest block count found in `steps` bisections between a count that does
+    not fit (`fail`) and one that does (`ok`)."""
+    for _ in range(steps):
+        if ok - fail <= 1:
+            break
+        mid = (fail + ok) // 2
+        if ratio(mid) <= 1.0:
+            ok = mid
+        else:
+            fail = mid
+    return ok
 
 
 def _sample_positions(rng: np.random.Generator, total: int, p: float) -> np.ndarray:
@@ -537,15 +644,16 @@ def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = GRAPH_DEGREE,
     # METIS in reverse Cuthill-McKee vertex order: neighbours get nearby ids, which makes
     # METIS 2-3x faster on nets whose ids carry no locality (1M shuffled sheet: 31 -> 13 s)
     perm = np.asarray(reverse_cuthill_mckee(a, symmetric_mode=True))
-    a = a[perm][:, perm].tocsr()
+    indptr, indices, data = _permuted(a, perm)
+    total = int(a.data.sum()) // 2
+    del a
     opts = pymetis.Options(seed=int(ctx.net.seed) & 0x7FFFFFFF, ufactor=10)
-    adj = pymetis.CSRAdjacency(a.indptr.astype(np.int64), a.indices.astype(np.int64))
-    res = pymetis.part_graph(k, adj, vweights=vw[perm], eweights=a.data.astype(np.int64),
-                             options=opts)
+    adj = pymetis.CSRAdjacency(indptr, indices)
+    res = pymetis.part_graph(k, adj, vweights=vw[perm], eweights=data, options=opts)
     part = np.empty(n, np.int32)
     part[perm] = res.vertex_part
-    cut = res.edge_cuts / max(int(a.data.sum()) // 2, 1)  # METIS's cut fraction (sampled)
-    del a, adj, perm
+    cut = res.edge_cuts / max(total, 1)  # METIS's cut fraction (sampled)
+    del adj, perm, indptr, indices, data
     ctx.info["graph_cut_fraction"] = round(cut, 3)
     if refine_rounds > 0 and cut <= REFINE_MAX_CUT:
         pre, post = _lif_edges(ctx)
@@ -561,6 +669,19 @@ def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = GRAPH_DEGREE,
         part = refined
     del lif_indeg
     return ("fill",) + _part_order(part)
+
+
+def _permuted(a, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, data) as int64 of `a[perm][:, perm]` for a CSR matrix, rows left
+    unsorted (METIS does not need them sorted; scipy's fancy indexing takes 3x longer)."""
+    inv = np.empty(perm.size, np.int64)
+    inv[perm] = np.arange(perm.size)
+    lens = np.diff(a.indptr)[perm]
+    indptr = np.zeros(perm.size + 1, np.int64)
+    np.cumsum(lens, out=indptr[1:])
+    idx = np.repeat(a.indptr[perm].astype(np.int64) - indptr[:-1], lens)
+    idx += np.arange(indptr[-1], dtype=np.int64)
+    return indptr, inv[a.indices[idx]], a.data[idx].astype(np.int64)
 
 
 def _part_order(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -596,7 +717,7 @@ def _repair(ctx: _Ctx, cg: np.ndarray, n_cores: int, usage: Usage | None = None,
     """
     for _ in range(max_rounds):
         if usage is None:
-            usage = incoming_usage(ctx.net, ctx.split(cg), n_cores, ctx.target)
+            usage = incoming_usage(ctx.net, ctx.split(cg), n_cores, ctx.target, traffic=True)
         bad = usage.bad_cores(ctx.target)
         if not bad.size:
             return cg, n_cores, usage
@@ -654,11 +775,11 @@ def _take(usage: Usage, old_ids: np.ndarray) -> Usage:
     """Usage with cores relabelled (new core i = old core old_ids[i])."""
     f = {k: getattr(usage, k)[old_ids] for k in ("neurons", "synapse_bits", "in_axons",
                                                  "out_axons", "synapses")}
-    same = old_ids.size == usage.n_cores and bool((old_ids == np.arange(old_ids.size)).all())
-    drop = ("out_of",) if same else ("out_of", "traffic")  # traffic: for place, same ids only
+    extra = {k: v for k, v in usage.extra.items() if k != "out_of"}
+    if "traffic" in extra:  # core x core spikes, for place: relabel rows and columns
+        extra["traffic"] = extra["traffic"][old_ids][:, old_ids].tocsr()
     return Usage(**f, lif_senders=usage.lif_senders,
-                 source_messages_per_step=usage.source_messages_per_step,
-                 extra={k: v for k, v in usage.extra.items() if k not in drop})
+                 source_messages_per_step=usage.source_messages_per_step, extra=extra)
 
 
 # ----------------------------------------------------------------------------- driver
@@ -714,15 +835,16 @@ def _assign(ctx: _Ctx, kind: str, a, b, bound: int | None):
     """A method's result -> (per-gid core, cores, usage) with every limit held (repaired)."""
     usage = None
     if kind == "fill":
-        tab = _Table(ctx, a)
         # targets spread over cores (random nets): fill with an out-axon upper bound, so
         # one pass is exact; else fill with the running estimate and refill if needed
         est = _fanout_bound(ctx) if a is None and _spread(ctx) >= SPREAD_ONE_PASS else None
+        _early_worse(ctx, a, b, est)
+        tab = _Table(ctx, a)
         cg, n = _fill(ctx, a, b, est_out=est, tab=tab)
         if bound is not None and n > bound:
             raise _Worse(n)
         usage = incoming_usage(ctx.net, ctx.split(cg), n, ctx.target,
-                               per_neuron_out=est is None, traffic=est is not None)
+                               per_neuron_out=est is None, traffic=True)
         if est is None and (usage.out_axons > ctx.cap.out_axons).any():
             # refill with each neuron's exact destination-core count of this first pass
             # (+10 %: the refilled cores are smaller, so targets spread over more cores)
@@ -849,7 +971,7 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
                 cands[m] = {"failed": str(e)}
                 continue
             except _Worse as e:
-                cands[m] = {"abandoned": f"needs more than {e.args[0] - 1} cores",
+                cands[m] = {"abandoned": f"needs at least {e.args[0]} cores",
                             "time_s": time.perf_counter() - tc}
                 continue
             finally:
