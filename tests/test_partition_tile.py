@@ -93,6 +93,8 @@ def test_core_traffic_rides_along_for_placement_relabelled():
         p = partition(net, t, m)
         assert (p.usage.extra["traffic"].toarray() ==
                 core_traffic(net, p.core_of, p.n_cores).toarray()).all(), m
+        pr, c = net.projections["s_s"], p.core_of["s"]
+        assert p.stats["synapses_cut"] == int((c[pr.pre_idx] != c[pr.post_idx]).sum()) > 0
 
 
 def test_tiles_do_not_depend_on_neuron_ids():

@@ -28,7 +28,8 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
   fixes output axons.
 - `tile`: for populations with declared `positions` (a retinotopic sheet, a conv layer),
   greedy's search over tiles instead of index blocks: a grid of near-square tiles cut at
-  coordinate quantiles (`tile_blocks`), as many as needed for every tile to fit; other
+  coordinate quantiles (`tile_blocks`), as many as needed for every tile to fit, then
+  exactly-m equal-count tiles below the grid's count (kept when fewer fit); other
   populations get greedy's blocks. Independent of neuron ids (a shuffled sheet tiles the
   same); on a 2-D lattice it gives the regular square tiling graph partitioners approach.
 - `auto` (default): tile (when some population has positions), graph (if its estimated

@@ -283,6 +283,7 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
         len([pr for pr in pl if pr.n_synapses]) <= 1 for p, pl in by_pre.items()
         if not net.populations[p].is_source)
     parts = []  # traffic: per lif population, (src, dst) pair keys and their counts
+    cut = 0  # traffic: lif -> lif synapses across cores
     for pre, plist in by_pre.items():
         pre_pop = net.populations[pre]
         uniq, dst = [], None
@@ -294,6 +295,7 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
             syn += np.bincount(post_core, minlength=n)[:n]
             if wide:
                 key = core_of[pre][pr.pre_idx].astype(np.int64)
+                cut += int(np.count_nonzero(key != post_core))
                 key <<= sh
                 key |= post_core
                 key <<= sh_pre
@@ -357,6 +359,7 @@ def incoming_usage(net: NetworkIR, core_of: dict[str, np.ndarray], n_cores: int,
         extra["out_of"] = out_of
     if traffic:
         extra["traffic"] = _pairs_csr(parts, n, sh)
+        extra["synapses_cut"] = cut
     return Usage(neurons, bits, in_ax, out_ax, syn, lif_senders=senders,
                  source_messages_per_step=src_msgs, extra=extra)
 
@@ -454,7 +457,8 @@ def _core_traffic_wide(net: NetworkIR, core_of: dict[str, np.ndarray], n: int,
 
 def traffic_stats(net: NetworkIR, core_of: dict[str, np.ndarray], usage: Usage) -> dict:
     """Synapses cut (lif->lif across cores), source synapses (off-chip), packets per spike."""
-    cut = 0
+    known = usage.extra.get("synapses_cut")  # counted with the usage (traffic=True)
+    cut = 0 if known is None else int(known)
     lif_syn = 0
     src_syn = 0
     for pr in on_chip_projections(net):
@@ -462,7 +466,7 @@ def traffic_stats(net: NetworkIR, core_of: dict[str, np.ndarray], usage: Usage) 
             src_syn += pr.n_synapses
             continue
         lif_syn += pr.n_synapses
-        if pr.n_synapses:
+        if pr.n_synapses and known is None:
             cut += int(np.count_nonzero(core_of[pr.pre][pr.pre_idx] != core_of[pr.post][pr.post_idx]))
     return {
         "synapses_cut": cut,
