@@ -303,3 +303,14 @@ def test_a_bounded_fill_is_refused_from_a_prefix():
     ctx.bound = 576
     _early_worse(ctx, None, None, None)  # can still fit: no verdict from the prefix
     assert partition(net, t, "sequential").n_cores == 576
+
+
+def test_tied_positions_fall_back_to_index_blocks():
+    # every neuron at one point: no tile can be cut, so tile gives greedy's blocks
+    net = sheet()
+    net.populations["s"].positions = np.zeros((144, 2))
+    t = tgt(neurons=36)
+    p = partition(net, t, "tile")
+    assert_valid(net, p, t)
+    assert p.core_of["s"].tolist() == partition(net, t, "greedy").core_of["s"].tolist()
+    assert p.n_cores == 4

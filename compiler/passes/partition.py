@@ -471,6 +471,11 @@ def _greedy(ctx: _Ctx, geometric: bool = False):
             r = ratio(m)
             if r <= 1.0:
                 ok = m
+            elif m >= size and tiles:
+                # positions too tied to cut finer (many neurons at one point): index blocks
+                tiles, blocks = False, partial(_equal_blocks, size)
+                ratio = partial(_block_ratio, ctx, name, projs, blocks)
+                m, fail = m0, 0
             elif m >= size:
                 raise _single_error(ctx, None, ctx.loff[name])
             else:
