@@ -22,10 +22,9 @@ Methods (all end with the same exact check-and-repair, see `_repair`):
   and handed to METIS in reverse Cuthill-McKee order (cache-friendly when neuron ids
   carry no locality). METIS's ragged part boundaries are then smoothed by label
   propagation on all synapses (`refine.refine_parts`: a neuron moves to the part holding
-  most of its inputs, no part growing past METIS's heaviest). Parts are then filled
-  exactly (an over-limit part is split; if the refined parts need more cores than
-  METIS's parts, those are filled too and the fewer cores kept), and the repair pass
-  fixes output axons.
+  most of its inputs, no part growing past METIS's heaviest). Each part is then a core
+  (the exact check and repair splits a part over a limit; if the refined parts need
+  more cores than METIS's parts, those are checked too and the fewer cores kept).
 - `tile`: for populations with declared `positions` (a retinotopic sheet, a conv layer),
   greedy's search over tiles instead of index blocks: a grid of near-square tiles cut at
   coordinate quantiles (`tile_blocks`), as many as needed for every tile to fit, then
@@ -149,7 +148,7 @@ class _Ctx:
                 est[o:o + has.size] += has
         self.est_out = est
         self.bound: int | None = None  # abandon a candidate needing more cores than this
-        self.alt: tuple | None = None  # graph: unrefined (rank, breaks), the cores fallback
+        self.alt: tuple | None = None  # graph: unrefined (parts, count), the cores fallback
         self.rest: tuple | None = None  # (rank, _cores_left of that rank order), reused
         self.info: dict = {}  # method-specific facts reported in Partition.stats
 
@@ -670,10 +669,10 @@ def _graph(ctx: _Ctx, slack: float = 1.04, max_degree: float = GRAPH_DEGREE,
         del pre, post
         info["time_s"] = round(time.perf_counter() - t0, 2)
         ctx.info["graph_refine"] = info
-        ctx.alt = _part_order(part)
+        ctx.alt = (part, k)
         part = refined
     del lif_indeg
-    return ("fill",) + _part_order(part)
+    return "cores", part, k
 
 
 def _permuted(a, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -687,15 +686,6 @@ def _permuted(a, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     idx = np.repeat(a.indptr[perm].astype(np.int64) - indptr[:-1], lens)
     idx += np.arange(indptr[-1], dtype=np.int64)
     return indptr, inv[a.indices[idx]], a.data[idx].astype(np.int64)
-
-
-def _part_order(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rank, breaks) that fill parts one after another: rank per gid, part starts."""
-    order = np.argsort(part, kind="stable")
-    rank = np.empty(part.size, np.int64)
-    rank[order] = np.arange(part.size)
-    sp = part[order]
-    return rank, np.flatnonzero(sp[1:] != sp[:-1]) + 1
 
 
 def _lif_edges(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray]:
@@ -814,9 +804,9 @@ def _candidate(ctx: _Ctx, method: str, bound: int | None = None) -> Partition:
         # (each part takes >= 1 core), assign those too and keep the fewer (ties: refined)
         info = ctx.info.setdefault("graph_refine", {})
         info["kept"] = True
-        if cg is None or n > alt[1].size + 1:
+        if cg is None or n > alt[1] + 1:
             try:
-                cg0, n0, usage0 = _assign(ctx, "fill", alt[0], alt[1], bound)
+                cg0, n0, usage0 = _assign(ctx, "cores", alt[0], alt[1], bound)
             except _Worse:
                 if cg is None:
                     raise
