@@ -7,7 +7,7 @@ bound, and packets per spike. Each (net, method) runs in its own process so peak
 is per run.
 
     .venv/bin/python bench/compile_scale.py --sizes 10000 100000 [--nets sheet shuffled]
-        [--methods sequential greedy graph auto] [--target loihi1] [--json out.json]
+        [--methods sequential greedy graph tile auto] [--target loihi1] [--json out.json]
         [--budget 30] [--artifact] [--profile] [--no-positions]
 
 Columns: cores, lower bound (LB), cores / LB, packets per spike (own core counted),
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
-    ap.add_argument("--methods", nargs="+", default=["sequential", "greedy", "graph", "auto"])
+    ap.add_argument("--methods", nargs="+", default=["sequential", "greedy", "graph", "tile", "auto"])
     ap.add_argument("--target", default="loihi1")
     ap.add_argument("--json", default=None)
     ap.add_argument("--budget", type=float, default=30.0, help="auto's time budget (s)")
