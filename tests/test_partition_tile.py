@@ -275,7 +275,7 @@ def test_a_fill_that_cannot_stay_in_bound_stops_early():
     # row (2 corners x 2 + 10 edge neurons x 3 = 32 synapses), ceil(496 * 18 / 1800) = 5
     net, t = sheet(), tgt(synapse_bits=1800)
     ctx = _Ctx(net, t, check_fit(net, t))
-    rest = _cores_left(ctx, None)
+    rest = _cores_left(ctx)
     assert (rest(0), rest(12), rest(144)) == (6, 5, 0)
     # auto on the shuffled sheet without positions: sequential needs many cores, and is
     # stopped as soon as cores so far + that bound exceed the graph's count (+ 2 %)
@@ -298,10 +298,10 @@ def test_a_bounded_fill_is_refused_from_a_prefix():
     ctx = _Ctx(net, t, check_fit(net, t))
     ctx.bound = 575
     with pytest.raises(_Worse) as e:
-        _early_worse(ctx, None, None, None)
+        _early_worse(ctx, None, None)
     assert e.value.args[0] == 576
     ctx.bound = 576
-    _early_worse(ctx, None, None, None)  # can still fit: no verdict from the prefix
+    _early_worse(ctx, None, None)  # can still fit: no verdict from the prefix
     assert partition(net, t, "sequential").n_cores == 576
 
 

@@ -149,7 +149,7 @@ class _Ctx:
         self.est_out = est
         self.bound: int | None = None  # abandon a candidate needing more cores than this
         self.alt: tuple | None = None  # graph: unrefined (parts, count), the cores fallback
-        self.rest: tuple | None = None  # (rank, _cores_left of that rank order), reused
+        self.rest = None  # `_cores_left(self)` once a bounded fill needs it
         self.info: dict = {}  # method-specific facts reported in Partition.stats
 
     def split(self, cg: np.ndarray) -> dict[str, np.ndarray]:
@@ -165,19 +165,17 @@ class _Ctx:
 # ----------------------------------------------------------------------------- fill
 
 class _Table:
-    """Synapses onto lif neurons sorted by the rank of their postsynaptic neuron."""
+    """Synapses onto lif neurons sorted by the gid of their postsynaptic neuron."""
 
-    def __init__(self, ctx: _Ctx, rank: np.ndarray | None, stop: int | None = None):
-        """`stop`: only the synapses onto ranks < stop (a prefix fill)."""
+    def __init__(self, ctx: _Ctx, stop: int | None = None):
+        """`stop`: only the synapses onto gids < stop (a prefix fill)."""
         n = ctx.n
         counts = np.zeros(n, np.int64)
         projs = [(i, pr) for i, pr in enumerate(ctx.projs) if pr.n_synapses]
         sel = {}
         if stop is not None:
             for i, pr in projs:
-                o, size = ctx.loff[pr.post], ctx.net.populations[pr.post].size
-                r = np.arange(o, o + size) if rank is None else rank[o:o + size]
-                sel[i] = np.flatnonzero((r < stop)[pr.post_idx])
+                sel[i] = np.flatnonzero(pr.post_idx < stop - ctx.loff[pr.post])
         total = sum(sel[i].size if sel else pr.n_synapses for i, pr in projs)
         self.keys = np.empty(total, np.int64)
         pos = 0
@@ -186,12 +184,8 @@ class _Table:
             pre_idx = pr.pre_idx[sel[i]] if sel else pr.pre_idx
             k = self.keys[pos:pos + post_idx.size]  # filled in place: no int64 temporaries
             pos += post_idx.size
-            o = ctx.loff[pr.post]
-            if rank is None:
-                k[:] = post_idx
-                k += o
-            else:
-                k[:] = rank[o:o + ctx.net.populations[pr.post].size][post_idx]
+            k[:] = post_idx
+            k += ctx.loff[pr.post]
             counts += np.bincount(k, minlength=n)
             k <<= 32
             k |= pre_idx
@@ -201,7 +195,7 @@ class _Table:
 
 
 def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> int:
-    """How many neurons of ranks s, s+1, ..., e-1 fit on one core (exact except out_axons).
+    """How many neurons of gids s, s+1, ..., e-1 fit on one core (exact except out_axons).
 
     Every per-neuron increment is >= 0, so each cumulative use is sorted and its prefix
     that fits is found by binary search.
@@ -237,26 +231,21 @@ def _prefix_fit(ctx: _Ctx, tab: _Table, est_out: np.ndarray, s: int, e: int) -> 
     return min(fit, int(np.searchsorted(outs, cap.out_axons, side="right")))
 
 
-def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
-          est_out: np.ndarray | None = None, tab: _Table | None = None,
-          stop: int | None = None) -> tuple[np.ndarray, int]:
-    """Cores as contiguous runs in rank order, never crossing a break; returns per-gid core.
+def _fill(ctx: _Ctx, breaks: np.ndarray | None, est_out: np.ndarray | None = None,
+          tab: _Table | None = None, stop: int | None = None) -> tuple[np.ndarray, int]:
+    """Cores as contiguous runs in gid order, never crossing a break; returns per-gid core.
 
     `est_out` (per lif gid) is the running estimate of each neuron's output axons.
-    `stop`: fill ranks < stop only (with `ctx.bound`: is the whole fill already worse?).
+    `stop`: fill gids < stop only (with `ctx.bound`: is the whole fill already worse?).
     """
     n = ctx.n
-    tab = tab or _Table(ctx, rank)
+    tab = tab or _Table(ctx)
     est = ctx.est_out if est_out is None else est_out
-    est = est if rank is None else _by_rank(est, rank)
     out = np.empty(n, np.int32)
     bounds = np.unique(np.append(breaks if breaks is not None else [], n)).astype(np.int64)
     s, core, last, bi = 0, 0, 64, 0
-    rest = None
-    if ctx.bound is not None:
-        if ctx.rest is None or ctx.rest[0] is not rank:
-            ctx.rest = (rank, _cores_left(ctx, rank))
-        rest = ctx.rest[1]
+    if ctx.bound is not None and ctx.rest is None:
+        ctx.rest = _cores_left(ctx)
     end = n if stop is None else stop
     while s < end:
         while bounds[bi] <= s:
@@ -269,31 +258,30 @@ def _fill(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
                 break
             w = min(hard - s, 2 * w)
         if size == 0:
-            raise _single_error(ctx, rank, s)
+            raise _single_error(ctx, s)
         out[s:s + size] = core
         core += 1
         s += size
         last = size
         if ctx.bound is not None:
             # at a stop the last core may be cut short: count it with what follows
-            least = core + rest(s) - (1 if s == end < n else 0)
+            least = core + ctx.rest(s) - (1 if s == end < n else 0)
             if least > ctx.bound:
                 raise _Worse(least)
-    return (out if rank is None else out[rank]), core
+    return out, core
 
 
-def _early_worse(ctx: _Ctx, rank: np.ndarray | None, breaks: np.ndarray | None,
-                 est_out: np.ndarray | None) -> None:
+def _early_worse(ctx: _Ctx, breaks: np.ndarray | None, est_out: np.ndarray | None) -> None:
     """Raise _Worse when filling the first 1/PREFIX_PART of the neurons already shows the
     whole fill needs more than `ctx.bound` cores (sorts ~1/32 of the synapses, not all:
     auto's sequential candidate on the 1M shuffled sheet takes ~2 s instead of ~6 s)."""
     stop = ctx.n // PREFIX_PART
     if ctx.bound is None or stop < 16 * ctx.cap.neurons:
         return
-    _fill(ctx, rank, breaks, est_out, _Table(ctx, rank, stop=stop), stop=stop)
+    _fill(ctx, breaks, est_out, _Table(ctx, stop=stop), stop=stop)
 
 
-def _cores_left(ctx: _Ctx, rank: np.ndarray | None):
+def _cores_left(ctx: _Ctx):
     """A function: fill position s -> a lower bound on the cores the neurons from s on
     need (their count, and their synapses at the bare per-synapse bits, over capacity),
     so a fill stops as soon as the cores it used plus this bound exceed `ctx.bound`."""
@@ -304,22 +292,13 @@ def _cores_left(ctx: _Ctx, rank: np.ndarray | None):
             o = ctx.loff[pr.post]
             bits[o:o + size] += np.bincount(pr.post_idx, minlength=size) * \
                 float(projection_format(pr, ctx.target).bits)
-    if rank is not None:
-        bits = _by_rank(bits, rank)
     left = np.cumsum(bits[::-1])[::-1] / ctx.cap.synapse_bits  # from s to the end
     left = np.append(left, 0.0)
     cap_n = ctx.cap.neurons
     return lambda s: max(int(math.ceil(left[s] - 1e-9)), -(-(ctx.n - s) // cap_n))
 
 
-def _by_rank(values: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    out = np.empty_like(values)
-    out[rank] = values
-    return out
-
-
-def _single_error(ctx: _Ctx, rank: np.ndarray | None, pos: int) -> FitError:
-    gid = int(pos if rank is None else np.flatnonzero(rank == pos)[0])
+def _single_error(ctx: _Ctx, gid: int) -> FitError:
     pop = next(p for p in reversed(ctx.pops) if ctx.loff[p] <= gid)
     msg = (f"population '{pop}' neuron {gid - ctx.loff[pop]} fits on no core of target "
            f"'{ctx.target.name}' even alone (its inputs and outputs exceed a per-core "
@@ -475,7 +454,7 @@ def _greedy(ctx: _Ctx, geometric: bool = False):
                 ratio = partial(_block_ratio, ctx, name, projs, blocks)
                 m, fail = m0, 0
             elif m >= size:
-                raise _single_error(ctx, None, ctx.loff[name])
+                raise _single_error(ctx, ctx.loff[name])
             else:
                 fail = m
                 if ctx.bound is not None and base + fail + 1 > ctx.bound:
@@ -829,13 +808,13 @@ def _candidate(ctx: _Ctx, method: str, bound: int | None = None) -> Partition:
 def _assign(ctx: _Ctx, kind: str, a, b, bound: int | None):
     """A method's result -> (per-gid core, cores, usage) with every limit held (repaired)."""
     usage = None
-    if kind == "fill":
+    if kind == "fill":  # b: gids where a new core must start (population starts)
         # targets spread over cores (random nets): fill with an out-axon upper bound, so
         # one pass is exact; else fill with the running estimate and refill if needed
-        est = _fanout_bound(ctx) if a is None and _spread(ctx) >= SPREAD_ONE_PASS else None
-        _early_worse(ctx, a, b, est)
-        tab = _Table(ctx, a)
-        cg, n = _fill(ctx, a, b, est_out=est, tab=tab)
+        est = _fanout_bound(ctx) if _spread(ctx) >= SPREAD_ONE_PASS else None
+        _early_worse(ctx, b, est)
+        tab = _Table(ctx)
+        cg, n = _fill(ctx, b, est_out=est, tab=tab)
         if bound is not None and n > bound:
             raise _Worse(n)
         usage = incoming_usage(ctx.net, ctx.split(cg), n, ctx.target,
@@ -846,7 +825,7 @@ def _assign(ctx: _Ctx, kind: str, a, b, bound: int | None):
             est = np.ceil(_gid_array(ctx, usage.extra["out_of"]) * 1.1).astype(np.int64)
             est = np.maximum(ctx.est_out, est)
             np.minimum(est, ctx.cap.out_axons, out=est)
-            cg, n = _fill(ctx, a, b, est_out=est, tab=tab)
+            cg, n = _fill(ctx, b, est_out=est, tab=tab)
             usage = None
         del tab
     else:
@@ -951,9 +930,9 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
                         left = est
                     elif won:
                         probe["tiles_won"] = True
-            elif m in ("greedy", "tile"):
-                est = 1.5 * seq_time if m == "greedy" else 0.0
-            if m not in ("sequential", "tile") and est > left:
+            elif m == "greedy":
+                est = 1.5 * seq_time
+            if m in ("graph", "greedy") and est > left:
                 cands[m] = {"skipped": f"estimated {est:.1f} s > {left:.1f} s left"}
                 if probe is not None:
                     cands[m]["probe"] = probe
