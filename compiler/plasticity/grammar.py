@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from . import fixed
 
-DEPENDENCIES = ("x0", "y0", "u")
 SPIKE_DEPS = ("x0", "y0")
 PRE_TRACES = ("x1", "x2")
 POST_TRACES = ("y1", "y2", "y3")
