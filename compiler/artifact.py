@@ -17,7 +17,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import Diagnostic, InputError, Location
+from .fileio import check_writable, write_atomic
 from .ir import NetworkIR
 from .program import Core, Program
 from .target import CoreLimits, Target
@@ -250,35 +250,24 @@ def decode(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Program:
 # ---------------------------------------------------------------- files
 
 def save_program(program: Program, path: str | os.PathLike) -> Path:
-    """Write `program` to `path` atomically (complete or not at all); returns the path."""
+    """Write `program` to `path` atomically (complete or not at all); returns the path.
+
+    The folder must exist; the destination must be a new or regular file (`compiler.fileio`).
+    """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(Diagnostic(f"cannot write the program: folder '{folder}' does not exist",
-                                    str(path)))
+    check_writable(path, make_parents=False)
     manifest, arrays = encode(program)
     arrays, manifest["narrowed"] = narrow(arrays)
     text = json.dumps(manifest, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def _write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
                 zf.writestr(MANIFEST, text, compress_type=zipfile.ZIP_DEFLATED)
                 with zf.open(ARRAYS, "w", force_zip64=True) as out:
                     np.savez(out, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        mask = os.umask(0)  # mkstemp makes 0600 files; give the usual permissions
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+
+    return write_atomic(path, _write, make_parents=False)
 
 
 def _bad(path: Path, what: str) -> InputError:

@@ -12,6 +12,7 @@ from typing import Any
 from backends import get_backend
 from backends.result import RunResult
 from compiler.errors import InputError
+from compiler.fileio import check_folder_writable, check_writable
 from compiler.ir import PROBE_VARS, Probe
 from compiler.program import Program
 
@@ -31,6 +32,8 @@ def compile(  # noqa: A001 - mirrors `snnc compile`
 
     `quantize=True` makes a float network's program run in Loihi fixed point.
     """
+    if output is not None:
+        check_writable(output, make_parents=False)  # refuse a bad destination before compiling
     program = to_program(network, target=target, partitioner=partitioner, quantize=quantize)
     if output is not None:
         from compiler.artifact import save_program
@@ -82,6 +85,8 @@ def run(
     `result["hid.spikes"]`, `result["hid.v"]`, `result["proj.weights"]` are the same
     arrays the CLI writes to the results .npz (written atomically when `output` is given).
     """
+    if output is not None:
+        check_writable(output)  # refuse a bad destination before compiling and running
     program = to_program(network, target=target, partitioner=partitioner)
     if program.network.phases:  # issue 6: a network with phases runs them (runtime/phases.py)
         return _run_phases(program, backend, steps, output, probes, progress, options)
@@ -137,6 +142,8 @@ def profile(
     """Static utilization plus activity, time and energy of a run: the `snnc profile` data."""
     from .profiling import profile_report, write_plots
 
+    if plot_dir is not None:
+        check_folder_writable(plot_dir)  # refuse a bad --plot folder before running
     program = to_program(network, target=target, partitioner=partitioner)
     # a network with phases is profiled over `steps` plain steps (dataset inputs keep
     # presenting samples; plasticity as compiled): a representative window, not the phases

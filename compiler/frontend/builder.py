@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 
 from ..errors import Diagnostic, InputError
+from ..fileio import check_writable, write_atomic
 from ..ir import NetworkIR
 from .network import FORMAT_VERSION, network_from_dict
 from .yaml_loader import load_yaml
@@ -148,8 +149,14 @@ class Network:
         return network_from_dict(self.to_dict(), base_dir=self.base_dir)
 
     def to_yaml(self, path: str | Path | None = None) -> str:
-        """YAML text of the spec; with `path`, also write it and its array files beside it."""
+        """YAML text of the spec; with `path`, also write it and its array files beside it.
+
+        Each file is written atomically (`compiler.fileio`), the YAML last; a destination
+        that is not a new or regular file is refused before anything is written.
+        """
         spec = self.to_dict()
+        if path is not None:
+            check_writable(path)
         out_dir = Path(path).parent if path is not None else None
         stem = Path(path).stem if path is not None else ""
         for name, pop in spec["populations"].items():
@@ -165,7 +172,7 @@ class Network:
                 self._externalize(proj["connectivity"], out_dir, f"{stem}.{name}.edges.npz")
         text = yaml.safe_dump(_plain(spec), sort_keys=False, default_flow_style=None, width=100)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return text
 
     def _externalize(self, block: dict[str, Any], out_dir: Path | None, fname: str) -> None:
@@ -178,9 +185,11 @@ class Network:
             return
         data = block.pop("data")
         if isinstance(data, Mapping):
-            np.savez(out_dir / fname, **{k: np.asarray(v) for k, v in data.items()})
+            arrays = {k: np.asarray(v) for k, v in data.items()}
+            write_atomic(out_dir / fname, lambda tmp: _write_array(tmp, np.savez, **arrays))
         else:
-            np.save(out_dir / fname, np.asarray(data))
+            array = np.asarray(data)
+            write_atomic(out_dir / fname, lambda tmp: _write_array(tmp, np.save, array))
         block["file"] = fname
 
     @classmethod
@@ -231,3 +240,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _write_array(tmp: Path, save: Any, *args: Any, **kwargs: Any) -> None:
+    """`np.save`/`np.savez` into `tmp` through a file object (a path would get a suffix)."""
+    with open(tmp, "wb") as fh:
+        save(fh, *args, **kwargs)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from compiler.fileio import make_folder, write_atomic
 from compiler.program import Program
 
 from .activity import Activity, activity, core_positions
@@ -56,7 +57,7 @@ def plot_mesh_heatmap(program: Program, report: dict[str, Any], path: Path) -> P
         ax.set_ylabel("mesh y")
     fig.colorbar(im, ax=axes[0].tolist(), label="% of binding limit (fullest resource)")
     fig.suptitle(f"{report['network']} on {report['target']}: core utilization")
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 
@@ -84,7 +85,7 @@ def plot_core_bars(program: Program, report: dict[str, Any], path: Path) -> Path
     ax.set_title(f"per-core utilization ({len(cores)} of {len(report['static']['cores'])} cores)")
     ax.legend(fontsize=8, loc="upper center", ncol=5)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 
@@ -115,7 +116,7 @@ def plot_raster(program: Program, spikes: dict[str, np.ndarray], path: Path) -> 
     thin = f", every {keep_every}th spike" if keep_every > 1 else ""
     ax.set_title(f"spike raster ({n_pts} spikes{thin})")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 
@@ -140,7 +141,7 @@ def plot_traffic(act: Activity, path: Path) -> Path:
     off = act.traffic.sum() - np.trace(act.traffic)
     ax.set_title(f"core-to-core messages: {int(off)} packets, {int(np.trace(act.traffic))} local")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 
@@ -168,22 +169,29 @@ def plot_energy(report: dict[str, Any], path: Path) -> Path:
     a3.set_ylabel("ns per step", color="tab:blue")
     a2.set_title("per step over the run" + (f" (means of {e['bin_steps']} steps)" if e["bin_steps"] > 1 else ""))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 
 
 def write_plots(program: Program, report: dict[str, Any], result: Any, out_dir: str | Path) -> list[Path]:
-    """Write the profile's PNGs into `out_dir` (created) and return their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [plot_mesh_heatmap(program, report, out / "utilization_mesh.png"),
-             plot_core_bars(program, report, out / "utilization_cores.png")]
+    """Write the profile's PNGs into `out_dir` (created) and return their paths.
+
+    Each PNG is written atomically (`compiler.fileio`); `out_dir` being a file, or a PNG's
+    name being taken by something that is not a regular file, is an `InputError`.
+    """
+    out = make_folder(out_dir)
+
+    def png(name: str, plot: Any, *args: Any) -> Path:
+        return write_atomic(out / name, lambda tmp: plot(*args, tmp))
+
+    paths = [png("utilization_mesh.png", plot_mesh_heatmap, program, report),
+             png("utilization_cores.png", plot_core_bars, program, report)]
     if result is not None:
         spikes = spikes_of(result)
         act = activity(program, spikes)
-        paths.append(plot_raster(program, spikes, out / "spike_raster.png"))
-        paths.append(plot_traffic(act, out / "traffic_matrix.png"))
+        paths.append(png("spike_raster.png", plot_raster, program, spikes))
+        paths.append(png("traffic_matrix.png", plot_traffic, act))
         if report.get("cost"):
-            paths.append(plot_energy(report, out / "energy_breakdown.png"))
+            paths.append(png("energy_breakdown.png", plot_energy, report))
     return paths
