@@ -3,6 +3,8 @@
 Fixed precision keeps u, v in float64 arrays holding exact integers (every intermediate is
 below 2**53, and `trunc(x * k / 4096)` with dyadic k / 4096 is exact), which is faster in
 numpy than int64 and equal to Lava's int32 arithmetic, including its wrap-arounds.
+The adaptive threshold and winner-take-all (not in Lava's LIF) come from
+`compiler.neuron_math`, which the Lava backend's models use too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.errors import BackendError
-from compiler.ir import Adapt, LIFParams
+from compiler.ir import LIFParams
+from compiler.neuron_math import adapt_update, wta_select
 
 M24 = 2**23  # Lava's max_uv_val
 TWO32 = 2.0**32
@@ -48,55 +51,6 @@ def fixed_bias(bias_mant: np.ndarray, bias_exp: np.ndarray) -> np.ndarray:
     right = mant >> np.clip(-exp, 0, 63)
     out = np.where(exp >= 0, left, right).astype(np.float64)
     return wrap_int32(out)
-
-
-def adapt_decay_fixed(tau: float) -> int:
-    """12-bit decay constant of the fixed-point adaptive threshold: round(4096 / tau) in 0..4096.
-
-    tau <= 0 means no decay.
-    """
-    if tau <= 0:
-        return 0
-    return int(min(4096, max(0, round(4096.0 / tau))))
-
-
-def adapt_step(th: np.ndarray, spikes: np.ndarray, adapt: Adapt, fixed: bool) -> None:
-    """Adaptive threshold update, in place, after this step's spikes were decided.
-
-    Fixed: `th = trunc(th * (4096 - d) / 4096) + round(increment * 2**6) * s` with
-    `d = adapt_decay_fixed(tau)`, th in units of v (the threshold mantissa is scaled by
-    2**6 like vth), integers only. Float: `th = th - th / tau + increment * s`.
-    The spike condition of the next step is `v > vth_eff + th`. Not part of Lava's LIF.
-    """
-    adapt_update(th, spikes, float(adapt.increment), float(adapt.tau), fixed)
-
-
-def adapt_update(th: np.ndarray, spikes: np.ndarray, increment: float, tau: float,
-                 fixed: bool) -> None:
-    """`adapt_step` on raw numbers; `th` may be float64 (cpu) or int64 (the Lava LIF model):
-    the fixed-point results are the same integers (th * (4096 - d) is exact in float64)."""
-    if fixed:
-        d = adapt_decay_fixed(tau)
-        if d:  # exact in float64 for either dtype: |th| * 4096 < 2**53, / 4096 is a shift
-            th[...] = np.trunc(th * ((4096 - d) / 4096.0))
-        inc = round(increment * 64)
-    else:
-        if tau > 0:
-            th -= th / tau
-        inc = increment
-    if inc:
-        th[spikes] += inc
-
-
-def wta_select(s: np.ndarray, margin: np.ndarray) -> np.ndarray:
-    """Winner-take-all: of the candidate spikes `s`, keep only the one with the largest
-    `margin` (v minus its threshold); the lowest index wins a tie. Not native on Loihi."""
-    if np.count_nonzero(s) <= 1:
-        return s
-    k = int(np.argmax(np.where(s, margin, -np.inf)))
-    out = np.zeros_like(s)
-    out[k] = True
-    return out
 
 
 class LIFState:
@@ -165,7 +119,7 @@ class LIFState:
             s = wta_select(s, v - thr)
         v[s] = 0.0
         if self.adapt is not None:
-            adapt_step(self.th, s, self.adapt, fixed=False)
+            adapt_update(self.th, s, float(self.adapt.increment), float(self.adapt.tau), False)
         return s
 
     def _step_fixed(self, a_in: np.ndarray) -> np.ndarray:
@@ -196,5 +150,5 @@ class LIFState:
             s = wta_select(s, v - thr)
         v[s] = 0.0
         if self.adapt is not None:
-            adapt_step(self.th, s, self.adapt, fixed=True)
+            adapt_update(self.th, s, float(self.adapt.increment), float(self.adapt.tau), True)
         return s

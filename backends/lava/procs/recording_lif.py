@@ -16,14 +16,13 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.lif.models import PyLifModelBitAcc, PyLifModelFloat
 from lava.proc.lif.process import LIF
 
-from backends.cpu.neurons import adapt_update, wta_select
+from compiler.neuron_math import adapt_update, wta_select
 
 
 class RecordingLIF(LIF):
     """Lava's LIF plus proc params `record_path` (.npy to write), `record_steps`, `record_vu`,
     and optionally `adapt_increment`, `adapt_tau`: snnc's adaptive threshold (not in Lava's
-    LIF), defined as in backends/cpu/neurons.py `adapt_step`, and `wta` (winner-take-all,
-    as `wta_select` there)."""
+    LIF), and `wta` (winner-take-all); both as defined in `compiler.neuron_math`."""
 
 
 class _Recorder:
@@ -49,12 +48,12 @@ class _Recorder:
         return self._th
 
     def _adapt_step(self, spikes) -> None:
-        """The cpu backend's `adapt_update` on this model's int64 / float64 offset."""
+        """`neuron_math.adapt_update` on this model's int64 / float64 offset."""
         adapt_update(self._th, spikes, float(self.proc_params["adapt_increment"]),
                      float(self.proc_params["adapt_tau"]), fixed=self._th.dtype.kind != "f")
 
     def _select(self, spikes, margin):
-        """Winner-take-all (proc param `wta`): the cpu backend's `wta_select`."""
+        """Winner-take-all (proc param `wta`): `neuron_math.wta_select`."""
         return wta_select(spikes, margin) if self.proc_params.get("wta", False) else spikes
 
     def _record_step(self) -> None:
