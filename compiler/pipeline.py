@@ -8,8 +8,6 @@ quantized (fixed-point, hardware-faithful) network into the Program instead.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import time
 import warnings
@@ -22,6 +20,7 @@ from .errors import Diagnostic, FitError
 from .ir import NetworkIR
 from .passes.quantize import lava_effective_weights, lossless_weight_bits
 from .passes.quantize import quantize as quantize_net
+from .plasticity import check_network, native_notes
 from .program import Core, Program
 from .target import Target
 from .targets import load_target
@@ -64,22 +63,6 @@ def check_fits_target(net: NetworkIR, target: Target) -> None:
                 f"num_weight_bits 1..{wbits}"))
     if diags:
         raise FitError(diags)
-
-
-def _check_plasticity(net: NetworkIR, target: Target) -> None:
-    """Run compiler.plasticity.check_network when that (optional) module exists."""
-    if importlib.util.find_spec("compiler.plasticity") is None:
-        return
-    check = getattr(importlib.import_module("compiler.plasticity"), "check_network", None)
-    if check is not None:
-        check(net, target)
-
-
-def _not_native(net: NetworkIR) -> list[str]:
-    """What in `net` Loihi / Lava 0.10 cannot run natively (compiler.plasticity.native_notes)."""
-    if importlib.util.find_spec("compiler.plasticity") is None:
-        return []
-    return list(importlib.import_module("compiler.plasticity").native_notes(net))
 
 
 def _scalar_lower_bound(value: Any) -> int | None:
@@ -150,7 +133,7 @@ def compile_network(net: NetworkIR, target: Target | str | os.PathLike | None = 
     tgt = resolve_target(net, target)
     t = lap("target", t0)
     check_fits_target(net, tgt)
-    _check_plasticity(net, tgt)
+    check_network(net, tgt)
     t = lap("checks", t)
     with warnings.catch_warnings():
         if net.precision == "float" and not quantize:
@@ -181,7 +164,7 @@ def compile_network(net: NetworkIR, target: Target | str | os.PathLike | None = 
         "timings_s": timings,
         "compile_time_s": time.perf_counter() - t0,
         "warnings": list(qreport.get("warnings", [])),
-        "not_native": _not_native(net),
+        "not_native": list(native_notes(net)),
     }
     network = qnet if quantize else net
     return Program(network=network, target=tgt, core_of=core_of, cores=cores,

@@ -7,11 +7,11 @@ from typing import Any
 
 from backends.result import RunResult
 from compiler.ir import Probe
+from compiler.lava_weights import effective_weights, sign_mode
 from compiler.program import Program
 
 from .simulator import LearnerFactory, Simulator
 from .synapses import Synapses
-from .weights import effective_weights, sign_mode
 
 __all__ = ["run", "Simulator", "Synapses", "effective_weights", "sign_mode"]
 

@@ -16,8 +16,10 @@ import numpy as np
 from backends.result import RunResult
 from compiler.errors import BackendError, InputError, suggest
 from compiler.ir import PROBE_VARS, NetworkIR, Probe, Projection, source_spikes
+from compiler.lava_weights import scaled_weights
 from compiler.program import Program
 
+from .learning import make_learner
 from .neurons import LIFState
 from .ring import InputRing
 from .synapses import Synapses
@@ -48,12 +50,8 @@ def parse_probe(probe: Probe | str, net: NetworkIR) -> Probe:
 
 
 def default_learner_factory() -> LearnerFactory | None:
-    """`backends.cpu.learning.make_learner` when the plasticity module provides it."""
-    try:
-        from . import learning
-    except ImportError:
-        return None
-    return getattr(learning, "make_learner", None)
+    """The learner factory used when a Simulator is given none: the CPU learning engine."""
+    return make_learner
 
 
 class Simulator:
@@ -64,7 +62,7 @@ class Simulator:
     `learner_factory(projection, synapses, network)` builds a learner for each projection
     with `plasticity`; its `.step(t, pre_spikes, post_spikes)` (bool arrays of step t)
     runs after the step's spikes were delivered, so weight changes act from step t + 1.
-    Without a factory, `backends.cpu.learning.make_learner` is used if it exists.
+    Without a factory, `default_learner_factory()` (the CPU learning engine) is used.
     """
 
     def __init__(self, program: Program, probes: Iterable[Probe | str] | None = None,
@@ -112,7 +110,7 @@ class Simulator:
             self._bound_inputs()
         self.rings = {name: InputRing(self.neurons[name].size, ring_len[name])
                       for name in self.neurons}
-        self.source_overrides: dict[str, np.ndarray] = {}  # phases (issue 6), see below
+        self.source_overrides: dict[str, np.ndarray] = {}  # set by phases, see below
         self.paused_learners: dict[str, Any] = {}
         self._w0: dict[str, np.ndarray] = {}
         self._lif_params = {name: net.populations[name].lif for name in self.neurons}
@@ -139,7 +137,7 @@ class Simulator:
         wall0 = time.perf_counter()
         pops = net.populations
         spikes = {name: np.zeros((steps, p.size), dtype=bool) for name, p in pops.items()}
-        sources = {p.name: self.source_overrides.pop(p.name, None)  # phases (issue 6)
+        sources = {p.name: self.source_overrides.pop(p.name, None)  # phases' replacements
                    for p in net.source_populations}
         sources = {k: v if v is not None else source_spikes(pops[k], steps, net.seed, start=t0)
                    for k, v in sources.items()}
@@ -177,7 +175,7 @@ class Simulator:
                     synops[pname][i] = syn.deliver(idx, t, self.rings[net.projections[pname].post])
             for pname, learner in self.learners.items():
                 proj = net.projections[pname]
-                mod = getattr(learner, "modulator", None)  # issue 6: the third factor's spikes
+                mod = getattr(learner, "modulator", None)  # the third factor's spikes
                 if mod is not None:
                     learner.step(t, fired[proj.pre], fired[proj.post], modulators={mod: fired[mod]})
                 else:
@@ -198,7 +196,7 @@ class Simulator:
         return RunResult(backend="cpu", steps=steps, spikes=spikes, values=values,
                          wall_s=wall, meta=meta)
 
-    # --- phase control (issue 6; used by runtime/phases.py) -------------------------------
+    # --- phase control (used by runtime/phases.py) ----------------------------------------
 
     def set_source_spikes(self, name: str, spikes: np.ndarray) -> None:
         """Spikes of source `name` for the next `run` only (bool (steps, size)), instead of its own."""
@@ -223,15 +221,12 @@ class Simulator:
         Fixed: `effective_weights(rint(scale * w0), num_weight_bits)` (Lava's clip/truncation
         of the scaled weights); float: `scale * w0`. Scales are absolute, not cumulative.
         """
-        from .weights import scaled_weights
-
         syn = self.synapses[name]
         if syn.plastic:
             raise BackendError(f"set_weight_scale('{name}'): plastic projections cannot be scaled")
         w0 = self._w0.setdefault(name, syn.weight.copy())
         w = scaled_weights(w0, scale, syn.num_weight_bits) if self.fixed else float(scale) * w0
-        syn.weight = w.astype(w0.dtype)
-        syn._wsrc = syn.weight.astype(np.float64)
+        syn.set_weights(w.astype(w0.dtype))
         if self.fixed:
             self._bound_inputs()  # larger weights may now overflow u: re-derive the checks
 

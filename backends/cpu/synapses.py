@@ -13,9 +13,9 @@ import numpy as np
 
 from compiler.errors import BackendError
 from compiler.ir import Projection
+from compiler.lava_weights import effective_weights
 
 from .ring import InputRing
-from .weights import effective_weights
 
 try:  # scipy's C++ kernels behind csr_matrix[rows] and csc @ x; numpy fallbacks below.
     from scipy.sparse._sparsetools import csc_matvec as _csc_matvec
@@ -99,6 +99,11 @@ class Synapses:
         # factor for the fused kernel: << weight_exp is exact as a product when weight_exp >= 0
         self._scale = float(2 ** max(self.weight_exp, 0))
         self._xbuf = np.empty(0)
+
+    def set_weights(self, weight: np.ndarray) -> None:
+        """Replace `weight` (same length and order) and the copy that delivery reads."""
+        self.weight = weight
+        self._wsrc = self.weight if self.plastic else self.weight.astype(np.float64)
 
     @property
     def n_synapses(self) -> int:
