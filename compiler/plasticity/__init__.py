@@ -3,6 +3,7 @@
 `check_network(net, target)` validates every plasticity block of a network (raising one
 InputError/FitError that lists every problem); `lower_rule(plasticity, precision)` gives
 the `LearningRuleSpec` that the CPU learning engine and the Lava lowering both consume.
+`RULES` (`registry`) maps each rule name to the parameters it takes and its lowering function.
 """
 
 from __future__ import annotations
