@@ -1,6 +1,6 @@
 """Run examples/reward_task.yaml and print its learning curve (fraction correct per block).
 
-    .venv/bin/python examples/reward_task.py [--block 20] [--plot curve.png]
+    .venv/bin/python examples/reward_task.py [--block 20] [--seed S] [--plot curve.png]
 
 A trial is correct when `out` fires on the rewarded cue (A in phase `before`, B in
 `after`) and stays silent on the other one.
@@ -36,13 +36,18 @@ def learning_curve(result, block: int = 20) -> dict[str, np.ndarray]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--block", type=int, default=20)
+    p.add_argument("--seed", type=int, help="network seed (default: the file's)")
     p.add_argument("--plot", help="write the curve to this PNG")
     args = p.parse_args()
+    from compiler import Network
     from runtime.api import run
 
+    net = Network.from_yaml(HERE / "reward_task.yaml")
+    if args.seed is not None:
+        net.seed = args.seed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = run(HERE / "reward_task.yaml")
+        result = run(net)
     curve = learning_curve(result, args.block)
     for phase, c in curve.items():
         print(f"{phase:>6} (cue {'AB'[REWARDED[phase]]} rewarded): "
