@@ -1,4 +1,4 @@
-"""snnc vs Lava vs nengo-loihi's emulator, side by side, on the same networks (issue 8).
+"""snnc vs Lava vs nengo-loihi's emulator, side by side, on the same networks.
 
     .venv/bin/python bench/peers.py [--cases ens2x1000,rand4k] [--steps 200] [--repeat 3]
                                     [--nengo-python PATH] [--setup-nengo] [--md bench/results/peers.md]
@@ -7,8 +7,8 @@ Runners: snnc `cpu`, snnc `lava` (grouped), a hand-written Lava net (LIF -> Dens
 fixed_pt, under a subprocess timeout) and nengo-loihi's emulator (`target="sim"`, run by
 bench/peers_nengo.py in its own venv: nengo-loihi 1.1.0 needs nengo 3.2 and numpy < 1.24).
 Cases:
-- ens2x1000: nengo-loihi's two-ensemble pattern (docs/examples/ens_ens.py: ensemble a -> b with
-  LstsqL2(weights=True)), at 1000 + 1000 neurons. nengo builds it; its float gains, biases and
+- ens2x1000: nengo-loihi's two-ensemble pattern (its docs/examples/ens_ens.py: ensemble
+  a -> b with LstsqL2(weights=True)), at 1000 + 1000 neurons. nengo builds it; its float gains, biases and
   the 1000 x 1000 weights are discretized here to Lava fixed_pt LIF (see `ens_ir`). nengo's
   LIF gets tau_ref = --tau-ref (default 0: Lava's LIF has no refractory period).
 - rand4k: bench/cpu_step.py's 4000-neuron random recurrent net (100 synapses per neuron, ~3 %
