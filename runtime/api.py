@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from backends import get_backend
-from backends.result import RunResult
+from backends.result import RunResult, add_synapse_lists
 from compiler.errors import InputError
 from compiler.fileio import check_folder_writable, check_writable
 from compiler.ir import PROBE_VARS, Probe
@@ -82,13 +82,15 @@ def run(
 ) -> RunResult:
     """Run a network on a backend; returns spikes of every population and the probes.
 
-    `result["hid.spikes"]`, `result["hid.v"]`, `result["proj.weights"]` are the same
-    arrays the CLI writes to the results .npz (written atomically when `output` is given).
+    `result["hid.spikes"]`, `result["hid.v"]`, `result["proj.weights"]` (final (post, pre)
+    matrix) with `result["proj.pre"]`, `["proj.post"]`, `["proj.weight"]` (one entry per
+    synapse) are the same arrays the CLI writes to the results .npz (written atomically
+    when `output` is given). `progress(done, total)` is called as steps complete.
     """
     if output is not None:
         check_writable(output)  # refuse a bad destination before compiling and running
     program = to_program(network, target=target, partitioner=partitioner)
-    if program.network.phases:  # issue 6: a network with phases runs them (runtime/phases.py)
+    if program.network.phases:  # a network with phases runs them (runtime/phases.py)
         return _run_phases(program, backend, steps, output, probes, progress, options)
     return _run_plain(program, backend, steps, output, probes, progress, options)
 
@@ -107,6 +109,7 @@ def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
     result = module.run(program, n_steps, chosen, **options)
     result.wall_s = result.wall_s or time.perf_counter() - t0
     result.meta.setdefault("program", program)
+    add_synapse_lists(result.values, program.network.projections)
     if output is not None:
         save_npz(output, result.arrays())
     return result
@@ -114,7 +117,7 @@ def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
 
 def _run_phases(program: Program, backend: str, steps: int | None, output: Any,
                 probes: list[str] | None, progress: Any, options: dict[str, Any]) -> RunResult:
-    """`run` for a network with phases (issue 6); their lengths come from the network."""
+    """`run` for a network with phases; their lengths come from the network."""
     from .phases import run_phases
 
     if steps is not None:
@@ -124,6 +127,7 @@ def _run_phases(program: Program, backend: str, steps: int | None, output: Any,
     result = run_phases(program, backend, parse_probes(program, probes), progress=progress,
                         **options)
     result.meta.setdefault("program", program)
+    add_synapse_lists(result.values, program.network.projections)
     if output is not None:
         save_npz(output, result.arrays())
     return result

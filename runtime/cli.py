@@ -1,7 +1,8 @@
-"""The `snnc` command: compile, run and profile networks (SPEC.md section 2).
+"""The `snnc` command: compile, run, profile and export networks.
 
-Exit status: 0 success; 2 bad input (file, line, field and what is allowed); 1 other
-failures. No Python traceback for bad input (set SNNC_DEBUG=1 to see internal ones).
+Exit status: 0 success; 2 bad input (arguments, paths, the network file: what is wrong and
+what is allowed); 1 internal failures; 130 interrupted (SIGINT), 143 terminated (SIGTERM),
+129 hung up (SIGHUP). No Python traceback for bad input (SNNC_DEBUG=1 shows internal ones).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
-import time
+import threading
 import traceback
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,23 @@ import numpy as np
 
 from compiler.errors import InputError, SnncError
 from compiler.passes.partition import METHODS as PARTITIONERS
+
+from .loading import NETWORK_SUFFIXES, PROGRAM_SUFFIXES
+
+RUNNABLE_SUFFIXES = NETWORK_SUFFIXES + PROGRAM_SUFFIXES
+
+
+def version() -> str:
+    """The installed snnc version (package metadata, else `runtime.__version__`)."""
+    try:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        return dist_version("snnc")
+    except (ImportError, PackageNotFoundError):
+        from . import __version__
+
+        return __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,20 +51,47 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{self.prog}: {message}")
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number; allowed: an "
+                                         "integer >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}; allowed: an integer >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number; allowed: a number > 0") \
+            from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}; allowed: a finite number > 0")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="snnc",
         description="Compile, run and profile spiking networks with local learning rules "
         "for Loihi-style neuromorphic chips.",
     )
+    p.add_argument("--version", action="version", version=f"snnc {version()}",
+                   help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     c = sub.add_parser("compile", help="validate, quantize, partition and place a network; "
                        "write a .snnc artifact")
-    c.add_argument("network", help="network file (.yaml)")
+    c.add_argument("network", help="network file (.yaml, .yml) or NIR graph (.nir)")
     c.add_argument("-o", "--output", help="artifact to write (default: <network>.snnc)")
     c.add_argument("--target", help="loihi1 | loihi2 | path/to/target.yaml (overrides the file)")
-    c.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)} (default auto)")
+    c.add_argument("--partitioner", default="auto",
+                   help=f"one of {', '.join(PARTITIONERS)} (default auto)")
     c.add_argument("--json", action="store_true", help="print the placement summary as JSON")
     c.add_argument("--quantize", action="store_true",
                    help="float networks: compile the quantized fixed-point network (runs as Loihi "
@@ -53,28 +100,33 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a network or compiled program to a NIR graph (.nir)")
     e.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
     e.add_argument("-o", "--output", required=True, help="NIR file to write (.nir)")
-    e.add_argument("--dt", type=float, default=1.0, help="time step of the NIR graph (default 1.0)")
+    e.add_argument("--dt", type=_positive_float, default=1.0,
+                   help="time step of the NIR graph (default 1.0)")
 
     r = sub.add_parser("run", help="run a network or compiled program on a backend")
     r.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
     r.add_argument("--backend", default="cpu", help="cpu | lava (default cpu)")
-    r.add_argument("--steps", type=int, help="number of steps (default: the file's `steps`)")
+    r.add_argument("--steps", type=_positive_int,
+                   help="number of steps (default: the file's `steps`)")
     r.add_argument("-o", "--output", help="results .npz (default: <network>_results.npz)")
     r.add_argument("--probe", action="append", dest="probes",
                    help="record this probe instead of the file's (repeatable), e.g. hid.v")
     r.add_argument("--target", help="target to compile for (YAML input only)")
     r.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)}")
     _lava_options(r)
+    _quiet_option(r)
 
     f = sub.add_parser("profile", help="per-core utilization, activity, time and energy")
     f.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
     f.add_argument("--backend", default="cpu", help="cpu | lava (default cpu)")
-    f.add_argument("--steps", type=int, help="number of steps (default: the file's `steps`)")
+    f.add_argument("--steps", type=_positive_int,
+                   help="number of steps (default: the file's `steps`)")
     f.add_argument("--json", action="store_true", help="print the profile as JSON")
     f.add_argument("--plot", metavar="DIR", help="write PNG plots into DIR")
     f.add_argument("--target", help="target to compile for (YAML input only)")
     f.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)}")
     _lava_options(f)
+    _quiet_option(f)
     return p
 
 
@@ -82,11 +134,21 @@ def _lava_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--granularity", choices=("grouped", "core"), default=None,
                    help="lava backend: one process group per population (grouped, default) "
                    "or per compiled core (core)")
-    p.add_argument("--timeout", type=float, default=None,
+    p.add_argument("--timeout", type=_positive_float, default=None,
                    help="lava backend: watchdog timeout in seconds")
 
 
+def _quiet_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar on stderr")
+
+
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The backend's options from the command line, checked before anything is compiled."""
+    from backends import BACKENDS, get_backend
+
+    if args.backend not in BACKENDS:
+        get_backend(args.backend)  # InputError naming the allowed backends
     opts: dict[str, Any] = {}
     if args.backend == "lava":
         if args.granularity:
@@ -106,23 +168,27 @@ def _check_partitioner(name: str) -> None:
                          f"allowed: {', '.join(PARTITIONERS)}")
 
 
-def _progress_printer(total: int):
-    """A stderr progress bar for runs long enough to need one (updates at most 10x/s)."""
-    state = {"t0": time.perf_counter(), "last": 0.0, "shown": False}
+def _input_path(text: str, suffixes: tuple[str, ...], allowed: str) -> Path:
+    """The input file `text`, checked: it exists, is a readable file, has a known suffix."""
+    path = Path(text)
+    if not path.exists():
+        raise InputError(f"{path}: file not found; allowed: {allowed}")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; allowed: {allowed}")
+    if path.suffix not in suffixes:
+        raise InputError(f"{path}: unknown file type '{path.suffix}'; allowed: {allowed}")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied (not readable)")
+    return path
 
-    def show(done: int, total_: int = total) -> None:
-        now = time.perf_counter()
-        if now - state["t0"] < 2.0 or (now - state["last"] < 0.1 and done < total_):
-            return
-        state["last"], state["shown"] = now, True
-        frac = done / max(total_, 1)
-        bar = "#" * int(30 * frac)
-        sys.stderr.write(f"\r  [{bar:<30}] {done}/{total_} steps  {now - state['t0']:.1f} s")
-        if done >= total_:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
-    return show
+def _progress(args: argparse.Namespace) -> Any:
+    """The run's progress bar on stderr, or None with --quiet."""
+    if getattr(args, "quiet", False):
+        return None
+    from .progress import ProgressBar
+
+    return ProgressBar()
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -131,12 +197,18 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .api import compile as compile_program
 
     _check_partitioner(args.partitioner)
-    src = Path(args.network)
-    if src.suffix not in (".yaml", ".yml", ".nir"):
-        raise InputError(f"{src}: compile takes a network file (.yaml, .yml) or a NIR graph (.nir)")
+    src = _input_path(args.network, NETWORK_SUFFIXES,
+                      "a network file (.yaml, .yml) or a NIR graph (.nir)")
     out = Path(args.output) if args.output else src.with_suffix(".snnc")
-    program = compile_program(src, target=args.target, partitioner=args.partitioner, output=out,
-                              quantize=args.quantize)
+    # the summary lists the compiler's warnings: print only the others on stderr
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        program = compile_program(src, target=args.target, partitioner=args.partitioner,
+                                  output=out, quantize=args.quantize)
+    listed = set(program.report.get("warnings", []))
+    for w in caught:
+        if str(w.message) not in listed:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if args.json:
         print(json.dumps(compile_summary(program), indent=1))
     else:
@@ -158,7 +230,8 @@ def _print_run_summary(result: Any) -> None:
         print(f"  {pop:<{width}}  {n:>7}  {count:>9}  {rate:>9.4f}  {1000 * rate:>8.1f}")
     counts = {k: v for k, v in result.values.items() if k.endswith(".counts")}
     if counts:  # a phased run: spike counts per sample instead of rasters
-        print(f"  {'phase.population':<24}  {'samples':>7}  {'size':>6}  {'spikes':>9}  {'per sample':>10}")
+        print(f"  {'phase.population':<24}  {'samples':>7}  {'size':>6}  {'spikes':>9}  "
+              f"{'per sample':>10}")
         for key, c in counts.items():
             n_samples, size = c.shape
             total = int(c.sum())
@@ -171,12 +244,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _check_partitioner(args.partitioner)
     opts = _backend_options(args)
-    src = Path(args.network)
+    src = _input_path(args.network, RUNNABLE_SUFFIXES,
+                      "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)")
     out = Path(args.output) if args.output else Path(f"{src.stem}_results.npz")
-    steps = args.steps
-    result = run(src, backend=args.backend, steps=steps, output=out, probes=args.probes,
-                 target=args.target, partitioner=args.partitioner,
-                 progress=_progress_printer(steps or 0) if steps else None, **opts)
+    bar = _progress(args)
+    try:
+        result = run(src, backend=args.backend, steps=args.steps, output=out, probes=args.probes,
+                     target=args.target, partitioner=args.partitioner, progress=bar, **opts)
+    finally:
+        if bar is not None:
+            bar.close()
     _print_run_summary(result)
     if "readout.accuracy" in result.values:
         acc = float(result.values["readout.accuracy"])
@@ -191,9 +268,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
     _check_partitioner(args.partitioner)
     opts = _backend_options(args)
-    report = profile(Path(args.network), backend=args.backend, steps=args.steps,
-                     plot_dir=args.plot, target=args.target, partitioner=args.partitioner,
-                     **opts)
+    src = _input_path(args.network, RUNNABLE_SUFFIXES,
+                      "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)")
+    bar = _progress(args)
+    try:
+        report = profile(src, backend=args.backend, steps=args.steps, plot_dir=args.plot,
+                         target=args.target, partitioner=args.partitioner, progress=bar, **opts)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         print(json.dumps(report, indent=1, default=_json_default))
     else:
@@ -216,27 +299,61 @@ def _json_default(obj: Any) -> Any:
 def cmd_export(args: argparse.Namespace) -> int:
     from compiler.nir_export import save_nir
 
-    from .loading import to_program
+    from .loading import load_network_file, to_program
     from .results import write_atomic
 
-    src = Path(args.network)
-    obj = to_program(src) if src.suffix == ".snnc" else None
-    if obj is None:
-        from .loading import load_network_file
-
-        if not src.exists():
-            raise InputError(f"{src}: file not found")
-        obj = load_network_file(src)
+    src = _input_path(args.network, RUNNABLE_SUFFIXES,
+                      "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)")
     out = Path(args.output)
+    obj = to_program(src) if src.suffix == ".snnc" else load_network_file(src)
     write_atomic(out, lambda tmp: save_nir(obj, tmp, dt=args.dt))
     print(f"wrote {out}")
     return 0
 
 
-COMMANDS = {"compile": cmd_compile, "export": cmd_export, "run": cmd_run, "profile": cmd_profile}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "compile": cmd_compile, "export": cmd_export, "run": cmd_run, "profile": cmd_profile}
 
 
-def _install_warning_printer() -> None:
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM / SIGHUP, so every `finally` cleans up (temp
+    files, Lava's child processes) as for Ctrl-C; not an Exception, so nothing swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _termination_raises() -> Iterator[None]:
+    """While inside: SIGTERM and SIGHUP raise `Terminated` once (repeats are ignored so the
+    cleanup finishes); signals the caller set to ignore (nohup) stay ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = ("SIGTERM", "SIGHUP")
+    sigs = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    old = {s: signal.getsignal(s) for s in sigs}
+    fired = []
+
+    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001 - the signal API
+        if fired:
+            return
+        fired.append(signum)
+        raise Terminated(signum)
+
+    for s in sigs:
+        if old[s] != signal.SIG_IGN:
+            signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s in sigs:
+            signal.signal(s, old[s])
+
+
+@contextlib.contextmanager
+def _warning_printer() -> Iterator[None]:
     """Print each distinct Python warning once as `snnc: warning: ...` (no source lines)."""
     seen: set[str] = set()
 
@@ -246,35 +363,43 @@ def _install_warning_printer() -> None:
             seen.add(text)
             print(f"snnc: warning: {text}", file=sys.stderr)
 
+    old = warnings.showwarning
     warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = old
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `snnc` console script; returns the exit status."""
     parser = _parser()
-    _install_warning_printer()
-    try:
-        args = parser.parse_args(argv)
-        if not args.command:
-            parser.print_help()
-            return 2
-        return COMMANDS[args.command](args)
-    except SnncError as e:
-        print(f"snnc: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except BrokenPipeError:  # e.g. `snnc ... | head`: the reader left; not an error of ours
-        with contextlib.suppress(Exception):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush
-        return 0
-    except KeyboardInterrupt:
-        print("snnc: interrupted", file=sys.stderr)
-        return 1
-    except Exception as e:  # an internal error: say so, briefly
-        if os.environ.get("SNNC_DEBUG"):
-            traceback.print_exc()
-        print(f"snnc: internal error: {type(e).__name__}: {e} (set SNNC_DEBUG=1 for details)",
-              file=sys.stderr)
-        return 1
+    with _warning_printer(), _termination_raises():
+        try:
+            args = parser.parse_args(argv)
+            if not args.command:
+                parser.print_help()
+                return 2
+            return COMMANDS[args.command](args)
+        except SnncError as e:
+            print(f"snnc: error: {e}", file=sys.stderr)
+            return e.exit_code
+        except BrokenPipeError:  # e.g. `snnc ... | head`: the reader left; not an error of ours
+            with contextlib.suppress(Exception):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush
+            return 0
+        except KeyboardInterrupt:
+            print("snnc: interrupted", file=sys.stderr)
+            return 128 + signal.SIGINT
+        except Terminated as e:
+            print("snnc: terminated", file=sys.stderr)
+            return 128 + e.signum
+        except Exception as e:  # an internal error: say so, briefly
+            if os.environ.get("SNNC_DEBUG"):
+                traceback.print_exc()
+            print(f"snnc: internal error: {type(e).__name__}: {e} "
+                  "(set SNNC_DEBUG=1 for details)", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

@@ -105,10 +105,12 @@ def _cpu_phases(program: Program, state_probes: list[Probe], weights: list[str],
     total = sum(phase_steps(net, ph) for ph in net.phases)
     done = [0]
 
-    def tick(n: int) -> None:
-        done[0] += n
+    def tick(n: int, partial: bool = False) -> None:
+        """Report `n` more steps done; `partial`: within a chunk (counted by the final tick)."""
         if progress is not None:
-            progress(done[0], total)
+            progress(done[0] + n, total)
+        if not partial:
+            done[0] += n
 
     values: dict[str, np.ndarray] = {}
     info: dict[str, Any] = {}
@@ -242,7 +244,7 @@ def _sample_values(net: NetworkIR, phase: Phase, shown_parts: list[np.ndarray],
 
 
 def _run_samples(sim: Any, net: NetworkIR, phase: Phase,
-                 tick: Callable[[int], None]) -> dict[str, np.ndarray]:
+                 tick: Callable[..., None]) -> dict[str, np.ndarray]:
     src = dataset_population(net)
     period = shown_dataset(net, phase).period
     lif = [p.name for p in net.neuron_populations]
@@ -250,7 +252,7 @@ def _run_samples(sim: Any, net: NetworkIR, phase: Phase,
     shown = []
     for idx, spikes in sample_chunks(net, phase):
         sim.set_source_spikes(src, spikes)
-        res = sim.run(len(idx) * period)
+        res = sim.run(len(idx) * period, progress=lambda k, _n: tick(k, partial=True))
         for p in lif:
             counts[p].append(sample_counts(res.spikes[p], len(idx), period))
         shown.append(idx)
@@ -259,7 +261,7 @@ def _run_samples(sim: Any, net: NetworkIR, phase: Phase,
 
 
 def _run_steps(sim: Any, net: NetworkIR, phase: Phase, state_probes: list[Probe],
-               tick: Callable[[int], None]) -> dict[str, np.ndarray]:
+               tick: Callable[..., None]) -> dict[str, np.ndarray]:
     src = dataset_population(net)
     sim.probes = list(state_probes)
     parts: list[RunResult] = []
@@ -268,7 +270,7 @@ def _run_steps(sim: Any, net: NetworkIR, phase: Phase, state_probes: list[Probe]
         n = min(left, CHUNK_STEPS)
         if src is not None:
             sim.set_source_spikes(src, np.zeros((n, net.populations[src].size), dtype=bool))
-        parts.append(sim.run(n))
+        parts.append(sim.run(n, progress=lambda k, _n: tick(k, partial=True)))
         tick(n)
         left -= n
     sim.probes = []

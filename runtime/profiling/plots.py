@@ -12,7 +12,7 @@ from compiler.fileio import make_folder, write_atomic
 from compiler.program import Program
 
 from .activity import Activity, activity, core_positions
-from .report import spikes_of
+from .report import format_ids, spikes_of
 from .static import RESOURCES
 
 MAX_BAR_CORES = 48
@@ -30,44 +30,92 @@ def _plt():
     return plt
 
 
-def plot_mesh_heatmap(program: Program, report: dict[str, Any], path: Path) -> Path:
-    """Fullest-resource percent of every core drawn at its place on each chip's mesh."""
+def _int_ticks(ax: Any) -> None:
+    """Integer-only ticks on both axes (cells of a matrix are whole cores or mesh places)."""
+    from matplotlib.ticker import MaxNLocator
+
+    # min_n_ticks=1: a 1x1 matrix shows only integers in view; the default (2) would
+    # fall back to fractional ticks there
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
+def text_color(rgba: Any) -> str:
+    """`white` on a dark cell, `black` on a light one (relative luminance of the cell's colour)."""
+    r, g, b = (float(v) for v in tuple(rgba)[:3])
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5 else "black"
+
+
+def _fullest_first(core: dict[str, Any]) -> tuple[float, int]:
+    """Sort key: fullest core first (None: no limit left, the fullest), then by id."""
+    p = core["max_percent"]
+    return (-(float("inf") if p is None else p), core["id"])
+
+
+def shown_cores_caption(shown: list[dict[str, Any]], cores: list[dict[str, Any]]) -> str:
+    """`48 of 83 cores shown: the fullest (ids 0-12, 15, ...); the other 35 at most 12%`,
+    or `all 5 cores` when none is left out."""
+    if len(shown) >= len(cores):
+        return f"all {len(cores)} cores"
+    ids = {c["id"] for c in shown}
+    rest = [c["max_percent"] for c in cores if c["id"] not in ids]
+    low = max((100.0 if p is None else p for p in rest), default=0.0)
+    return (f"{len(shown)} of {len(cores)} cores shown: the fullest (ids {format_ids(sorted(ids))}); "
+            f"the other {len(rest)} at most {low:.0f}%")
+
+
+def mesh_heatmap_figure(program: Program, report: dict[str, Any]) -> Any:
+    """The figure of `plot_mesh_heatmap`: core ids labelled in a colour readable on their cell."""
     plt = _plt()
     mx, my = (max(int(v), 1) for v in program.target.mesh)
     gx, gy, chip = core_positions(program)
     pct = {c["id"]: c["max_percent"] for c in report["static"]["cores"]}
-    chips = sorted({int(c.chip) for c in program.cores})[:MAX_CHIP_PANELS] or [0]
+    all_chips = sorted({int(c.chip) for c in program.cores}) or [0]
+    chips = all_chips[:MAX_CHIP_PANELS]
     fig, axes = plt.subplots(1, len(chips), figsize=(3.2 * len(chips) + 1.5, 5.5), squeeze=False)
     im = None
     for ax, ch in zip(axes[0], chips, strict=True):
         grid = np.full((my, mx), np.nan)
+        labels = []
         for c in program.cores:
             if c.chip == ch:
                 x, y = int(gx[c.id] - ch * mx), int(gy[c.id])
                 if 0 <= x < mx and 0 <= y < my:
                     v = pct.get(c.id)
                     grid[y, x] = 100.0 if v is None else min(v, 100.0)
-                    if mx * my <= 256:
-                        ax.text(x, y, f"{c.id}", ha="center", va="center", fontsize=6)
+                    labels.append((x, y, c.id))
         im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, origin="lower")
-        ax.set_xticks(range(mx))
-        ax.set_yticks(range(my))
+        if mx * my <= 256:
+            for x, y, cid in labels:
+                ax.text(x, y, f"{cid}", ha="center", va="center", fontsize=6,
+                        color=text_color(im.cmap(im.norm(grid[y, x]))))
+        _int_ticks(ax)
         ax.set_title(f"chip {ch}")
         ax.set_xlabel("mesh x")
         ax.set_ylabel("mesh y")
     fig.colorbar(im, ax=axes[0].tolist(), label="% of binding limit (fullest resource)")
-    fig.suptitle(f"{report['network']} on {report['target']}: core utilization")
+    more = (f" ({len(chips)} of {len(all_chips)} chips shown: {format_ids(chips)})"
+            if len(chips) < len(all_chips) else "")
+    fig.suptitle(f"{report['network']} on {report['target']}: core utilization{more}")
+    return fig
+
+
+def plot_mesh_heatmap(program: Program, report: dict[str, Any], path: Path) -> Path:
+    """Fullest-resource percent of every core drawn at its place on each chip's mesh."""
+    plt = _plt()
+    fig = mesh_heatmap_figure(program, report)
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 
 
-def plot_core_bars(program: Program, report: dict[str, Any], path: Path) -> Path:
-    """Grouped bars: percent of each limit per core (the fullest cores if there are many)."""
+def core_bars_figure(program: Program, report: dict[str, Any]) -> Any:  # noqa: ARG001
+    """The figure of `plot_core_bars`; its title says which cores are shown."""
     plt = _plt()
-    cores = report["static"]["cores"]
+    every = report["static"]["cores"]
+    cores = every
     if len(cores) > MAX_BAR_CORES:
-        cores = sorted(cores, key=lambda c: -(c["max_percent"] or 1e18))[:MAX_BAR_CORES]
+        cores = sorted(cores, key=_fullest_first)[:MAX_BAR_CORES]
     cores = sorted(cores, key=lambda c: c["id"])
     x = np.arange(len(cores))
     w = 0.8 / len(RESOURCES)
@@ -79,12 +127,21 @@ def plot_core_bars(program: Program, report: dict[str, Any], path: Path) -> Path
     top = max([c["max_percent"] or 100.0 for c in cores] + [100.0])
     ax.set_ylim(0, top * 1.25)
     ax.set_xticks(x)
-    ax.set_xticklabels([str(c["id"]) for c in cores], fontsize=7, rotation=90 if len(cores) > 20 else 0)
+    ax.set_xticklabels([str(c["id"]) for c in cores], fontsize=7,
+                       rotation=90 if len(cores) > 20 else 0)
     ax.set_xlabel("core id")
     ax.set_ylabel("% of per-core limit")
-    ax.set_title(f"per-core utilization ({len(cores)} of {len(report['static']['cores'])} cores)")
+    ax.set_title(f"per-core utilization: {shown_cores_caption(cores, every)}",
+                 fontsize=10 if len(cores) < len(every) else 12, wrap=True)
     ax.legend(fontsize=8, loc="upper center", ncol=5)
     fig.tight_layout()
+    return fig
+
+
+def plot_core_bars(program: Program, report: dict[str, Any], path: Path) -> Path:
+    """Grouped bars: percent of each limit per core (the fullest cores if there are many)."""
+    plt = _plt()
+    fig = core_bars_figure(program, report)
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
@@ -121,9 +178,11 @@ def plot_raster(program: Program, spikes: dict[str, np.ndarray], path: Path) -> 
     return path
 
 
-def plot_traffic(act: Activity, path: Path) -> Path:
-    """Messages between cores over the run (log color); cores grouped into blocks if many."""
+def traffic_figure(act: Activity) -> Any:
+    """The figure of `plot_traffic`: integer ticks naming cores (first core of each block)."""
     plt = _plt()
+    from matplotlib.ticker import FuncFormatter
+
     t = act.traffic.astype(np.float64) if act.n_cores else np.zeros((1, 1))
     n = t.shape[0]
     block = max(1, int(np.ceil(n / MAX_TRAFFIC_CELLS)))
@@ -133,14 +192,26 @@ def plot_traffic(act: Activity, path: Path) -> Path:
         pad[:n, :n] = t
         t = pad.reshape(m, block, m, block).sum(axis=(1, 3))
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    im = ax.imshow(np.log10(1 + t), cmap="magma", origin="upper")
+    im = ax.imshow(np.log10(1 + t), cmap="magma", origin="upper", vmin=0)
     fig.colorbar(im, ax=ax, label="log10(1 + messages)")
-    unit = "core" if block == 1 else f"block of {block} cores"
+    _int_ticks(ax)
+    if block > 1:  # block k holds cores k*block .. (k+1)*block-1: label its first core
+        first = FuncFormatter(lambda v, _pos: f"{int(round(v)) * block}")
+        ax.xaxis.set_major_formatter(first)
+        ax.yaxis.set_major_formatter(first)
+    unit = "core" if block == 1 else f"core (blocks of {block})"
     ax.set_xlabel(f"destination {unit}")
     ax.set_ylabel(f"source {unit}")
     off = act.traffic.sum() - np.trace(act.traffic)
     ax.set_title(f"core-to-core messages: {int(off)} packets, {int(np.trace(act.traffic))} local")
     fig.tight_layout()
+    return fig
+
+
+def plot_traffic(act: Activity, path: Path) -> Path:
+    """Messages between cores over the run (log color); cores grouped into blocks if many."""
+    plt = _plt()
+    fig = traffic_figure(act)
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path

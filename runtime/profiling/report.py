@@ -27,6 +27,18 @@ COUNTS = ("spikes", "synops", "local", "packets_out", "packets_in", "host_in", "
 MAX_BINS = 100
 
 
+def format_ids(ids: list[int], max_items: int = 8) -> str:
+    """Sorted ids as ranges, the first `max_items` runs only: `0-12, 15, 17-20, ...`."""
+    runs: list[list[int]] = []
+    for i in sorted({int(v) for v in ids}):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:max_items]]
+    return ", ".join(text + (["..."] if len(runs) > max_items else []))
+
+
 def spikes_of(result: Any) -> dict[str, np.ndarray]:
     """Spikes by population from a RunResult (its `spikes`) or a mapping pop -> array."""
     spikes = getattr(result, "spikes", result)
@@ -137,7 +149,7 @@ def format_profile(report: dict[str, Any], top: int = 10) -> str:
     if fc:
         lines.append(f"binding limit: {sm['binding_limit']} (fullest core {fc['id']} at {_pct(fc['percent'])})")
     if sm.get("over_limit_cores"):
-        lines.append(f"OVER LIMIT on cores {sm['over_limit_cores']}")
+        lines.append(f"OVER LIMIT on cores {format_ids(sm['over_limit_cores'], 20)}")
     lim = st["limits"]
     lines.append("limits per core: " + ", ".join(f"{r} {lim[r]}" for r in RESOURCES))
     lines.append("totals: " + ", ".join(f"{r} {st['totals'][r]['used']} (mean {_pct(st['totals'][r]['mean_percent'])}"
