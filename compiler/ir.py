@@ -54,10 +54,10 @@ class SpikeSource:
     period: int = 1
     phase: int = 0
     data: np.ndarray | None = None  # bool (T, size) for kind == "array"
-    dataset: Dataset | None = None  # kind == "dataset" (added for phases; see compiler/datasets.py)
+    dataset: Dataset | None = None  # kind == "dataset" (see compiler/datasets.py)
 
 
-# --- datasets and phases (issue 6; compiler/datasets.py, compiler/frontend/phases.py) ---
+# --- datasets and phases (compiler/datasets.py, compiler/frontend/phases.py) ---
 DATASET_KIND = "dataset"  # spike source kind fed by a Dataset (kept out of SOURCE_KINDS)
 
 
@@ -214,7 +214,7 @@ class NetworkIR:
     source_file: str | None = None
     # dotted field path (e.g. "projections.a_b.weight") -> where it was written
     locations: dict[str, Location] = field(default_factory=dict)
-    phases: list[Phase] = field(default_factory=list)  # run phases (issue 6); empty: plain run
+    phases: list[Phase] = field(default_factory=list)  # run phases; empty: plain run
     readout: Readout | None = None
 
     def loc(self, path: str) -> Location:
@@ -274,7 +274,7 @@ def source_spikes(pop: Population, steps: int, seed: int, start: int = 0) -> np.
         row = (t - src.phase) % max(src.period, 1) == 0
         row &= t >= src.phase
         return np.repeat(row[:, None], n, axis=1)
-    if src.kind == DATASET_KIND:  # (issue 6) the train split in order, as in a plain run
+    if src.kind == DATASET_KIND:  # the train split in order, as in a plain run
         from .datasets import plain_run_spikes
 
         return plain_run_spikes(pop, steps, seed, start)

@@ -1,4 +1,4 @@
-"""What `snnc compile` prints: the placement summary (SPEC.md section 2) as data or a table."""
+"""What `snnc compile` prints: the placement summary (docs/cli.md) as data or a table."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def binding(program: Program) -> dict[str, Any] | None:
 
 
 def compile_summary(program: Program) -> dict[str, Any]:
-    """JSON-serializable placement summary: SPEC.md section 2 keys plus lower bound,
+    """JSON-serializable placement summary: per-core placement and limits plus lower bound,
     partitioner, traffic, quantization and host-side inputs."""
     report = program.report or {}
     part = report.get("partition", {}) or {}

@@ -1,4 +1,4 @@
-"""Target descriptions (SPEC.md section 3): chip counts, mesh, per-core limits, cost figures."""
+"""Target descriptions (docs/targets.md): chip counts, mesh, per-core limits, cost figures."""
 
 from __future__ import annotations
 

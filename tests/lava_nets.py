@@ -1,8 +1,8 @@
 """Small NetworkIR/Program builders for the Lava backend tests, and an independent reference.
 
-`reference_run` re-derives Lava's fixed_pt/floating_pt equations from /work/shared/README.md
-section 1 (and Lava's source) in plain numpy, one synapse at a time, so the Lava backend can
-be checked even where the cpu backend is not there yet.
+`reference_run` re-derives Lava's fixed_pt/floating_pt equations from Lava's source
+(lava-nc 0.10.0's LIF and Dense process models) in plain numpy, one synapse at a time, so the
+Lava backend is checked independently of the cpu backend.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def rich_program(tmp_path) -> Program:
                              "out": np.arange(4, dtype=np.int32)}, 200, 7, 4),
         Core(2, 1, 0, 0, 0, {"ad": np.array([0, 1, 3, 4], np.int32)}, 64, 3, 0),
     ]
-    if hasattr(ir, "Phase"):  # datasets and phases (issue 6), when the IR has them
+    if hasattr(ir, "Phase"):  # datasets and phases
         ds = ir.Dataset("d", x=rng.random((5, 3)), y=np.arange(5),
                         splits={"train": np.array([0, 1, 2]), "test": np.array([3, 4])})
         net.populations["ds"] = Population("ds", 3, "spike_source",

@@ -1,4 +1,4 @@
-"""The `snnc` command line: SPEC.md section 2 outputs, exit codes, atomic writes."""
+"""The `snnc` command line: documented outputs (docs/cli.md), exit codes, atomic writes."""
 
 from __future__ import annotations
 

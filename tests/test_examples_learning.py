@@ -90,7 +90,7 @@ def correct_per_trial(counts: np.ndarray, labels: np.ndarray, rewarded: int) -> 
 @pytest.mark.filterwarnings("ignore:projection cue_out")  # float net: the quantized copy's note
 @pytest.mark.parametrize("seed", [None, 0])  # None: the example's own seed (3)
 def test_reward_task_learns_before_and_after_the_flip(seed):
-    """Issue 6 goal: >= 95 % correct after learning, before and after the reward flips.
+    """>= 95 % correct after learning, before and after the reward flips.
     Measured for seeds 0-9: last block 1.00 in both phases, last 5 blocks >= 0.95 each."""
     spec = _spec("reward_task.yaml")
     if seed is not None:

@@ -456,7 +456,7 @@ def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
 
 
 def _reference_lif_run(ir: NetworkIR, steps: int) -> dict[str, np.ndarray]:
-    """Independent fixed-point LIF + delayed Dense loop (README section 1 equations)."""
+    """Independent fixed-point LIF + delayed Dense loop (Lava's fixed_pt LIF and Dense equations)."""
     def rtz(x):
         return np.sign(x) * (np.abs(x) >> 12)
 

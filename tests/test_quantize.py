@@ -1,5 +1,5 @@
 """Quantization: Lava weight truncation, exact cases, parameter mapping, error reports, and
-float vs fixed simulations agreeing (README section 1 equations, written out here)."""
+float vs fixed simulations agreeing (Lava's LIF and Dense equations, written out here)."""
 
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ def _arrivals(net, steps):
 
 
 def simulate(net: NetworkIR, steps: int) -> dict[str, np.ndarray]:
-    """README section 1 LIF (float or fixed) with Dense synapses (delay 0: next step)."""
+    """Lava's LIF (float or fixed) with Dense synapses (delay 0: next step)."""
     fixed = net.precision == "fixed"
     spikes = _arrivals(net, steps)
     lifs = [p for p in net.neuron_populations]

@@ -1,5 +1,5 @@
 """`weight: {dataset_mean: H, jitter: J}`: start a projection from a dataset source at the mean
-training input (issue 6).
+training input.
 
 Each post neuron's weights start at the pre source's mean training sample (the `train`
 split only: never validation or test), scaled so its largest entry is H, plus independent

@@ -3,7 +3,7 @@
 One code path for YAML and Python: `load_network` parses a file with line marks and
 calls `network_from_dict`, which checks every field (collecting all errors, each with
 file, line and dotted path), makes every random draw once from `seed`, and returns
-the IR. See SPEC.md section 1 for the format.
+the IR. The format is described in docs/network-format.md.
 
 Python-only forms (used by the builder, also accepted in YAML as nested lists):
 `weight: {data: array (post, pre)}` or a bare numpy array; `spikes: {kind: array,
@@ -47,7 +47,7 @@ POP_KEYS = ("size", "model", "params", "spikes", "positions")  # positions: posi
 LIF_KEYS = ("du", "dv", "vth", "bias_mant", "bias_exp", "adapt", "wta")
 ADAPT_KEYS = ("increment", "tau")
 
-# Fixed precision ranges, as Lava's fixed_pt LIF stores them (README section 1).
+# Fixed precision ranges, as Lava's fixed_pt LIF stores them (docs/network-format.md).
 LIF_FIXED_RANGES = {"du": (0, 4095), "dv": (0, 4095), "vth": (0, 131071),
                     "bias_mant": (-4096, 4095), "bias_exp": (0, 7)}
 MAX_SEED = 2**32 - 1
@@ -55,7 +55,7 @@ MAX_SIZE = 2**31 - 1  # neuron indices are int32
 
 
 def load_network(path: str | Path) -> NetworkIR:
-    """Read a network YAML file (SPEC.md section 1) into a validated NetworkIR."""
+    """Read a network YAML file (docs/network-format.md) into a validated NetworkIR."""
     data, locs = load_yaml(path)
     return network_from_dict(data, source_file=str(path), locations=locs,
                              base_dir=Path(path).parent)
@@ -100,7 +100,7 @@ def network_from_dict(spec: Any, source_file: str | None = None,
         projs, proj_names = projections(ck, top["projections"], pops, declared, fixed, seed)
     probes = _probes(ck, top.get("probes"), declared, proj_names)
     phases, readout = phases_and_readout(ck, top.get("phases"), top.get("readout"), pops, projs,
-                                         fixed)  # issue 6: phases.py
+                                         fixed)  # phases.py
 
     ck.errors.raise_if_any()
     locs = {k: v for k, v in ck.locations.items() if k}
@@ -216,7 +216,7 @@ def _spikes(ck: Checker, spec: Any, path: str, size: int | Any) -> SpikeSource |
                         "{kind: poisson, rate} | {kind: periodic, period, phase} | {kind: array, file}")
     if "kind" not in spec:
         return ck.error(path, "missing required key 'kind'", " | ".join(SOURCE_KINDS))
-    if spec["kind"] == DATASET_KIND:  # issue 6: phases.py
+    if spec["kind"] == DATASET_KIND:  # phases.py
         return dataset_source(ck, spec, path, size)
     kind = ck.choice(spec["kind"], f"{path}.kind", SOURCE_KINDS + (DATASET_KIND,),
                      "spike source kind")

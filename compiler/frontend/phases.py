@@ -1,4 +1,4 @@
-"""The `dataset` spike source kind and the `phases:` / `readout:` blocks (extends SPEC.md section 1).
+"""The `dataset` spike source kind and the `phases:` / `readout:` blocks (docs/network-format.md).
 
 ```yaml
 populations:
@@ -14,7 +14,7 @@ populations:
       max_rate: 0.3            # default 0.3
       present: 100             # steps per sample (default 100)
       rest: 20                 # silent steps after each sample (default 0)
-phases:                        # optional; without it a run is `steps` steps as before
+phases:                        # optional; without it a run is `steps` steps
   - name: train
     samples: {split: train, count: 1000, epochs: 1, shuffle: false}   # count: default all
                                # optional present / rest: this phase's steps per sample and

@@ -25,7 +25,7 @@ CONNECTIVITY_KINDS = ("all_to_all", "one_to_one", "random", "list", "local")
 PLASTICITY_RULES = ("stdp", "hebbian", "oja", "reward_stdp", "loihi")
 EDGE_ARRAYS = ("pre", "post", "weight", "delay")
 
-# Fixed precision ranges, as Lava's fixed_pt Dense stores them (README section 1).
+# Fixed precision ranges, as Lava's fixed_pt Dense stores them (docs/network-format.md).
 WEIGHT_MIN, WEIGHT_MAX = -256, 255  # 8-bit weights (mixed sign); exc [0, 255], inh [-255, 0]
 WEIGHT_RANGES = "integers in [-256, 255] (mixed sign), [0, 255] (all >= 0) or [-255, 0] (all <= 0)"
 MAX_DELAY = 63

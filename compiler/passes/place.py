@@ -88,8 +88,8 @@ def place(net: NetworkIR, partition: Partition, target: Target,
           lif_rate: float = 0.03) -> Placement:
     """Place cores on chips/mesh; FitError when the target has too few cores.
 
-    `lif_rate` (spikes per neuron per step; 3 % is the activity used in README's
-    measurements) only scales the per-step inter-chip estimate in `stats`.
+    `lif_rate` (spikes per neuron per step; 3 % is the activity of bench/cpu_step.py's
+    networks) only scales the per-step inter-chip estimate in `stats`.
     """
     n = partition.n_cores
     if n > target.total_cores:

@@ -1,4 +1,4 @@
-"""Target descriptions (SPEC.md section 3): built-in `loihi1`, `loihi2` and user YAML files.
+"""Target descriptions (docs/targets.md): built-in `loihi1`, `loihi2` and user YAML files.
 
 A user file may name `base: loihi1 | loihi2 | other.yaml` (default `loihi1`) and override
 any field; every figure keeps its source in `Target.sources` (the built-in file's citation,
