@@ -41,7 +41,7 @@ RESULTS = ROOT / "bench" / "results"
 def example_spec(size: int, seed: int, validation: int, epochs: int | None = None) -> dict:
     """The example's spec with `size` excitatory neurons, `seed`, and optionally a validation
     split (then `test` is replaced by it: tuning never looks at the test split)."""
-    from compiler.frontend.yaml_loader import load_yaml
+    from compiler.yamlio import load_yaml
 
     spec, _ = load_yaml(EXAMPLE)
     spec["seed"] = seed

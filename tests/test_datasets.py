@@ -16,8 +16,8 @@ from compiler.datasets import (
 )
 from compiler.errors import InputError
 from compiler.frontend import network_from_dict
-from compiler.frontend.yaml_loader import parse_yaml
 from compiler.ir import Population, SpikeSource, source_spikes
+from compiler.yamlio import parse_yaml
 
 
 def _net(spikes: dict, size: int = 4, extra: str = "") -> str:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from compiler.frontend import network_from_dict
-from compiler.frontend.yaml_loader import load_yaml
 from compiler.pipeline import compile_network
+from compiler.yamlio import load_yaml
 from runtime.phases import run_phases
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -16,8 +16,8 @@ import pytest
 import runtime.phases as rp
 from compiler.errors import BackendError
 from compiler.frontend import network_from_dict
-from compiler.frontend.yaml_loader import parse_yaml
 from compiler.pipeline import compile_network
+from compiler.yamlio import parse_yaml
 
 pytestmark = [pytest.mark.lava, pytest.mark.slow]
 

@@ -9,8 +9,8 @@ import runtime.phases as rp
 from compiler.datasets import encode, epoch_order, epoch_rng
 from compiler.errors import InputError
 from compiler.frontend import network_from_dict
-from compiler.frontend.yaml_loader import parse_yaml
 from compiler.pipeline import compile_network
+from compiler.yamlio import parse_yaml
 from runtime import readout as ro
 
 RELAY = """\

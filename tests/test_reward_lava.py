@@ -17,8 +17,8 @@ import pytest
 
 import runtime
 from compiler.frontend import Network, network_from_dict
-from compiler.frontend.yaml_loader import load_yaml
 from compiler.pipeline import compile_network
+from compiler.yamlio import load_yaml
 from runtime.phases import run_phases
 
 pytestmark = [pytest.mark.lava, pytest.mark.slow]

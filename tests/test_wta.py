@@ -11,9 +11,9 @@ import pytest
 import runtime.phases as rp
 from compiler.errors import BackendError, InputError
 from compiler.frontend import network_from_dict
-from compiler.frontend.yaml_loader import parse_yaml
 from compiler.pipeline import compile_network
 from compiler.plasticity import native_notes
+from compiler.yamlio import parse_yaml
 from runtime.api import run
 
 # three neurons driven by bias alone (no decay): v grows by the bias every step

@@ -28,8 +28,8 @@ import yaml
 from ..errors import Diagnostic, InputError
 from ..fileio import check_writable, write_atomic
 from ..ir import NetworkIR
+from ..yamlio import load_yaml
 from .network import FORMAT_VERSION, network_from_dict
-from .yaml_loader import load_yaml
 
 
 class Network:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Collector, Location, suggest
+from ..errors import Collector, Location, brief, suggest
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
@@ -34,20 +34,8 @@ INVALID: Any = _Invalid()
 
 
 def show(value: Any, limit: int = 60) -> str:
-    """A short, readable rendering of a user value for messages."""
-    if isinstance(value, np.ndarray):
-        return f"array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, Mapping):
-        text = "a mapping {" + ", ".join(str(k) for k in value) + "}"
-    elif isinstance(value, (list, tuple)):
-        text = f"a list {value!r}"
-    elif isinstance(value, str):
-        text = repr(value)
-    elif value is None:
-        text = "nothing (null)"
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """A short, readable rendering of a user value for messages (bounded work and length)."""
+    return brief(value, limit)
 
 
 def is_int(value: Any) -> bool:
@@ -109,7 +97,7 @@ class Checker:
                               "keys " + ", ".join(allowed))
         for key in value:
             if key not in allowed:
-                self.error(_child(path, key), f"unknown key '{key}'{suggest(str(key), allowed)}",
+                self.error(_child(path, key), f"unknown key {brief(key)}{suggest(str(key), allowed)}",
                            ", ".join(allowed))
         for key in required:
             if key not in value:
@@ -132,7 +120,7 @@ class Checker:
             return self.error(path, f"found {show(value)}; expected {what}", _range(lo, hi, "integer"))
         v = int(value)
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            return self.error(path, f"found {v}, out of range", _range(lo, hi, "integer"))
+            return self.error(path, f"found {brief(v)}, out of range", _range(lo, hi, "integer"))
         return v
 
     def number(self, value: Any, path: str, lo: float | None = None, hi: float | None = None,
@@ -141,7 +129,7 @@ class Checker:
         if not is_number(value):
             return self.error(path, f"found {show(value)}; expected {what}", _range(lo, hi, "number"))
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            return self.error(path, f"found {value}, out of range", _range(lo, hi, "number"))
+            return self.error(path, f"found {brief(value)}, out of range", _range(lo, hi, "number"))
         return value
 
     def choice(self, value: Any, path: str, choices: Iterable[str], what: str = "value") -> str | Any:

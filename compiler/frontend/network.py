@@ -34,11 +34,11 @@ from ..ir import (
     Projection,
     SpikeSource,
 )
+from ..yamlio import load_yaml
 from .checks import INVALID, Checker, array_field, is_int, show
 from .phases import dataset_source, phases_and_readout
 from .positions import population_positions
 from .projections import projections
-from .yaml_loader import load_yaml
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("snnc", "name", "target", "precision", "seed", "steps", "populations",

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import brief
 from . import fixed
 from .grammar import Factor, Product
 from .spec import DEFAULT_IMPULSE, TRACE_SLOTS, Issue, TraceSpec
@@ -45,10 +46,10 @@ class Params:
         v = self.p[key]
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(float(v)):
-            self.issues.append(Issue(key, f"{v!r} is not a number", allowed))
+            self.issues.append(Issue(key, f"{brief(v)} is not a number", allowed))
             return default
         if integer and float(v) != int(v):
-            self.issues.append(Issue(key, f"{v!r} is not an integer", allowed))
+            self.issues.append(Issue(key, f"{brief(v)} is not an integer", allowed))
             return default
         v = int(v) if integer else float(v)
         bad_lo = lo is not None and (v <= lo if lo_open else v < lo)
@@ -61,7 +62,7 @@ class Params:
         """`params[key]` if it is one of `choices`, else `default` and an issue."""
         v = self.p.get(key, default)
         if v not in choices:
-            self.issues.append(Issue(key, f"{v!r} is not a valid choice", ", ".join(choices)))
+            self.issues.append(Issue(key, f"{brief(v)} is not a valid choice", ", ".join(choices)))
             return default
         return v
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ..errors import brief
 from . import fixed
 from .context import Context
 from .grammar import TARGETS, GrammarError, decimation, parse
@@ -54,7 +55,7 @@ def _parse_target(ctx: Context, t: str, aliases: dict[str, str]) -> None:
         return
     modulator = ctx.modulator
     if not isinstance(text, str):
-        ctx.issues.append(Issue(t, f"{text!r} is not a rule string", _RULE_STRING))
+        ctx.issues.append(Issue(t, f"{brief(text)} is not a rule string", _RULE_STRING))
         return
     if modulator and MODULATOR_SLOT in set(re.findall(r"[A-Za-z_]\w*", text)):
         ctx.issues.append(Issue(t, f"'{MODULATOR_SLOT}' is the slot of modulator '{modulator}': "

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import suggest
+from ..errors import brief, suggest
 from ..ir import Plasticity, stream_seed
 from . import fixed
 from .context import Context
@@ -49,7 +49,7 @@ def lower(plasticity: Plasticity, precision: str, *, seed: int = 0, name: str = 
     """A plasticity block in learning-engine form; raises RuleError listing every issue."""
     rule = RULES.get(plasticity.rule)
     if rule is None:
-        raise RuleError([Issue("rule", f"unknown rule {plasticity.rule!r}", ", ".join(RULES))])
+        raise RuleError([Issue("rule", f"unknown rule {brief(plasticity.rule)}", ", ".join(RULES))])
     params = dict(plasticity.params)
     params.pop("rule", None)
     ctx = Context(params, precision, nonlocal_names)
@@ -90,7 +90,7 @@ def _check_modulator(ctx: Context, rule: RuleSpec, modulator: object) -> str | N
         ctx.issues.append(Issue("modulator", "is required: the population whose spikes modulate "
                                 "learning", "a population name"))
     if modulator is not None and not isinstance(modulator, str):
-        ctx.issues.append(Issue("modulator", f"{modulator!r} is not a population name",
+        ctx.issues.append(Issue("modulator", f"{brief(modulator)} is not a population name",
                                 "a population name"))
         modulator = None
     return modulator

@@ -14,14 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import Collector, Diagnostic, InputError, Location, suggest
+from ..errors import Collector, Diagnostic, InputError, Location, brief, clip, suggest
 from ..target import CoreLimits, Target
+from ..yamlio import load_yaml
 
 
 def load_yaml_with_lines(path: Path) -> tuple[Any, dict[str, int]]:
-    """Parsed YAML and {dotted field: line}, via the frontend's line-aware loader."""
-    from ..frontend.yaml_loader import load_yaml
-
+    """Parsed YAML and {dotted field: line}, via snnc's bounded, line-aware loader."""
     data, locs = load_yaml(path)
     return data, {k: v.line for k, v in locs.items() if k and v.line is not None}
 
@@ -52,7 +51,10 @@ def builtin_path(name: str) -> Path:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An int, or an integral float such as `6.4e4` (never a bool)."""
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v) and v.is_integer())
 
 
 def _is_num(v: Any) -> bool:
@@ -62,9 +64,9 @@ def _is_num(v: Any) -> bool:
 def _check_int(col: Collector, loc: Location, v: Any, low: int | None, high: int | None) -> None:
     allowed = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
     if not _is_int(v):
-        col.add(loc, f"found {v!r} ({type(v).__name__})", allowed)
+        col.add(loc, f"found {brief(v)} ({type(v).__name__})", allowed)
     elif (low is not None and v < low) or (high is not None and v > high):
-        col.add(loc, f"found {v}", allowed)
+        col.add(loc, f"found {brief(v)}", allowed)
 
 
 def _validate(raw: Any, where: Any) -> Collector:
@@ -77,16 +79,17 @@ def _validate(raw: Any, where: Any) -> Collector:
     for key, value in raw.items():
         loc = where(str(key))
         if key not in TOP_KEYS:
-            col.add(loc, f"unknown key '{key}'{suggest(str(key), TOP_KEYS)}", ", ".join(TOP_KEYS))
+            col.add(loc, f"unknown key {brief(key)}{suggest(str(key), TOP_KEYS)}",
+                    ", ".join(TOP_KEYS))
         elif key in ("name", "base", "source"):
             if not isinstance(value, str) or not value:
-                col.add(loc, f"found {value!r}", "a non-empty string")
+                col.add(loc, f"found {brief(value)}", "a non-empty string")
         elif key in ("chips", "cores_per_chip"):
             _check_int(col, loc, value, 1, None)
         elif key == "mesh":
             if not (isinstance(value, (list, tuple)) and len(value) == 2
                     and all(_is_int(v) and v >= 1 for v in value)):
-                col.add(loc, f"found {value!r}", "[x, y], two integers >= 1")
+                col.add(loc, f"found {brief(value)}", "[x, y], two integers >= 1")
         elif key == "core":
             _validate_section(col, value, key, CORE_KEYS, where, core=True)
         elif key in ("energy_pj", "time_ns"):
@@ -95,12 +98,13 @@ def _validate(raw: Any, where: Any) -> Collector:
         elif key == "sources":
             if not isinstance(value, dict) or not all(
                     isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-                col.add(loc, f"found {value!r}", "a mapping of figure key (e.g. energy_pj.synop) to text")
+                col.add(loc, f"found {brief(value)}",
+                        "a mapping of figure key (e.g. energy_pj.synop) to text")
             else:
                 for k in value:
                     if k not in FIGURE_KEYS:
                         col.add(where(f"sources.{k}"),
-                                f"unknown figure '{k}'{suggest(k, FIGURE_KEYS)}",
+                                f"unknown figure {brief(k)}{suggest(k, FIGURE_KEYS)}",
                                 ", ".join(FIGURE_KEYS))
     return col
 
@@ -108,16 +112,16 @@ def _validate(raw: Any, where: Any) -> Collector:
 def _validate_section(col: Collector, value: Any, name: str, keys: tuple[str, ...], where: Any,
                       core: bool) -> None:
     if not isinstance(value, dict):
-        col.add(where(name), f"found {value!r}", f"a mapping with keys {', '.join(keys)}")
+        col.add(where(name), f"found {brief(value)}", f"a mapping with keys {', '.join(keys)}")
         return
     for k, v in value.items():
         loc = where(f"{name}.{k}")
         if k not in keys:
-            col.add(loc, f"unknown key '{k}'{suggest(str(k), keys)}", ", ".join(keys))
+            col.add(loc, f"unknown key {brief(k)}{suggest(str(k), keys)}", ", ".join(keys))
         elif core:
             _check_int(col, loc, v, *CORE_RANGES[k])
         elif not _is_num(v) or v < 0:
-            col.add(loc, f"found {v!r}", "a number >= 0")
+            col.add(loc, f"found {brief(v)}", "a number >= 0")
 
 
 def _apply(target: Target, raw: dict[str, Any], provenance: Any) -> None:
@@ -194,7 +198,8 @@ def _resolve(name_or_path: str | Path, base_dir: Path | None, stack: tuple[str, 
     hint = suggest(text, BUILTINS)
     tried = ", ".join(str(c) for c in candidates)
     raise InputError(Diagnostic.at(
-        loc, f"target '{text}' is neither a built-in target nor a file (looked for {tried}){hint}",
+        loc, f"target {brief(text)} is neither a built-in target nor a file (looked for "
+        f"{clip(tried, 300)}){hint}",
         f"{', '.join(BUILTINS)} or a path to a target .yaml file"))
 
 
@@ -207,7 +212,7 @@ def _nest(overrides: dict[str, Any]) -> dict[str, Any]:
         for p in parts[:-1]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
-                raise InputError(f"overrides: {key}: '{p}' is not a section")
+                raise InputError(f"overrides: {brief(key)}: {brief(p)} is not a section")
         if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
             node[parts[-1]].update(value)
         else:
