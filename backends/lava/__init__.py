@@ -2,15 +2,16 @@
 
 `import backends.lava` is cheap and works without Lava: Lava is only imported by the worker
 child process (`backends.lava.worker`), which runs under a watchdog because Lava hangs
-forever when a process model raises. Phased runs (train / label / test, issue 6):
-`backends.lava.phases.run_phased`, driven by runtime/phases.py.
+forever when a process model raises. What this backend cannot run is refused before the
+worker starts (`capabilities.check_program`), and no process or file of a run outlives it
+(`runner`). Phased runs (train / label / test): `backends.lava.phases.run_phased`, driven
+by runtime/phases.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import tempfile
 import time
 from typing import Any
 
@@ -21,9 +22,11 @@ from compiler.errors import BackendError
 from compiler.ir import Probe, source_spikes
 from compiler.program import Program
 
+from .capabilities import UnsupportedError, check_program, check_timeout
 from .plan import GRANULARITIES, LavaPlan, make_plan
 
-__all__ = ["run", "default_timeout", "GRANULARITIES", "lower_projection"]
+__all__ = ["run", "default_timeout", "GRANULARITIES", "lower_projection", "check_program",
+           "check_timeout", "UnsupportedError"]
 
 INSTALL_HINT = ("lava-nc is not installed: run `pip install -e '.[lava]'` with Python 3.10 "
                 "(lava-nc 0.10.0 needs exactly 3.10); `make test` sets it up")
@@ -37,13 +40,24 @@ def lower_projection(*args: Any, **kwargs: Any) -> Any:
 
 
 def lava_available() -> bool:
-    """Whether lava-nc can be imported in this environment."""
-    return importlib.util.find_spec("lava") is not None
+    """Whether lava-nc (the part the worker runs) can be imported in this environment."""
+    try:
+        return importlib.util.find_spec("lava.magma.core.run_configs") is not None
+    except (ImportError, ValueError):  # a `lava` without magma, or a broken install
+        return False
+
+
+def require_lava() -> None:
+    """BackendError saying how to install lava-nc when it is missing."""
+    if not lava_available():
+        raise BackendError(INSTALL_HINT)
 
 
 def default_timeout(plan: LavaPlan, steps: int) -> float:
-    """Seconds the worker may take: start-up plus a generous per-step, per-process and
-    per-matrix-element allowance (Lava costs ~0.4 ms per process per step and grows like N^2)."""
+    """Seconds the worker may take, from its start: Python and Lava start-up (60 s), building
+    and compiling the processes (per process and per matrix element), then a generous
+    per-step, per-process and per-matrix-element allowance (Lava costs ~0.4 ms per process
+    per step and grows like N^2)."""
     neurons = sum(g.index.size for g in plan.groups.values())
     per_step = 0.01 * plan.n_processes + 5e-8 * plan.matrix_elements() + 2e-6 * neurons
     build = 2e-7 * plan.matrix_elements() + 0.5 * plan.n_processes
@@ -60,57 +74,33 @@ def _default_learning(program: Program, options: dict[str, Any]) -> None:
     options.setdefault("proc_model_map", proc_model_map)
 
 
-def _preflight(program: Program, plan: LavaPlan, options: dict[str, Any]) -> None:
-    """Fail fast, before starting Lava, on what the worker would reject."""
-    from .lowering import lif_kwargs
-
-    net = program.network
-    for g in plan.groups.values():
-        if not g.is_source:
-            lif_kwargs(net.populations[g.pop], g, plan.precision,
-                       raw_params=bool(options.get("_test_raw_params")))
-    if options.get("learning_rule_factory") is None:
-        _default_learning(program, options)
-    if options.get("learning_rule_factory") is None:
-        for proj in net.projections.values():
-            if proj.plasticity is not None:
-                raise BackendError(f"projection '{proj.name}': plasticity not yet supported on "
-                                   f"lava (rule '{proj.plasticity.rule}')")
-    from .learning import LearningFactory, unsupported
-
-    if isinstance(options.get("learning_rule_factory"), LearningFactory):  # rules Lava cannot run
-        from compiler.plasticity import lower_rule
-
-        for proj in net.projections.values():
-            if proj.plasticity is not None:
-                why = unsupported(lower_rule(proj.plasticity, plan.precision, seed=net.seed,
-                                             name=proj.name))
-                if why:
-                    raise BackendError(f"projection '{proj.name}': " + "; ".join(why))
-
-
 def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
         granularity: str = "grouped", timeout_s: float | None = None, **options: Any) -> RunResult:
     """Run `program` for `steps` steps on Lava; spikes of every population plus the probes.
 
     granularity: "grouped" (one LIF per population, one synapse process per projection) or
     "core" (one LIF per population slice on a compiled core, one synapse process per
-    (projection, source core, destination core)). timeout_s: watchdog limit (default from
-    the network's size and `steps`). options (picklable: they go to the worker process):
+    (projection, source core, destination core)). timeout_s: watchdog limit in seconds, > 0,
+    over the whole run, start-up and construction included (default from the network's size
+    and `steps`). What the backend cannot run, and a bad timeout_s, raise UnsupportedError
+    (an InputError) before Lava starts. options (picklable: they go to the worker process):
     learning_rule_factory (see lower_projection); proc_model_map (dict Process -> model, or
     callable(precision) -> dict) passed to Loihi2SimCfg's exception_proc_model_map.
     """
     t0 = time.perf_counter()
     if steps < 1:
         raise BackendError(f"steps must be >= 1 (got {steps})")
-    if not lava_available():
-        raise BackendError(INSTALL_HINT)
+    limit = check_timeout(timeout_s)
+    check_program(program, options, granularity=granularity)
+    require_lava()
     net = program.network
     probes = list(net.probes) if probes is None else list(probes)
     weight_probes = sorted({p.target for p in probes if p.var == "weights"})
     record_vu = sorted({p.target for p in probes if p.var in ("v", "u")})
-    plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes))
-    _preflight(program, plan, options)
+    plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes),
+                     check=False)
+    if options.get("learning_rule_factory") is None:
+        _default_learning(program, options)
     sources = {p.name: source_spikes(p, steps, net.seed) for p in net.source_populations}
     job = {"plan": plan, "steps": int(steps), "sources": sources,
            "populations": net.populations,
@@ -118,10 +108,11 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
            "projections": {k: _without_synapses(p) for k, p in net.projections.items()},
            "record_vu": record_vu, "weight_probes": weight_probes,
            "options": {k: v for k, v in options.items() if k != "progress"}}
-    limit = float(timeout_s) if timeout_s is not None else default_timeout(plan, steps)
-    from .runner import run_worker
+    if limit is None:
+        limit = default_timeout(plan, steps)
+    from .runner import run_worker, work_dir
 
-    with tempfile.TemporaryDirectory(prefix="snnc-lava-") as work:
+    with work_dir() as work:
         out = run_worker(job, work, limit)
         result = _assemble(program, plan, steps, probes, sources, out)
     result.wall_s = time.perf_counter() - t0

@@ -1,4 +1,4 @@
-"""Phased runs on Lava (issue 6): one Lava network, one `run()` per phase, changes at exact steps.
+"""Phased runs on Lava: one Lava network, one `run()` per phase, changes at exact steps.
 
 Design. The whole timeline (all phases) is one Lava network run in the worker under the
 watchdog: the sources are RingBuffers holding every phase's spikes, and `run(RunSteps(n))`
@@ -22,7 +22,6 @@ Model classes are built in the worker only (`import backends.lava.phases` needs 
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -260,28 +259,31 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
     wall time of each phase's `run()`.
     """
     from . import (
-        INSTALL_HINT,
         _assemble,
-        _preflight,
+        _default_learning,
         _without_synapses,
         default_timeout,
-        lava_available,
+        require_lava,
     )
+    from .capabilities import check_program, check_timeout
     from .plan import make_plan
-    from .runner import run_worker
+    from .runner import run_worker, work_dir
 
     t0 = time.perf_counter()
-    if not lava_available():
-        raise BackendError(INSTALL_HINT)
     net = program.network
     total = int(sum(steps))
     if total < 1 or len(steps) != len(phases):
         raise BackendError(f"phases need >= 1 step in all (got {total} over {len(steps)} runs)")
+    limit = check_timeout(timeout_s)
+    check_program(program, options, granularity=granularity, phases=phases)
+    require_lava()
     weight_probes = sorted({p.target for p in probes if p.var == "weights"})
     record_vu = sorted({p.target for p in probes if p.var in ("v", "u")})
     scaled = {ov.target for ph in phases for ov in ph.overrides if ov.kind == "weight_scale"}
-    plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes) | scaled)
-    _preflight(program, plan, options)
+    plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes) | scaled,
+                     check=False)
+    if options.get("learning_rule_factory") is None:
+        _default_learning(program, options)
     options["proc_model_map"] = PhasedModelMap(options.get("proc_model_map"))
     schedules = build_schedules(program, plan, phases, steps)
     for name, pop in net.populations.items():
@@ -294,9 +296,9 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
            "record_vu": record_vu, "weight_probes": weight_probes,
            "options": {k: v for k, v in options.items() if k != "progress"},
            "runs": [int(n) for n in steps], "schedules": schedules}
-    limit = float(timeout_s) if timeout_s is not None else \
-        default_timeout(plan, total) + 5.0 * len(steps)
-    with tempfile.TemporaryDirectory(prefix="snnc-lava-") as work:
+    if limit is None:
+        limit = default_timeout(plan, total) + 5.0 * len(steps)
+    with work_dir() as work:
         out = run_worker(job, work, limit)
         result = _assemble(program, plan, total, probes, sources, out)
     if progress is not None:

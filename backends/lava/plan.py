@@ -19,6 +19,7 @@ from compiler.program import Program
 
 GRANULARITIES = ("grouped", "core")
 SYNAPSE_KINDS = ("dense", "sparse", "delay_dense", "delay_sparse")
+MAX_DELAY = 63  # Lava 0.10's DelayDense / DelaySparse
 SPARSE_BELOW = 0.2  # a block with fewer synapses than this fraction of its matrix is lowered to Sparse
 
 
@@ -92,21 +93,24 @@ class LavaPlan:
         return int(sum(b.shape[0] * b.shape[1] for b in self.blocks.values()))
 
 
-def check_projection(net: NetworkIR, proj: Projection) -> None:
-    """Reject what Lava's (post, pre) matrices cannot represent, naming the projection."""
+def has_duplicate_pairs(net: NetworkIR, proj: Projection) -> bool:
+    """Whether several synapses of `proj` join the same (post, pre) pair."""
     n_pre, n_post = net.populations[proj.pre].size, net.populations[proj.post].size
     key = proj.post_idx.astype(np.int64) * n_pre + proj.pre_idx.astype(np.int64)
     if n_pre * n_post <= max(4 * key.size, 1 << 20):  # counting is cheaper than sorting
-        dup = key.size > 0 and int(np.bincount(key, minlength=n_pre * n_post).max()) > 1
-    else:
-        key = np.sort(key)
-        dup = bool(np.any(key[1:] == key[:-1]))
-    if dup:
+        return key.size > 0 and int(np.bincount(key, minlength=n_pre * n_post).max()) > 1
+    key = np.sort(key)
+    return bool(np.any(key[1:] == key[:-1]))
+
+
+def check_projection(net: NetworkIR, proj: Projection) -> None:
+    """Reject what Lava's (post, pre) matrices cannot represent, naming the projection."""
+    if has_duplicate_pairs(net, proj):
         raise BackendError(
             f"projection '{proj.name}': several synapses join the same (post, pre) pair; "
             "Lava's weight matrices hold one synapse per pair (use the cpu backend)")
-    if proj.delay.size and (int(proj.delay.min()) < 0 or int(proj.delay.max()) > 63):
-        raise BackendError(f"projection '{proj.name}': delays must be 0..63 on Lava")
+    if proj.delay.size and (int(proj.delay.min()) < 0 or int(proj.delay.max()) > MAX_DELAY):
+        raise BackendError(f"projection '{proj.name}': delays must be 0..{MAX_DELAY} on Lava")
 
 
 def _groups_for(pop: Population, program: Program, granularity: str) -> list[NeuronGroup]:
@@ -133,11 +137,12 @@ def choose_kind(n_syn: int, shape: tuple[int, int], has_delay: bool, force_dense
 
 
 def make_plan(program: Program, granularity: str = "grouped",
-              dense_projections: frozenset[str] = frozenset()) -> LavaPlan:
+              dense_projections: frozenset[str] = frozenset(), check: bool = True) -> LavaPlan:
     """Lower a compiled program to Lava processes at the given granularity.
 
     `dense_projections` are lowered to (Delay)Dense whatever their density (e.g. when
     their weights are probed, since Lava returns Dense weights as a plain matrix).
+    `check=False` skips the per-projection checks (done by `capabilities.check_program`).
     """
     if granularity not in GRANULARITIES:
         raise BackendError(f"unknown granularity '{granularity}'; allowed: {', '.join(GRANULARITIES)}")
@@ -157,7 +162,8 @@ def make_plan(program: Program, granularity: str = "grouped",
         names[pop.name] = [g.key for g in groups]
 
     for proj in net.projections.values():
-        check_projection(net, proj)
+        if check:
+            check_projection(net, proj)
         mode = sign_mode(proj.weight)  # absent synapses (zeros) never change it
         pre_g, pre_l = local[proj.pre]
         post_g, post_l = local[proj.post]
@@ -221,13 +227,21 @@ def _split_by_groups(sg: np.ndarray, dg: np.ndarray, n_dst: int):
         yield k // n_dst, k % n_dst, sel
 
 
+def split_rounding_conflict(dg: np.ndarray, sg: np.ndarray) -> bool:
+    """Whether some destination (dg, per synapse) gets synapses from several sources (sg)."""
+    if dg.size == 0:
+        return False
+    n_src = int(np.max(sg)) + 1  # indices >= 0: (destination, source) as one sortable key
+    dest = np.unique(np.asarray(dg, np.int64) * n_src + np.asarray(sg, np.int64)) // n_src
+    return bool(np.any(dest[1:] == dest[:-1]))
+
+
 def _check_split_rounding(proj: Projection, dg: np.ndarray, sg: np.ndarray) -> None:
     """Lava right-shifts each block's summed input by -weight_exp: splitting a destination's
     input over several source cores would round differently from the whole projection."""
-    for d in np.unique(dg):
-        if np.unique(sg[dg == d]).size > 1:
-            raise BackendError(
-                f"projection '{proj.name}': weight_exp {proj.weight_exp} < 0 with synapses from "
-                "several source cores into one core; Lava shifts each synapse block's summed "
-                "input right by -weight_exp, so the 'core' granularity would round differently "
-                "from the whole projection. Use granularity='grouped' or weight_exp >= 0")
+    if split_rounding_conflict(dg, sg):
+        raise BackendError(
+            f"projection '{proj.name}': weight_exp {proj.weight_exp} < 0 with synapses from "
+            "several source cores into one core; Lava shifts each synapse block's summed "
+            "input right by -weight_exp, so the 'core' granularity would round differently "
+            "from the whole projection. Use granularity='grouped' or weight_exp >= 0")

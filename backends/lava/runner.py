@@ -1,13 +1,25 @@
-"""Run the Lava worker in its own process group under a watchdog (Lava can hang forever)."""
+"""Run the Lava worker in its own process group under a watchdog (Lava can hang forever).
+
+Nothing outlives a run: the worker and every process Lava forks share one process group,
+which `run_worker` kills on every way out (result, model error, timeout, interrupt); the
+run's folder (`work_dir`) is removed likewise. Should the parent itself die (even by
+SIGKILL), the worker sees its watched pipe close and removes both by itself
+(backends/lava/worker.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +27,9 @@ from compiler.errors import BackendError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ERROR_GRACE_S = 1.0  # after the worker reported an error, how long it may take to exit by itself
+DEBUG_ENV = "SNNC_DEBUG"  # set: worker errors carry the full Lava tracebacks
+ERROR_FILE = "error.txt"  # the worker's error summary (its original messages); its presence
+DETAIL_FILE = "error-detail.txt"  # is the signal, so the details are written first
 
 
 def _group_members(pgid: int) -> list[tuple[int, str]]:
@@ -27,7 +42,7 @@ def _group_members(pgid: int) -> list[tuple[int, str]]:
             with open(f"/proc/{entry}/stat", "rb") as f:
                 stat = f.read().decode(errors="replace")
             fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[2]) != pgid:
+            if int(fields[2]) != pgid or fields[0] == "Z":  # zombies are dead already
                 continue
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
@@ -62,27 +77,90 @@ def kill_group(pgid: int, grace_s: float = 5.0) -> None:
         pass
 
 
-def run_worker(job: dict[str, Any], work_dir: str, timeout_s: float) -> dict[str, Any]:
-    """Run one job in `python -m backends.lava.worker`; return its result dict or raise
-    BackendError (model failure with Lava's message, timeout, crash)."""
-    job_path = os.path.join(work_dir, "job.pkl")
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold SIGINT / SIGTERM back while cleaning up (main thread only), then deliver them:
+    a second Ctrl-C or `timeout`'s SIGTERM must not stop a cleanup half way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        prev = signal.getsignal(sig)
+        if prev is not None and prev is not signal.SIG_IGN:  # None: a handler set outside Python
+            old[sig] = signal.signal(sig, lambda num, _frame: got.append(num))
+    try:
+        yield
+    finally:
+        for sig, prev in old.items():
+            signal.signal(sig, prev)
+        if got:
+            signal.raise_signal(got[0])  # now, to the handler (or default action) it was meant for
+
+
+@contextlib.contextmanager
+def work_dir() -> Iterator[str]:
+    """A private folder for one run (job file, recordings, worker log), removed on every exit."""
+    path = tempfile.mkdtemp(prefix="snnc-lava-")
+    try:
+        yield path
+    finally:
+        with uninterrupted():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _worker_error(work: str) -> str:
+    """The worker's error: its summary line(s), with Lava's tracebacks under SNNC_DEBUG."""
+    with open(os.path.join(work, ERROR_FILE), encoding="utf-8", errors="replace") as f:
+        text = f.read().strip()
+    detail = os.path.join(work, DETAIL_FILE)
+    if os.environ.get(DEBUG_ENV) and os.path.exists(detail):
+        with open(detail, encoding="utf-8", errors="replace") as f:
+            text += "\n\n" + f.read().strip()
+    return text
+
+
+def _log_tail(log_path: str) -> str:
+    """The worker log's last line (its last 2000 characters under SNNC_DEBUG)."""
+    if not os.path.exists(log_path):
+        return ""
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    if os.environ.get(DEBUG_ENV):
+        return text[-2000:]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def run_worker(job: dict[str, Any], work: str, timeout_s: float) -> dict[str, Any]:
+    """Run one job in `python -m backends.lava.worker` in folder `work` (see `work_dir`);
+    return its result dict or raise BackendError (model failure with Lava's message, timeout,
+    crash). The worker's process group is gone when this returns or raises."""
+    job_path = os.path.join(work, "job.pkl")
     with open(job_path, "wb") as f:
         pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
     env = dict(os.environ)
     # the parent's import path too, so picklable callables in options (factories) import there
     paths = [str(REPO_ROOT)] + [p for p in sys.path if p and os.path.isdir(p)]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    log_path = os.path.join(work_dir, "worker.log")
-    err_path = os.path.join(work_dir, "error.txt")
-    res_path = os.path.join(work_dir, "result.pkl")
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "backends.lava.worker", job_path, work_dir],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT),
-                                env=env, start_new_session=True)
-    start = time.monotonic()
+    log_path = os.path.join(work, "worker.log")
+    err_path = os.path.join(work, ERROR_FILE)
+    res_path = os.path.join(work, "result.pkl")
+    proc = None
     reason = None
-    error_seen_at = None
+    # the worker watches the read end: it closes when this process exits in any way
+    watch_r, watch_w = os.pipe()
     try:
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "backends.lava.worker", job_path, work, str(watch_r)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT), env=env,
+                start_new_session=True, pass_fds=(watch_r,))
+        os.close(watch_r)
+        watch_r = -1
+        start = time.monotonic()
+        error_seen_at = None
         while True:
             rc = proc.poll()
             if rc is not None:
@@ -98,23 +176,24 @@ def run_worker(job: dict[str, Any], work_dir: str, timeout_s: float) -> dict[str
                 break
             time.sleep(0.02)
     finally:
-        if proc.poll() is None or reason is not None:
-            kill_group(proc.pid)
-            proc.wait()
-        else:  # the worker exited; reap any stray Lava children it left behind
-            kill_group(proc.pid, grace_s=1.0)
+        with uninterrupted():
+            if proc is not None:
+                if proc.poll() is None or reason is not None:
+                    kill_group(proc.pid)
+                    proc.wait()
+                else:  # the worker exited; reap any stray Lava children it left behind
+                    kill_group(proc.pid, grace_s=1.0)
+            for fd in (watch_r, watch_w):
+                if fd >= 0:
+                    os.close(fd)
     if os.path.exists(err_path):
-        with open(err_path, encoding="utf-8", errors="replace") as f:
-            raise BackendError(f"lava backend: {f.read().strip()}")
+        raise BackendError(f"lava backend: {_worker_error(work)}")
     if reason == "timeout":
         raise BackendError(
             f"lava backend: timeout after {timeout_s:.1f} s (the Lava run did not finish; its "
             "processes were killed). Pass a larger timeout_s if the network is just slow")
     if not os.path.exists(res_path):
-        tail = ""
-        if os.path.exists(log_path):
-            with open(log_path, encoding="utf-8", errors="replace") as f:
-                tail = f.read()[-2000:]
+        tail = _log_tail(log_path)
         raise BackendError(f"lava backend: worker exited with status {proc.returncode} "
                            f"and no result\n{tail}".rstrip())
     with open(res_path, "rb") as f:

@@ -1,15 +1,21 @@
-"""Child process that runs one Lava simulation: `python -m backends.lava.worker JOB.pkl OUT_DIR`.
+"""Child process that runs one Lava simulation:
+`python -m backends.lava.worker JOB.pkl OUT_DIR [PARENT_FD]`.
 
 Reads the pickled job, builds and runs the Lava network, and writes `OUT_DIR/result.pkl`
-(weights read from Lava) or, on failure, `OUT_DIR/error.txt` with the original message,
-written *before* `stop()` because Lava may hang in `stop()` after a model exception (the
-parent's watchdog then kills this process group).
+(weights read from Lava) or, on failure, `OUT_DIR/error.txt` with the original messages
+(Lava's tracebacks go to `error-detail.txt`), written *before* `stop()` because Lava may
+hang in `stop()` after a model exception (the parent's watchdog then kills this process
+group). PARENT_FD is the read end of a pipe the parent holds open: when it closes (the
+parent died, even by SIGKILL) this process kills its process group and removes OUT_DIR.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
+import shutil
+import signal
 import sys
 import threading
 import time
@@ -17,6 +23,13 @@ import traceback
 from typing import Any
 
 import numpy as np
+
+from compiler.errors import SnncError
+
+from .runner import DETAIL_FILE, ERROR_FILE, _group_members
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+UNIX_PATH_MAX = 107  # bytes of a Unix socket's path (Linux)
 
 
 def _write_atomic(path: str, data: bytes) -> None:
@@ -49,12 +62,90 @@ def _summary(tracebacks: list[str]) -> str:
     return "; ".join(dict.fromkeys(lines))
 
 
-def _report_failure(out_dir: str, head: str, tracebacks: list[str]) -> None:
-    path = os.path.join(out_dir, "error.txt")
+def _report_failure(out_dir: str, summary: str, detail: str) -> None:
+    """The error for the parent: the details first, then the summary (whose file it polls)."""
+    path = os.path.join(out_dir, ERROR_FILE)
     if os.path.exists(path):
         return
-    msg = f"{head}: {_summary(tracebacks)}\n\n" + "\n\n".join(tracebacks)
-    _write_atomic(path, msg.encode())
+    _write_atomic(os.path.join(out_dir, DETAIL_FILE), detail.encode())
+    _write_atomic(path, summary.encode())
+
+
+def _report_model_failure(out_dir: str, tracebacks: list[str]) -> None:
+    _report_failure(out_dir, f"a Lava process model raised: {_summary(tracebacks)}",
+                    "\n\n".join(tracebacks))
+
+
+# -- dying with the parent ------------------------------------------------------------
+
+
+def _load_prctl() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: no prctl
+        return None
+
+
+_PRCTL = _load_prctl()  # looked up once: a forked child must not dlopen
+
+
+def _set_pdeathsig(sig: int) -> None:
+    """Ask Linux to send `sig` to this process when its parent dies (no-op elsewhere)."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+
+def _abandon(out_dir: str) -> None:
+    """The parent is gone: SIGKILL this run's Lava processes, remove the run's folder, die.
+    Python's resource tracker is spared: once the others are dead it unlinks Lava's shared
+    memory segments and exits by itself."""
+    me = os.getpid()
+    for _ in range(2):  # again, for a process Lava forked meanwhile
+        for pid, cmd in _group_members(os.getpgrp()):
+            if pid != me and "resource_tracker" not in cmd:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.05)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.kill(me, signal.SIGKILL)
+
+
+def _watch_parent(fd: int, out_dir: str) -> None:
+    """Block on the parent's pipe; it never writes, so a return means the parent is gone."""
+    try:
+        while os.read(fd, 1):
+            pass
+    except OSError:
+        pass
+    _abandon(out_dir)
+
+
+def _die_with_parent(fd: int | None, out_dir: str) -> None:
+    """Never outlive the parent: a thread watching its pipe (first line), and Linux's parent-
+    death signal (second line): SIGTERM here, handled like the pipe closing, and SIGKILL in
+    every process Lava forks from this one, so none of them outlives this worker either."""
+    me = os.getpid()
+
+    def on_term(num: int, _frame: Any) -> None:
+        if os.getpid() == me:
+            _abandon(out_dir)
+        os._exit(128 + num)
+
+    def in_child() -> None:
+        _set_pdeathsig(signal.SIGKILL)
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except ValueError:  # not the main thread: on_term's pid check covers it
+            pass
+
+    signal.signal(signal.SIGTERM, on_term)
+    _set_pdeathsig(signal.SIGTERM)
+    os.register_at_fork(after_in_child=in_child)
+    if fd is not None:
+        threading.Thread(target=_watch_parent, args=(fd, out_dir), daemon=True,
+                         name="snnc-parent-watch").start()
 
 
 def _watch_actors(proc: Any, out_dir: str, done: threading.Event) -> None:
@@ -63,7 +154,7 @@ def _watch_actors(proc: Any, out_dir: str, done: threading.Event) -> None:
     while not done.wait(0.05):
         errors = _actor_errors(proc) if proc.runtime is not None else []
         if errors:
-            _report_failure(out_dir, "a Lava process model raised", errors)
+            _report_model_failure(out_dir, errors)
             return
 
 
@@ -101,7 +192,7 @@ def run_job(job: dict[str, Any], out_dir: str) -> None:
     t0 = time.perf_counter()
     built = build_network(plan, job["populations"], job["projections"], job["steps"],
                           job["sources"], out_dir, set(job["record_vu"]), job["options"])
-    if job.get("schedules"):  # phases (issue 6): changes at exact steps, backends/lava/phases.py
+    if job.get("schedules"):  # phases: changes at exact steps, backends/lava/phases.py
         from .phases import attach_schedules
 
         attach_schedules(built, job["schedules"])
@@ -123,7 +214,7 @@ def run_job(job: dict[str, Any], out_dir: str) -> None:
         runs_s = []
         try:
             cfg = _run_config(job, tag)
-            for n in job.get("runs") or [job["steps"]]:  # phases (issue 6): one run() per phase
+            for n in job.get("runs") or [job["steps"]]:  # phases: one run() per phase
                 if int(n) <= 0:
                     runs_s.append(0.0)
                     continue
@@ -132,8 +223,7 @@ def run_job(job: dict[str, Any], out_dir: str) -> None:
                 runs_s.append(time.perf_counter() - t_one)
         except Exception:  # report, then let the watchdog reap us (stop() may hang now)
             done.set()
-            _report_failure(out_dir, "a Lava process model raised",
-                            _actor_errors(anchor) or [traceback.format_exc()])
+            _report_model_failure(out_dir, _actor_errors(anchor) or [traceback.format_exc()])
             raise
         done.set()
         t_run = time.perf_counter() - t1
@@ -152,16 +242,30 @@ def run_job(job: dict[str, Any], out_dir: str) -> None:
             anchor.stop()
 
 
+def _keep_temp_files_in(out_dir: str) -> None:
+    """Temporary files of this process, and multiprocessing's sockets (Lava's shared memory
+    manager listens on one), go into the run's folder, so that removing it removes them,
+    when that folder's path leaves room for a socket name (else the system's default)."""
+    import multiprocessing
+    import tempfile
+
+    path = os.path.abspath(out_dir)
+    if len(os.fsencode(path)) + len("/listener-12345678") <= UNIX_PATH_MAX:
+        tempfile.tempdir = path
+        multiprocessing.current_process()._config["tempdir"] = path  # no pymp-* folder
+
+
 def main(argv: list[str]) -> int:
     job_path, out_dir = argv[1], argv[2]
+    _die_with_parent(int(argv[3]) if len(argv) > 3 else None, out_dir)
+    _keep_temp_files_in(out_dir)
     try:
         with open(job_path, "rb") as f:
             job = pickle.load(f)
         run_job(job, out_dir)
     except BaseException as exc:  # noqa: BLE001
-        err = os.path.join(out_dir, "error.txt")
-        if not os.path.exists(err):
-            _write_atomic(err, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}".encode())
+        head = str(exc) if isinstance(exc, SnncError) else f"{type(exc).__name__}: {exc}"
+        _report_failure(out_dir, head, traceback.format_exc())
         return 1
     return 0
 
