@@ -13,7 +13,6 @@ destination folder, then os.replace; nothing is left behind on failure.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import os
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from . import archives, artifact_checks, budget
 from .errors import Diagnostic, InputError, Location
 from .fileio import check_writable, write_atomic
 from .ir import NetworkIR
@@ -37,6 +37,9 @@ NARROW_MIN_SIZE = 1 << 12  # integer arrays at least this long are stored narrow
 _NARROW = [np.dtype(t) for t in ("uint8", "int8", "uint16", "int16", "uint32", "int32")]
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
+MAX_MANIFEST = 64 << 20  # bytes of manifest.json read at most
+REQUIRED = ("network", "populations", "projections", "probes", "target", "partitioner",
+            "core_of", "cores", "report")  # manifest sections every version has
 
 
 class _Arrays:
@@ -277,7 +280,10 @@ def _bad(path: Path, what: str) -> InputError:
 
 def load_program(path: str | os.PathLike) -> Program:
     """Read a `.snnc` artifact; InputError naming the file if it is missing, not a zip,
-    truncated, corrupted or of another format version."""
+    truncated, corrupted, of another format version, too large for the memory budget, or
+    inconsistent (compiler/artifact_checks.py: every field is checked as strictly as a
+    network file). Sizes are checked from the zip directories and .npy headers before any
+    array is inflated, and only the arrays the manifest refers to are read."""
     path = Path(path)
     if not path.is_file():
         raise InputError(Diagnostic("file not found", str(path)))
@@ -286,30 +292,69 @@ def load_program(path: str | os.PathLike) -> Program:
             names = set(zf.namelist())
             if MANIFEST not in names:
                 raise _bad(path, f"no {MANIFEST} in the archive")
-            try:
-                manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise _bad(path, f"{MANIFEST} is not valid JSON ({exc})") from None
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                fmt = manifest.get("format") if isinstance(manifest, dict) else None
-                raise _bad(path, f"format is {fmt!r}, expected '{FORMAT}'")
-            if manifest.get("version") not in READS:
-                raise InputError(Diagnostic(
-                    f"program format version {manifest.get('version')!r} is not supported by "
-                    f"this snnc (it reads version {VERSION} and older: "
-                    f"{', '.join(map(str, READS))}); recompile the network",
-                    str(path), allowed=f"version {', '.join(map(str, READS))}"))
+            manifest = _read_manifest(zf, path)
             if ARRAYS not in names:
                 raise _bad(path, f"no {ARRAYS} in the archive")
-            # read the member once (checks its CRC); np.load on the zip stream would re-read
-            # it from the start on every backward seek
-            with np.load(io.BytesIO(zf.read(ARRAYS)), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
+            limit, _ = budget.memory_limit()
+            with archives.nested_zip(path, zf, ARRAYS, limit) as inner:
+                arrays = _read_arrays(inner, manifest, path)
     except InputError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+    except archives.ArchiveError as exc:
+        text = str(exc)
+        raise _bad(path, text if text.startswith(ARRAYS) else f"{ARRAYS}: {text}") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
+            NotImplementedError, RuntimeError) as exc:
         raise _bad(path, f"not a zip archive, or truncated or corrupted ({exc})") from None
     try:
-        return decode(manifest, widen(arrays, manifest.get("narrowed", {})))
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, InputError) as exc:
+        program = decode(manifest, widen(arrays, manifest.get("narrowed", {})))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, InputError,
+            RecursionError, OverflowError) as exc:
         raise _bad(path, f"manifest is incomplete or inconsistent ({type(exc).__name__}: {exc})") from None
+    artifact_checks.check_program(program, str(path))
+    return program
+
+
+def _read_manifest(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    """The parsed manifest, its size bounded before it is read; format and version checked."""
+    info = zf.getinfo(MANIFEST)
+    if info.file_size > MAX_MANIFEST:
+        raise _bad(path, f"{MANIFEST} declares {info.file_size} bytes; at most {MAX_MANIFEST}")
+    with zf.open(info) as fh:
+        data = fh.read(MAX_MANIFEST + 1)
+    if len(data) > MAX_MANIFEST:
+        raise _bad(path, f"{MANIFEST} is larger than {MAX_MANIFEST} bytes")
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _bad(path, f"{MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        fmt = manifest.get("format") if isinstance(manifest, dict) else None
+        raise _bad(path, f"format is {fmt!r}, expected '{FORMAT}'")
+    if manifest.get("version") not in READS:
+        raise InputError(Diagnostic(
+            f"program format version {manifest.get('version')!r} is not supported by "
+            f"this snnc (it reads version {VERSION} and older: "
+            f"{', '.join(map(str, READS))}); recompile the network",
+            str(path), allowed=f"version {', '.join(map(str, READS))}"))
+    missing = [k for k in REQUIRED if k not in manifest]
+    if missing:
+        raise _bad(path, f"manifest is incomplete or inconsistent (no {', '.join(missing)})")
+    return manifest
+
+
+def _read_arrays(inner: zipfile.ZipFile, manifest: dict[str, Any],
+                 path: Path) -> dict[str, np.ndarray]:
+    """The arrays the manifest refers to: their headers checked against the manifest and the
+    memory budget first (artifact_checks.check_arrays), then inflated; nothing else is read."""
+    members = set(inner.namelist())
+    try:
+        referenced = {f"{key}.npy" for _, key in artifact_checks.manifest_refs(manifest)
+                      if isinstance(key, str)}
+    except RecursionError:
+        raise _bad(path, f"{MANIFEST} is nested too deeply") from None
+    infos = archives.member_infos(inner, sorted(referenced & members))
+    for name in sorted(members - referenced):  # listed in the check's error, never inflated
+        infos.setdefault(name, archives.ArrayInfo(name, (0,), np.dtype("u1"), 0, 0, 0))
+    needed = artifact_checks.check_arrays(manifest, infos, str(path))
+    return {infos[name].key: archives.read_member(inner, infos[name]) for name in sorted(needed)}

@@ -16,6 +16,7 @@ from compiler.fileio import check_folder_writable, check_writable
 from compiler.ir import PROBE_VARS, Probe
 from compiler.program import Program
 
+from .budget_check import check_run
 from .loading import to_program
 from .results import save_npz
 
@@ -102,6 +103,7 @@ def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
     if n_steps <= 0:
         raise InputError(f"steps: {n_steps}; allowed: a positive number of steps")
     chosen = parse_probes(program, probes)
+    check_run(program, steps, chosen)  # recordings within the memory budget
     module = get_backend(backend)
     if progress is not None and _accepts(module.run, "progress"):
         options["progress"] = progress

@@ -33,6 +33,7 @@ from compiler.ir import DATASET_KIND, Dataset, NetworkIR, Phase, Probe, source_s
 from compiler.program import Program
 
 from . import readout as ro
+from .budget_check import check_phases
 
 CHUNK_STEPS = 20000  # steps simulated per call (bounds the recorded spike arrays)
 
@@ -79,6 +80,7 @@ def run_phases(program: Program, backend: str = "cpu", probes: Iterable[Probe | 
     state_probes = [p for p in chosen if p.var in ("v", "u")]
     weights = [name for name, proj in net.projections.items() if proj.plasticity is not None
                or any(p.key == f"{name}.weights" for p in chosen)]
+    check_phases(program, backend, state_probes, weights)  # before anything is sized by them
     total = sum(phase_steps(net, ph) for ph in net.phases)
     wall0 = time.perf_counter()
     if backend == "lava":

@@ -223,7 +223,9 @@ def big_program(tmp_path) -> Program:
     prog = rich_program(tmp_path)
     n = NARROW_MIN_SIZE + 5
     rng = np.random.default_rng(4)
-    prog.network.populations["big"] = Population("big", 300, "lif")
+    prog.network.populations["big"] = Population("big", 300, "lif", lif=LIFParams())
+    prog.core_of["big"] = np.zeros(300, np.int32)  # a valid program: every neuron on a core
+    prog.cores[0].neurons["big"] = np.arange(300, dtype=np.int32)
     prog.network.projections["big_big"] = ir.Projection(
         "big_big", "big", "big", rng.integers(0, 300, n).astype(np.int32),
         rng.integers(0, 300, n).astype(np.int32), rng.integers(1, 256, n).astype(np.int32),

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 import re
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import Collector, Location, brief, suggest
+from .. import archives, budget
+from ..errors import Collector, Diagnostic, InputError, Location, brief, suggest
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
@@ -157,7 +159,8 @@ class Checker:
         return p if p.is_absolute() else (self.base_dir / p)
 
     def load_npy(self, value: Any, path: str) -> np.ndarray | Any:
-        """Load one array from a .npy file named by `value` (no pickles)."""
+        """Load one array from a .npy file named by `value` (no pickles); its header is
+        checked against the file's length and the memory budget before the data is read."""
         p = self.resolve(value, path)
         if p is INVALID:
             return p
@@ -168,6 +171,14 @@ class Checker:
             return self.error(path, f"{p} is not a .npy file (no NumPy header)",
                               "a .npy file written by numpy.save")
         try:
+            info = archives.npy_info(p)
+        except (archives.ArchiveError, OSError) as exc:
+            return self.error(path, f"cannot read .npy file {p}: {exc}",
+                              "a .npy file written by numpy.save")
+        too_big = budget.over_limit(info.nbytes, f"array {p.name} ({info.describe()})")
+        if too_big:
+            return self.error(path, too_big, budget.remedy_text("a smaller array"))
+        try:
             arr = np.load(p, allow_pickle=False)
         except Exception as exc:  # numpy raises many kinds for corrupt files
             return self.error(path, f"cannot read .npy file {p}: {exc}", "a .npy file written by numpy.save")
@@ -176,8 +187,12 @@ class Checker:
             return self.error(path, f"{p} is an .npz archive; expected one array", "a .npy file")
         return arr
 
-    def load_npz(self, value: Any, path: str) -> dict[str, np.ndarray] | Any:
-        """Load all arrays of a .npz file named by `value` (no pickles)."""
+    def load_npz(self, value: Any, path: str) -> Mapping[str, np.ndarray] | Any:
+        """The arrays of a .npz file named by `value` (no pickles), by name.
+
+        Every member's declared size and .npy header are checked (and their total against
+        the memory budget) before any data is inflated; a member's data is read only when
+        the caller looks it up, so arrays the caller does not use are never inflated."""
         p = self.resolve(value, path)
         if p is INVALID:
             return p
@@ -187,15 +202,25 @@ class Checker:
         if _magic(p)[:2] != b"PK":
             return self.error(path, f"{p} is not a .npz file (not a zip archive)",
                               "a .npz file written by numpy.savez")
+        allowed = "a .npz file written by numpy.savez"
         try:
-            with np.load(p, allow_pickle=False) as z:
-                if not hasattr(z, "files"):
-                    return self.error(path, f"{p} holds one array, not an .npz archive",
-                                      "a .npz file with arrays pre, post, weight[, delay]")
-                return {k: z[k] for k in z.files}
-        except Exception as exc:
-            return self.error(path, f"cannot read .npz file {p}: {exc}",
-                              "a .npz file written by numpy.savez")
+            with zipfile.ZipFile(p) as zf:
+                infos = archives.member_infos(zf)
+        except archives.ArchiveError as exc:
+            return self.error(path, f"refused .npz file {p}: {exc}", allowed)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+                NotImplementedError, RuntimeError) as exc:
+            return self.error(path, f"cannot read .npz file {p}: {exc}", allowed)
+        total = sum(info.nbytes for info in infos.values())
+        too_big = budget.over_limit(total, f"the {len(infos)} arrays of {p.name}")
+        if too_big:
+            return self.error(path, too_big, budget.remedy_text("smaller arrays"))
+        loc = self.loc(path)
+
+        def failed(exc: Exception) -> InputError:
+            return InputError(Diagnostic.at(loc, f"cannot read .npz file {p}: {exc}", allowed))
+
+        return archives.LazyArrays(p, infos, failed)
 
 
 def array_field(ck: Checker, m: Mapping, path: str, what: str) -> np.ndarray | Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import MAX_STEPS
 from ..errors import Location, suggest
 from ..ir import (
     DATASET_KIND,
@@ -86,7 +87,7 @@ def network_from_dict(spec: Any, source_file: str | None = None,
                        what="a target name or path") if top.get("target") is not None else "loihi2"
     precision = ck.choice(top.get("precision", "fixed"), "precision", PRECISIONS, "precision")
     seed = ck.integer(top.get("seed", 0), "seed", 0, MAX_SEED)
-    steps = ck.integer(top.get("steps", 100), "steps", 1)
+    steps = ck.integer(top.get("steps", 100), "steps", 1, MAX_STEPS)
     fixed = precision != "float"  # an invalid precision was reported; check as fixed
     seed = seed if seed is not INVALID else 0
 

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import MAX_STEPS
 from ..datasets import BUILTIN, ENCODINGS, load_builtin, make_dataset
 from ..errors import suggest
 from ..ir import (
@@ -198,12 +199,30 @@ def phases_and_readout(ck: Checker, spec: Any, readout: Any, pops: dict[str, Pop
                 ph = _phase(ck, body, f"phases[{i}]", pops, projs, datasets, fixed)
                 if ph is not INVALID:
                     phases.append(ph)
+            _bound_total_steps(ck, phases, datasets)
     ro = None
     if readout is not None:
         declared = {b.get("name") for b in spec if isinstance(b, Mapping)} \
             if isinstance(spec, (list, tuple)) else set()
         ro = _readout(ck, readout, pops, phases, spec is not None, declared)
     return phases, ro
+
+
+def _bound_total_steps(ck: Checker, phases: list[Phase], datasets: list[Population]) -> None:
+    """A located error when all phases together exceed MAX_STEPS steps."""
+    total = 0
+    for ph in phases:
+        if ph.steps is not None:
+            total += ph.steps
+        elif ph.split is not None and len(datasets) == 1:
+            ds = datasets[0].source.dataset
+            n = len(ds.splits[ph.split]) if ph.count is None else ph.count
+            period = (ds.present if ph.present is None else ph.present) + \
+                (ds.rest if ph.rest is None else ph.rest)
+            total += ph.epochs * n * period
+    if total > MAX_STEPS:
+        ck.error("phases", f"the phases run {total} steps together; at most {MAX_STEPS}",
+                 f"phases of at most {MAX_STEPS} steps in all")
 
 
 def _phase(ck: Checker, spec: Any, path: str, pops: dict[str, Population],
@@ -222,7 +241,8 @@ def _phase(ck: Checker, spec: Any, path: str, pops: dict[str, Population],
                  + (" (both given)" if "samples" in m else ""),
                  "samples: {split, count, epochs} | steps: N")
     elif "steps" in m:
-        phase.steps = ck.integer(m["steps"], f"{path}.steps", 1, what="a positive number of steps")
+        phase.steps = ck.integer(m["steps"], f"{path}.steps", 1, MAX_STEPS,
+                                 what="a positive number of steps")
     else:
         _samples(ck, m["samples"], f"{path}.samples", phase, datasets)
     plastic_names = [n for n, p in projs.items() if p.plasticity is not None]
@@ -265,6 +285,27 @@ def _samples(ck: Checker, spec: Any, path: str, phase: Phase, datasets: list[Pop
     if m.get("count") is not None:
         phase.count = ck.integer(m["count"], f"{path}.count", 1, n,
                                  what=f"a number of samples (split '{split}' has {n})")
+    _bound_sample_steps(ck, m, path, phase, ds, n)
+
+
+def _bound_sample_steps(ck: Checker, m: Mapping, path: str, phase: Phase, ds: Dataset,
+                        n: int) -> None:
+    """A located error when epochs x samples x steps per sample exceeds MAX_STEPS (checked
+    before anything is sized by it)."""
+    parts = (phase.epochs, phase.count, phase.present, phase.rest)
+    if any(v is INVALID for v in parts):
+        return
+    count = n if phase.count is None else phase.count
+    period = (ds.present if phase.present is None else phase.present) + \
+        (ds.rest if phase.rest is None else phase.rest)
+    steps = phase.epochs * count * period
+    if steps > MAX_STEPS:
+        field = "epochs" if "epochs" in m else "count" if "count" in m else \
+            "present" if "present" in m else ""
+        ck.error(f"{path}.{field}" if field else path,
+                 f"{phase.epochs} epochs x {count} samples x {period} steps per sample = "
+                 f"{steps} steps; a phase runs at most {MAX_STEPS} steps",
+                 f"epochs x samples x (present + rest) <= {MAX_STEPS}")
 
 
 def _plastic(ck: Checker, spec: Any, path: str, phase: Phase, plastic_names: list[str],
