@@ -166,6 +166,48 @@ def test_terminated_api_caller_leaves_nothing(tmp_path, disposition):
         _kill_all(proc, groups)
 
 
+STALLED = """\
+import sys, time
+import backends.lava as bl
+import backends.lava.runner as runner
+
+def stall(*args, **kw):
+    print("stalled", flush=True)
+    time.sleep(600)
+
+if sys.argv[1] == "job":  # while the job is written, before the worker may read it
+    dump = runner.pickle.dump
+    runner.pickle.dump = lambda *a, **k: (dump(*a, **k), stall())
+else:  # after the worker finished, while its recordings are read
+    bl._assemble = stall
+from runtime import api
+api.run("examples/two_layer.yaml", backend="lava", steps=20)
+"""
+
+
+@pytest.mark.parametrize("moment", ["job", "results"])
+def test_parent_killed_before_or_after_lava_runs_leaves_nothing(tmp_path, moment):
+    """The worker lives as long as the run's folder: killed while writing the job or while
+    reading the results, the parent leaves no file and no process behind either."""
+    script = tmp_path / "caller.py"
+    script.write_text(STALLED)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _start([sys.executable, str(script), moment], tmp, PYTHONPATH=str(ROOT))
+    groups: set[int] = set()
+    try:
+        assert proc.stdout.readline() == "stalled\n", proc.communicate()
+        groups = {g for _, g, _ in _workers(tmp)}
+        assert len(groups) == 1
+        (work,) = tmp.glob("snnc-lava-*")
+        assert (work / ("job.pkl.part" if moment == "job" else "result.pkl")).exists()
+        proc.kill()
+        proc.wait(timeout=30)
+        _assert_all_gone(tmp, groups)
+    finally:
+        _kill_all(proc, groups)
+
+
 @pytest.mark.parametrize("value", [0, -5, math.nan, math.inf, -math.inf, "10", True])
 def test_bad_watchdog_limits_are_refused_before_lava_starts(tmp_path, monkeypatch, value):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

@@ -110,10 +110,10 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
            "options": {k: v for k, v in options.items() if k != "progress"}}
     if limit is None:
         limit = default_timeout(plan, steps)
-    from .runner import run_worker, work_dir
+    from .runner import LavaRun
 
-    with work_dir() as work:
-        out = run_worker(job, work, limit)
+    with LavaRun() as lava_run:
+        out = lava_run.run(job, limit)
         result = _assemble(program, plan, steps, probes, sources, out)
     result.wall_s = time.perf_counter() - t0
     result.meta.update(granularity=granularity, processes=plan.n_processes,

@@ -267,7 +267,7 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
     )
     from .capabilities import check_program, check_timeout
     from .plan import make_plan
-    from .runner import run_worker, work_dir
+    from .runner import LavaRun
 
     t0 = time.perf_counter()
     net = program.network
@@ -298,8 +298,8 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
            "runs": [int(n) for n in steps], "schedules": schedules}
     if limit is None:
         limit = default_timeout(plan, total) + 5.0 * len(steps)
-    with work_dir() as work:
-        out = run_worker(job, work, limit)
+    with LavaRun() as lava_run:
+        out = lava_run.run(job, limit)
         result = _assemble(program, plan, total, probes, sources, out)
     if progress is not None:
         progress(total, total)

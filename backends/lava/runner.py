@@ -1,10 +1,9 @@
 """Run the Lava worker in its own process group under a watchdog (Lava can hang forever).
 
 Nothing outlives a run: the worker and every process Lava forks share one process group,
-which `run_worker` kills on every way out (result, model error, timeout, interrupt); the
-run's folder (`work_dir`) is removed likewise. Should the parent itself die (even by
-SIGKILL), the worker sees its watched pipe close and removes both by itself
-(backends/lava/worker.py).
+which `LavaRun` kills on every way out (result, model error, timeout, interrupt), and
+removes the run's folder likewise. Should the parent itself die (even by SIGKILL), the
+worker sees its watched pipe close and does both by itself (backends/lava/worker.py).
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ ERROR_GRACE_S = 1.0  # after the worker reported an error, how long it may take 
 DEBUG_ENV = "SNNC_DEBUG"  # set: worker errors carry the full Lava tracebacks
 ERROR_FILE = "error.txt"  # the worker's error summary (its original messages); its presence
 DETAIL_FILE = "error-detail.txt"  # is the signal, so the details are written first
+DONE_FILE = "done"  # the worker finished (result or error written, Lava stopped)
 
 
 def _group_members(pgid: int) -> list[tuple[int, str]]:
@@ -99,17 +99,6 @@ def uninterrupted() -> Iterator[None]:
             signal.raise_signal(got[0])  # now, to the handler (or default action) it was meant for
 
 
-@contextlib.contextmanager
-def work_dir() -> Iterator[str]:
-    """A private folder for one run (job file, recordings, worker log), removed on every exit."""
-    path = tempfile.mkdtemp(prefix="snnc-lava-")
-    try:
-        yield path
-    finally:
-        with uninterrupted():
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def _worker_error(work: str) -> str:
     """The worker's error: its summary line(s), with Lava's tracebacks under SNNC_DEBUG."""
     with open(os.path.join(work, ERROR_FILE), encoding="utf-8", errors="replace") as f:
@@ -133,68 +122,93 @@ def _log_tail(log_path: str) -> str:
     return lines[-1] if lines else ""
 
 
-def run_worker(job: dict[str, Any], work: str, timeout_s: float) -> dict[str, Any]:
-    """Run one job in `python -m backends.lava.worker` in folder `work` (see `work_dir`);
-    return its result dict or raise BackendError (model failure with Lava's message, timeout,
-    crash). The worker's process group is gone when this returns or raises."""
-    job_path = os.path.join(work, "job.pkl")
-    with open(job_path, "wb") as f:
-        pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
-    env = dict(os.environ)
-    # the parent's import path too, so picklable callables in options (factories) import there
-    paths = [str(REPO_ROOT)] + [p for p in sys.path if p and os.path.isdir(p)]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    log_path = os.path.join(work, "worker.log")
-    err_path = os.path.join(work, ERROR_FILE)
-    res_path = os.path.join(work, "result.pkl")
-    proc = None
-    reason = None
-    # the worker watches the read end: it closes when this process exits in any way
-    watch_r, watch_w = os.pipe()
-    try:
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "backends.lava.worker", job_path, work, str(watch_r)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT), env=env,
-                start_new_session=True, pass_fds=(watch_r,))
-        os.close(watch_r)
-        watch_r = -1
+class LavaRun:
+    """One run of the worker, as a context manager: a private folder (job, recordings, log)
+    and the pipe the worker watches. Leaving the `with` block in any way (result, error,
+    timeout, interrupt) kills the worker's process group and removes the folder; if this
+    process dies instead, even by SIGKILL, the pipe closes and the worker does both itself.
+    The worker stays alive until then, so no moment is left uncovered."""
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.proc: subprocess.Popen | None = None
+        self._read_fd = self._write_fd = -1
+
+    def __enter__(self) -> LavaRun:
+        self.path = tempfile.mkdtemp(prefix="snnc-lava-")
+        try:
+            self._read_fd, self._write_fd = os.pipe()
+        except BaseException:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with uninterrupted():
+            try:
+                if self.proc is not None:
+                    kill_group(self.proc.pid)
+                    self.proc.wait()
+            finally:
+                for fd in (self._read_fd, self._write_fd):
+                    if fd >= 0:
+                        os.close(fd)
+                self._read_fd = self._write_fd = -1
+                shutil.rmtree(self.path, ignore_errors=True)
+
+    def run(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """Run one job in `python -m backends.lava.worker`; return its result dict (its
+        recordings stay in `path` until the block is left) or raise BackendError (model
+        failure with Lava's message, timeout, crash)."""
+        work = self.path
+        job_path = os.path.join(work, "job.pkl")
+        env = dict(os.environ)
+        # the parent's import path too, so picklable callables in options (factories) import
+        paths = [str(REPO_ROOT)] + [p for p in sys.path if p and os.path.isdir(p)]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        log_path = os.path.join(work, "worker.log")
+        err_path = os.path.join(work, ERROR_FILE)
+        res_path = os.path.join(work, "result.pkl")
+        done_path = os.path.join(work, DONE_FILE)
+        with open(log_path, "wb") as log:  # started first: it watches the pipe from now on
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "backends.lava.worker", job_path, work,
+                 str(self._read_fd)], stdout=log, stderr=subprocess.STDOUT,
+                cwd=str(REPO_ROOT), env=env, start_new_session=True, pass_fds=(self._read_fd,))
+        proc = self.proc
+        os.close(self._read_fd)
+        self._read_fd = -1
+        with open(job_path + ".part", "wb") as f:
+            pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(job_path + ".part", job_path)
+        try:
+            os.write(self._write_fd, b"j")  # the job is there
+        except BrokenPipeError:  # the worker died already: reported below
+            pass
         start = time.monotonic()
+        reason = None
         error_seen_at = None
         while True:
-            rc = proc.poll()
-            if rc is not None:
+            if proc.poll() is not None or os.path.exists(done_path):
                 break
             now = time.monotonic()
             if error_seen_at is None and os.path.exists(err_path):
                 error_seen_at = now
             if error_seen_at is not None and now - error_seen_at > ERROR_GRACE_S:
-                reason = "error"
                 break
             if now - start > timeout_s:
                 reason = "timeout"
                 break
             time.sleep(0.02)
-    finally:
-        with uninterrupted():
-            if proc is not None:
-                if proc.poll() is None or reason is not None:
-                    kill_group(proc.pid)
-                    proc.wait()
-                else:  # the worker exited; reap any stray Lava children it left behind
-                    kill_group(proc.pid, grace_s=1.0)
-            for fd in (watch_r, watch_w):
-                if fd >= 0:
-                    os.close(fd)
-    if os.path.exists(err_path):
-        raise BackendError(f"lava backend: {_worker_error(work)}")
-    if reason == "timeout":
-        raise BackendError(
-            f"lava backend: timeout after {timeout_s:.1f} s (the Lava run did not finish; its "
-            "processes were killed). Pass a larger timeout_s if the network is just slow")
-    if not os.path.exists(res_path):
-        tail = _log_tail(log_path)
-        raise BackendError(f"lava backend: worker exited with status {proc.returncode} "
-                           f"and no result\n{tail}".rstrip())
-    with open(res_path, "rb") as f:
-        return pickle.load(f)
+        if os.path.exists(err_path):
+            raise BackendError(f"lava backend: {_worker_error(work)}")
+        if reason == "timeout":
+            raise BackendError(
+                f"lava backend: timeout after {timeout_s:.1f} s (the Lava run did not finish; "
+                "its processes were killed). Pass a larger timeout_s if the network is just slow")
+        if not os.path.exists(res_path):
+            tail = _log_tail(log_path)
+            raise BackendError(f"lava backend: worker exited with status {proc.poll()} "
+                               f"and no result\n{tail}".rstrip())
+        with open(res_path, "rb") as f:
+            return pickle.load(f)

@@ -5,8 +5,10 @@ Reads the pickled job, builds and runs the Lava network, and writes `OUT_DIR/res
 (weights read from Lava) or, on failure, `OUT_DIR/error.txt` with the original messages
 (Lava's tracebacks go to `error-detail.txt`), written *before* `stop()` because Lava may
 hang in `stop()` after a model exception (the parent's watchdog then kills this process
-group). PARENT_FD is the read end of a pipe the parent holds open: when it closes (the
-parent died, even by SIGKILL) this process kills its process group and removes OUT_DIR.
+group); then `OUT_DIR/done`. PARENT_FD is the read end of a pipe the parent holds open
+(backends/lava/runner.py): one byte on it says JOB.pkl is written; its end (the parent is
+done with the run, or died, even by SIGKILL) makes this process kill its process group
+and remove OUT_DIR.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from compiler.errors import SnncError
 
-from .runner import DETAIL_FILE, ERROR_FILE, _group_members
+from .runner import DETAIL_FILE, DONE_FILE, ERROR_FILE, _group_members
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 UNIX_PATH_MAX = 107  # bytes of a Unix socket's path (Linux)
@@ -112,21 +114,24 @@ def _abandon(out_dir: str) -> None:
     os.kill(me, signal.SIGKILL)
 
 
-def _watch_parent(fd: int, out_dir: str) -> None:
-    """Block on the parent's pipe; it never writes, so a return means the parent is gone."""
+def _watch_parent(fd: int, out_dir: str, job_ready: threading.Event) -> None:
+    """Block on the parent's pipe: a byte says the job file is written; the end of the pipe
+    means the parent is done with the run's folder, or gone."""
     try:
         while os.read(fd, 1):
-            pass
+            job_ready.set()
     except OSError:
         pass
     _abandon(out_dir)
 
 
-def _die_with_parent(fd: int | None, out_dir: str) -> None:
+def _die_with_parent(fd: int | None, out_dir: str) -> threading.Event:
     """Never outlive the parent: a thread watching its pipe (first line), and Linux's parent-
     death signal (second line): SIGTERM here, handled like the pipe closing, and SIGKILL in
-    every process Lava forks from this one, so none of them outlives this worker either."""
+    every process Lava forks from this one, so none of them outlives this worker either.
+    Returns the event set once the parent has written the job (at once without a pipe)."""
     me = os.getpid()
+    job_ready = threading.Event()
 
     def on_term(num: int, _frame: Any) -> None:
         if os.getpid() == me:
@@ -143,9 +148,12 @@ def _die_with_parent(fd: int | None, out_dir: str) -> None:
     signal.signal(signal.SIGTERM, on_term)
     _set_pdeathsig(signal.SIGTERM)
     os.register_at_fork(after_in_child=in_child)
-    if fd is not None:
-        threading.Thread(target=_watch_parent, args=(fd, out_dir), daemon=True,
+    if fd is None:
+        job_ready.set()
+    else:
+        threading.Thread(target=_watch_parent, args=(fd, out_dir, job_ready), daemon=True,
                          name="snnc-parent-watch").start()
+    return job_ready
 
 
 def _watch_actors(proc: Any, out_dir: str, done: threading.Event) -> None:
@@ -256,18 +264,26 @@ def _keep_temp_files_in(out_dir: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Run the job; with a parent pipe, then wait until the parent closes it (it has read
+    the recordings), so that this process outlives every moment the run's folder exists."""
     job_path, out_dir = argv[1], argv[2]
-    _die_with_parent(int(argv[3]) if len(argv) > 3 else None, out_dir)
+    fd = int(argv[3]) if len(argv) > 3 else None
+    job_ready = _die_with_parent(fd, out_dir)
     _keep_temp_files_in(out_dir)
+    status = 0
     try:
+        job_ready.wait()
         with open(job_path, "rb") as f:
             job = pickle.load(f)
         run_job(job, out_dir)
     except BaseException as exc:  # noqa: BLE001
         head = str(exc) if isinstance(exc, SnncError) else f"{type(exc).__name__}: {exc}"
         _report_failure(out_dir, head, traceback.format_exc())
-        return 1
-    return 0
+        status = 1
+    _write_atomic(os.path.join(out_dir, DONE_FILE), b"")
+    if fd is not None:
+        threading.Event().wait()  # the pipe watcher ends this process
+    return status
 
 
 if __name__ == "__main__":
