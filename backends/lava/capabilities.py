@@ -38,8 +38,9 @@ def check_timeout(timeout_s: Any) -> float | None:
         value = float(timeout_s)
         ok = math.isfinite(value) and value > 0
     if not ok:
+        shown = timeout_s if isinstance(timeout_s, numbers.Real) else repr(timeout_s)
         raise UnsupportedError(Diagnostic(
-            "not a usable watchdog limit (timeout_s)", field=f"--timeout {timeout_s}",
+            "not a usable watchdog limit (timeout_s)", field=f"--timeout {shown}",
             allowed="a number of seconds > 0"))
     return value
 

@@ -32,7 +32,7 @@ DETAIL_FILE = "error-detail.txt"  # is the signal, so the details are written fi
 DONE_FILE = "done"  # the worker finished (result or error written, Lava stopped)
 
 
-def _group_members(pgid: int) -> list[tuple[int, str]]:
+def group_members(pgid: int) -> list[tuple[int, str]]:
     """(pid, command line) of the live processes in process group `pgid` (Linux /proc)."""
     out = []
     for entry in os.listdir("/proc"):
@@ -56,7 +56,7 @@ def kill_group(pgid: int, grace_s: float = 5.0) -> None:
     """SIGKILL every process of the group but Python's shared-memory resource tracker, give the
     tracker `grace_s` to unlink Lava's leaked segments, then kill whatever is left."""
     try:
-        members = _group_members(pgid)
+        members = group_members(pgid)
     except OSError:
         members = []
     for pid, cmd in members:
@@ -67,7 +67,7 @@ def kill_group(pgid: int, grace_s: float = 5.0) -> None:
                 pass
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        alive = [p for p, c in _group_members(pgid) if "resource_tracker" in c]
+        alive = [p for p, c in group_members(pgid) if "resource_tracker" in c]
         if not alive:
             break
         time.sleep(0.05)

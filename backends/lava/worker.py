@@ -28,7 +28,7 @@ import numpy as np
 
 from compiler.errors import SnncError
 
-from .runner import DETAIL_FILE, DONE_FILE, ERROR_FILE, _group_members
+from .runner import DETAIL_FILE, DONE_FILE, ERROR_FILE, group_members
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 UNIX_PATH_MAX = 107  # bytes of a Unix socket's path (Linux)
@@ -103,7 +103,7 @@ def _abandon(out_dir: str) -> None:
     memory segments and exits by itself."""
     me = os.getpid()
     for _ in range(2):  # again, for a process Lava forked meanwhile
-        for pid, cmd in _group_members(os.getpgrp()):
+        for pid, cmd in group_members(os.getpgrp()):
             if pid != me and "resource_tracker" not in cmd:
                 try:
                     os.kill(pid, signal.SIGKILL)
