@@ -199,11 +199,11 @@ def random_lif_net(n=2000, fan_in=12, seed=4):
 
 
 def _probe(net, target=SMALL):
-    from compiler.passes.partition import _Ctx, locality_probe
+    from compiler.passes.partition import Context, locality_probe
     from compiler.passes.resources import check_fit
 
     lb = check_fit(net, target)
-    return locality_probe(_Ctx(net, target, lb), max(lb["cores"], 8))
+    return locality_probe(Context(net, target, lb), max(lb["cores"], 8))
 
 
 def test_locality_probe_separates_local_from_random_nets():
@@ -217,7 +217,7 @@ def test_locality_probe_separates_local_from_random_nets():
 
 
 def test_auto_runs_promising_graph_over_budget(monkeypatch):
-    import compiler.passes.partition as P
+    import compiler.passes.partition.auto as P
 
     # pretend graph would take 2 budgets: the probe decides whether it runs anyway
     monkeypatch.setattr(P, "graph_cost_estimate", lambda net: 2.0)
@@ -247,16 +247,16 @@ def test_auto_abandons_greedy_once_it_needs_more_cores():
 
 
 def test_sample_positions_is_a_sorted_bernoulli_sample():
-    from compiler.passes.partition import _sample_positions
+    from compiler.passes.partition.graph import sample_positions
 
     rng = np.random.default_rng(0)
-    pos = _sample_positions(rng, 200_000, 0.1)
+    pos = sample_positions(rng, 200_000, 0.1)
     assert np.all(np.diff(pos) > 0) and pos[0] >= 0 and pos[-1] < 200_000
     # Binomial(200000, 0.1): mean 20000, sd 134
     assert abs(pos.size - 20_000) < 6 * 134
     # each half of the range gets its share (no drift in the geometric walk)
     assert abs(np.count_nonzero(pos < 100_000) - 10_000) < 6 * 95
-    assert _sample_positions(rng, 0, 0.5).size == 0
+    assert sample_positions(rng, 0, 0.5).size == 0
 
 
 def random_recurrent(n: int, fan_in: int, seed: int = 3):
@@ -270,13 +270,14 @@ def test_random_net_sequential_fills_once_with_fanout_bound(monkeypatch):
     # random targets: a neuron's destination cores ~ its synapse count, so sequential
     # fills once with that bound; each core is then a maximal run: the next neuron
     # would push the sent synapses or the distinct presynaptic neurons over 60
-    import compiler.passes.partition as P
+    import compiler.passes.partition.sequential as S
+    from compiler.passes.partition import Context
 
     n, cap = 4000, 60
     net = random_recurrent(n, 6)
     t = tgt(in_axons=cap, out_axons=cap)
-    ctx = P._Ctx(net, t, check_resources(net, t))
-    assert P._spread(ctx) >= P.SPREAD_ONE_PASS  # ~67 blocks of 60: 6 targets, ~5.8 blocks
+    ctx = Context(net, t, check_resources(net, t))
+    assert S.spread(ctx) >= S.SPREAD_ONE_PASS  # ~67 blocks of 60: 6 targets, ~5.8 blocks
     p = partition(net, t, "sequential")
     assert_valid(net, p, t)
     pr = net.projections["a_a"]
@@ -289,28 +290,29 @@ def test_random_net_sequential_fills_once_with_fanout_bound(monkeypatch):
         assert outdeg[s:e].sum() <= cap
         assert outdeg[s:e + 1].sum() > cap or pres.size > cap
     # the traffic matrix of this assignment rides along for placement, exact
-    assert (p.usage.extra["traffic"].toarray() ==
+    assert (p.usage.traffic.messages.toarray() ==
             core_traffic(net, p.core_of, p.n_cores).toarray()).all()
-    # the former estimate-and-refill path: valid too, and not fewer cores
-    monkeypatch.setattr(P, "SPREAD_ONE_PASS", 2.0)
+    # the estimate-and-refill path: valid too, and not fewer cores
+    monkeypatch.setattr(S, "SPREAD_ONE_PASS", 2.0)
     old = partition(net, t, "sequential")
     assert_valid(net, old, t)
-    assert (old.usage.extra["traffic"].toarray() ==
+    assert (old.usage.traffic.messages.toarray() ==
             core_traffic(net, old.core_of, old.n_cores).toarray()).all()
     assert p.n_cores <= old.n_cores
 
 
 def test_spread_tells_random_from_local():
-    from compiler.passes.partition import _Ctx, _spread
+    from compiler.passes.partition import Context
+    from compiler.passes.partition.sequential import spread
 
     t = tgt(in_axons=60, out_axons=60, chips=4)
     rnd = random_recurrent(20000, 6)  # lower bound 334 cores: blocks of 59 neurons
-    ctx = _Ctx(rnd, t, check_resources(rnd, t))
-    assert _spread(ctx) > 0.97  # 6 random targets in 1 of 339 blocks: 5.96 distinct
+    ctx = Context(rnd, t, check_resources(rnd, t))
+    assert spread(ctx) > 0.97  # 6 random targets in 1 of 339 blocks: 5.96 distinct
     # ring: each neuron sends to its 6 right-hand neighbours, all in 1 or 2 id blocks
     n = 1200
     pre = np.repeat(np.arange(n), 6)
     post = (pre + np.tile(np.arange(1, 7), n)) % n
     ring = net_of([lif("a", n)], [proj("a_a", "a", "a", pre, post)])
-    ctx = _Ctx(ring, t, check_resources(ring, t))
-    assert _spread(ctx) < 0.5
+    ctx = Context(ring, t, check_resources(ring, t))
+    assert spread(ctx) < 0.5

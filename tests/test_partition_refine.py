@@ -9,7 +9,8 @@ import pytest
 from test_partition import SMALL, assert_valid, random_net, sheet_net
 
 import compiler.passes.partition as P
-from compiler.passes.refine import refine_parts
+import compiler.passes.partition.graph as G
+from compiler.passes.partition.refine import refine_parts
 
 
 def ring(n: int, reach: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,9 +88,9 @@ def test_refinement_keeps_weights_and_is_deterministic():
 def _graph_pair(monkeypatch, net, target, degree):
     """The graph method without and with refinement (METIS on `degree` sampled synapses)."""
     res = []
-    for rounds in (0, P.REFINE_ROUNDS):
-        monkeypatch.setitem(P._RUN, "graph", partial(P._graph, refine_rounds=rounds,
-                                                     max_degree=degree))
+    for rounds in (0, G.REFINE_ROUNDS):
+        monkeypatch.setitem(P.RUNS, "graph", partial(G.graph, refine_rounds=rounds,
+                                                    max_degree=degree))
         res.append(P.partition(net, target, "graph"))
     return res
 
@@ -123,7 +124,7 @@ def test_refinement_never_costs_cores(monkeypatch, seed):
 def test_bad_refinement_is_dropped(monkeypatch):
     # a refinement that piles neurons into part 0 far past any limit: cores must not go up
     net = sheet_net(side=40, radius=2, shuffle_seed=7)
-    monkeypatch.setitem(P._RUN, "graph", partial(P._graph, refine_rounds=0))
+    monkeypatch.setitem(P.RUNS, "graph", partial(G.graph, refine_rounds=0))
     plain = P.partition(net, SMALL, "graph")
 
     def pile(part, k, pre, post, weight, limit, **kw):
@@ -131,8 +132,8 @@ def test_bad_refinement_is_dropped(monkeypatch):
         out[out < k // 2] = 0
         return out, {"rounds": 1, "moved": int(np.count_nonzero(out != part))}
 
-    monkeypatch.setattr(P, "refine_parts", pile)
-    monkeypatch.setitem(P._RUN, "graph", P._graph)
+    monkeypatch.setattr(G, "refine_parts", pile)
+    monkeypatch.setitem(P.RUNS, "graph", G.graph)
     p = P.partition(net, SMALL, "graph")
     assert_valid(net, p, SMALL)
     assert p.stats["graph_refine"]["kept"] is False
@@ -146,7 +147,7 @@ def test_random_net_skips_refinement():
     net = random_net(1)
     p = P.partition(net, SMALL, "graph")
     assert_valid(net, p, SMALL)
-    assert p.stats["graph_cut_fraction"] > P.REFINE_MAX_CUT
+    assert p.stats["graph_cut_fraction"] > G.REFINE_MAX_CUT
     assert "graph_refine" not in p.stats
 
 

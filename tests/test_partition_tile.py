@@ -91,7 +91,7 @@ def test_core_traffic_rides_along_for_placement_relabelled():
     net, t = sheet(20, perm=perm, positions=False), tgt(neurons=40)
     for m in ("graph", "tile", "sequential"):
         p = partition(net, t, m)
-        assert (p.usage.extra["traffic"].toarray() ==
+        assert (p.usage.traffic.messages.toarray() ==
                 core_traffic(net, p.core_of, p.n_cores).toarray()).all(), m
         pr, c = net.projections["s_s"], p.core_of["s"]
         assert p.stats["synapses_cut"] == int((c[pr.pre_idx] != c[pr.post_idx]).sum()) > 0
@@ -213,24 +213,24 @@ def _fake(cores: int, packets: float):
 
 
 def test_auto_trades_up_to_two_percent_more_cores_for_fewer_packets():
-    from compiler.passes.partition import CORE_TOLERANCE, _core_limit, _pick
+    from compiler.passes.partition import CORE_TOLERANCE, core_limit, pick
 
     assert CORE_TOLERANCE == 0.02
     graph, tile, seq = _fake(2476, 2.247), _fake(2500, 2.2), _fake(2817, 11.3)
-    assert _core_limit([graph, tile], None) == 2476 + 49
-    assert _pick([tile, graph, seq], 2817) is tile  # 2500 <= 2525: fewer packets win
+    assert core_limit([graph, tile], None) == 2476 + 49
+    assert pick([tile, graph, seq], 2817) is tile  # 2500 <= 2525: fewer packets win
     far = _fake(2600, 2.0)  # 5 % more cores: not eligible whatever its packets
-    assert _pick([graph, far], None) is graph
+    assert pick([graph, far], None) is graph
     # never more cores than sequential
-    assert _core_limit([_fake(100, 3.0)], 101) == 101
-    assert _pick([_fake(100, 3.0), _fake(102, 1.0)], 100).n_cores == 100
+    assert core_limit([_fake(100, 3.0)], 101) == 101
+    assert pick([_fake(100, 3.0), _fake(102, 1.0)], 100).n_cores == 100
     # ties on packets: fewer cores, then the earlier candidate
     a, b, c = _fake(10, 1.0), _fake(9, 1.0), _fake(9, 1.0)
-    assert _pick([a, b, c], None) is b
+    assert pick([a, b, c], None) is b
 
 
 def test_auto_skips_an_over_budget_graph_when_tiles_already_won(monkeypatch):
-    import compiler.passes.partition as P
+    import compiler.passes.partition.auto as P
 
     monkeypatch.setattr(P, "graph_cost_estimate", lambda net, *a: 50.0)  # over a 30 s budget
     side = 40
@@ -267,15 +267,16 @@ def test_sheet_example_compiles_with_tiles_and_local_connectivity():
 
 
 def test_a_fill_that_cannot_stay_in_bound_stops_early():
-    from compiler.passes.partition import _cores_left, _Ctx
+    from compiler.passes.partition import Context
+    from compiler.passes.partition.sequential import cores_left
     from compiler.passes.resources import check_fit
 
     # 12 x 12 sheet, 18 bits per synapse (8 weight + 10 index), 528 synapses; cores of
     # 1800 bits: at least ceil(528 * 18 / 1800) = 6 cores from the start; after the first
     # row (2 corners x 2 + 10 edge neurons x 3 = 32 synapses), ceil(496 * 18 / 1800) = 5
     net, t = sheet(), tgt(synapse_bits=1800)
-    ctx = _Ctx(net, t, check_fit(net, t))
-    rest = _cores_left(ctx)
+    ctx = Context(net, t, check_fit(net, t))
+    rest = cores_left(ctx)
     assert (rest(0), rest(12), rest(144)) == (6, 5, 0)
     # auto on the shuffled sheet without positions: sequential needs many cores, and is
     # stopped as soon as cores so far + that bound exceed the graph's count (+ 2 %)
@@ -287,7 +288,8 @@ def test_a_fill_that_cannot_stay_in_bound_stops_early():
 
 
 def test_a_bounded_fill_is_refused_from_a_prefix():
-    from compiler.passes.partition import PREFIX_PART, _Ctx, _early_worse, _Worse
+    from compiler.passes.partition import Context, Worse
+    from compiler.passes.partition.sequential import PREFIX_PART, early_worse
     from compiler.passes.resources import check_fit
 
     # 2304 neurons, 4 per core: any fill needs >= 576 cores; a prefix of 2304 / 32 = 72
@@ -295,13 +297,13 @@ def test_a_bounded_fill_is_refused_from_a_prefix():
     assert PREFIX_PART == 32
     net, t = sheet(48, perm=np.random.default_rng(1).permutation(2304), positions=False), \
         tgt(neurons=4, chips=5)
-    ctx = _Ctx(net, t, check_fit(net, t))
+    ctx = Context(net, t, check_fit(net, t))
     ctx.bound = 575
-    with pytest.raises(_Worse) as e:
-        _early_worse(ctx, None, None)
+    with pytest.raises(Worse) as e:
+        early_worse(ctx, None, None)
     assert e.value.args[0] == 576
     ctx.bound = 576
-    _early_worse(ctx, None, None)  # can still fit: no verdict from the prefix
+    early_worse(ctx, None, None)  # can still fit: no verdict from the prefix
     assert partition(net, t, "sequential").n_cores == 576
 
 

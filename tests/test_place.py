@@ -103,7 +103,7 @@ def test_dense_traffic_skips_rcm_and_counts_crossings(monkeypatch):
 
 
 def test_traffic_from_partition_gives_same_placement():
-    # sequential fill of a random net leaves the traffic matrix in usage.extra; place
+    # sequential fill of a random net leaves the traffic matrix in usage.traffic; place
     # consumes it and must place exactly as when it recomputes the traffic itself
     rng = np.random.default_rng(5)
     n = 3000
@@ -112,9 +112,9 @@ def test_traffic_from_partition_gives_same_placement():
     t = Target(name="t", chips=200, cores_per_chip=4, mesh=(2, 2),
                core=CoreLimits(in_axons=40, out_axons=40))
     p = partition(net, t, "sequential")
-    assert "traffic" in p.usage.extra
+    assert p.usage.traffic is not None
     a = place(net, p, t)
-    assert "traffic" not in p.usage.extra  # consumed
+    assert p.usage.traffic is None  # consumed
     b = place(net, p, t)  # recomputed by core_traffic
     assert a.stats == b.stats
     for f in ("chip", "core", "x", "y"):

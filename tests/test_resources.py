@@ -15,16 +15,18 @@ import pytest
 from compiler.errors import FitError
 from compiler.ir import NetworkIR, Population, Projection, SpikeSource
 from compiler.passes.resources import (
-    _core_traffic_wide,
     check_assignment,
     check_fit,
     core_traffic,
+    core_traffic_wide,
     core_usage,
     incoming_usage,
     lower_bound,
     projection_format,
     synapse_list_bits,
     traffic_stats,
+    usage_with_destinations,
+    usage_with_traffic,
 )
 from compiler.target import CoreLimits, Target
 
@@ -200,6 +202,24 @@ def test_axon_counts_on_hand_drawn_net():
     assert tr.tolist() == [[1, 0, 1], [2, 0, 0], [0, 0, 0]]
 
 
+def test_incoming_usage_counts_one_side_of_chosen_projections():
+    net, t = small_net(), tgt()
+    full = core_usage(net, SMALL_CORES, 3, t)
+    u = incoming_usage(net, SMALL_CORES, 3, t, list(net.projections.values()))
+    assert (u.neurons.tolist(), u.synapses.tolist(), u.in_axons.tolist(),
+            u.synapse_bits.tolist()) == (full.neurons.tolist(), full.synapses.tolist(),
+                                         full.in_axons.tolist(), full.synapse_bits.tolist())
+    assert u.out_axons.tolist() == [0, 0, 0] and u.lif_senders == 0 and u.traffic is None
+    # only A_B: B's cores 2, 2, 0 get A0 (core 2: 2 synapses), A1 and A3 (core 0: one list
+    # each of 1 synapse: 8 + 10 = 18 bits + 10 header -> 1 word each)
+    ab = incoming_usage(net, SMALL_CORES, 3, t, [net.projections["A_B"]])
+    assert ab.synapses.tolist() == [2, 0, 2] and ab.in_axons.tolist() == [2, 0, 1]
+    assert ab.synapse_bits.tolist() == [128, 0, 64]
+    # bits_of: the encoding decided elsewhere (a subset of a projection's synapses)
+    wide = incoming_usage(net, SMALL_CORES, 3, t, [net.projections["A_B"]], {"A_B": 40})
+    assert wide.synapse_bits.tolist() == [128, 0, 128]  # 10 + 2 * 40 = 90 -> 2 words
+
+
 def test_over_limits_names_core_limit_value_cap():
     u = core_usage(small_net(), SMALL_CORES, 3, tgt())
     t = tgt(neurons=2, in_axons=3, out_axons=4)
@@ -272,7 +292,7 @@ def test_core_usage_matches_brute_force(seed):
         want[a, b] = len(who)
     assert core_traffic(net, core_of, n_cores).toarray().tolist() == want.tolist()
     projs_lif = [pr for pr in net.projections.values() if not net.populations[pr.pre].is_source]
-    assert _core_traffic_wide(net, core_of, n_cores, projs_lif).toarray().tolist() == \
+    assert core_traffic_wide(net, core_of, n_cores, projs_lif).toarray().tolist() == \
         want.tolist()
     assert want.sum() == u.out_axons.sum()  # every message counted once
 
@@ -369,7 +389,7 @@ def test_usage_with_traffic_matches_brute_force(seed):
     core_of = {"a": rng.integers(0, n_cores, 30).astype(np.int32),
                "b": rng.integers(0, n_cores, 12).astype(np.int32)}
     t = tgt()
-    u = incoming_usage(net, core_of, n_cores, t, traffic=True, per_neuron_out=True)
+    u = usage_with_destinations(net, core_of, n_cores, t)
     neurons, bits, ins, outs, syn = brute_usage(net, core_of, n_cores, t)
     assert (u.neurons.tolist(), u.synapse_bits.tolist(), u.in_axons.tolist(),
             u.out_axons.tolist(), u.synapses.tolist()) == (neurons, bits, ins, outs, syn)
@@ -383,14 +403,14 @@ def test_usage_with_traffic_matches_brute_force(seed):
     for (pop, i), cs in dests.items():
         for c in cs:
             want[int(core_of[pop][i]), c] += 1
-    assert u.extra["traffic"].toarray().tolist() == want.tolist()
+    assert u.traffic.messages.toarray().tolist() == want.tolist()
     assert u.lif_senders == len(dests)
     for pop, size in (("a", 30), ("b", 12)):
-        assert u.extra["out_of"][pop].tolist() == [len(dests.get((pop, i), ())) for i in range(size)]
-    plain = incoming_usage(net, core_of, n_cores, t)
-    assert "traffic" not in plain.extra
+        assert u.destinations[pop].tolist() == [len(dests.get((pop, i), ())) for i in range(size)]
+    plain = core_usage(net, core_of, n_cores, t)
+    assert plain.traffic is None and plain.destinations is None
     assert plain.lif_senders == u.lif_senders
-    assert plain.extra["local_messages"] == u.extra["local_messages"] == int(np.trace(want))
+    assert plain.local_messages == u.local_messages == int(np.trace(want))
     # a lif population sending through two projections: no traffic (pairs need a union)
     net2 = net_of(pops, projs + [proj("p9", "a", "a", [0, 1], [2, 3])])
-    assert "traffic" not in incoming_usage(net2, core_of, n_cores, t, traffic=True).extra
+    assert usage_with_traffic(net2, core_of, n_cores, t).traffic is None

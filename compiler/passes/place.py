@@ -14,8 +14,8 @@ skipped when cores exchange messages with more than RCM_MAX_DEGREE others on ave
 A message from core a to core b travels |dX| + |dY| mesh hops (XY routing, with the
 chips' meshes side by side), |chip_a - chip_b| of which cross a chip boundary.
 Traffic = distinct (lif neuron, destination core) pairs: one message each when every lif
-neuron spikes once (`resources.core_traffic`, or the copy the partitioner left in
-`usage.extra["traffic"]`, which placement consumes).
+neuron spikes once (`resources.core_traffic`, or the matrix the partitioner counted with
+its usage, `usage.traffic`, which placement consumes).
 """
 
 from __future__ import annotations
@@ -97,26 +97,11 @@ def place(net: NetworkIR, partition: Partition, target: Target,
     if n == 0:
         e = np.zeros(0, np.int32)
         return Placement(e, e, e, e, {"chips": 0, "hops_per_spike": 0.0})
-    t = partition.usage.extra.pop("traffic", None)  # computed with the usage: consume it
-    if t is None or t.shape != (n, n):
-        t = core_traffic(net, partition.core_of, n)
+    t = _traffic(net, partition)
     r = np.repeat(np.arange(n, dtype=np.int32), np.diff(t.indptr))  # CSR rows, no COO copy
     c, v = t.indices, t.data.astype(np.int64, copy=False)
-    mx = max(int(target.mesh[0]), 1)
-    orders = {"partition": np.arange(n)}
-    if n > 2 and t.nnz <= RCM_MAX_DEGREE * n:
-        sym = sp.csr_matrix(t + t.T)
-        orders["rcm"] = np.asarray(reverse_cuthill_mckee(sym, symmetric_mode=True))
-    best = None
-    for name, order in orders.items():
-        chip, core, x, y = slot_layout(order, target)
-        h = hops(chip, x, y, mx, r, c)
-        cost = int(np.dot(h, v))
-        if best is None or cost < best[0]:
-            best = (cost, name, chip, core, x, y)
-    cost, name, chip, core, x, y = best
+    cost, name, chip, core, x, y = _best_layout(t, r, c, v, target)
     senders = partition.usage.lif_senders
-    del best, h
     dchip = chip[r]
     dchip -= chip[c]
     np.abs(dchip, out=dchip)
@@ -134,3 +119,33 @@ def place(net: NetworkIR, partition: Partition, target: Target,
         "host_messages_per_step": partition.usage.source_messages_per_step,
     }
     return Placement(chip, core, x.astype(np.int32), y.astype(np.int32), stats)
+
+
+def _traffic(net: NetworkIR, partition: Partition) -> sp.csr_matrix:
+    """Core-to-core messages: the matrix counted with the partition's usage (consumed:
+    it is not kept beyond placement), else counted here."""
+    counted, partition.usage.traffic = partition.usage.traffic, None
+    n = partition.n_cores
+    if counted is not None and counted.messages.shape == (n, n):
+        return counted.messages
+    return core_traffic(net, partition.core_of, n)
+
+
+def _best_layout(t: sp.csr_matrix, r: np.ndarray, c: np.ndarray, v: np.ndarray,
+                 target: Target) -> tuple:
+    """(hop-weighted traffic, order name, chip, core, x, y) of the cheaper of the
+    partition's own core order and RCM's (`t`: traffic; r, c, v: its rows, columns, values)."""
+    n = t.shape[0]
+    mx = max(int(target.mesh[0]), 1)
+    orders = {"partition": np.arange(n)}
+    if n > 2 and t.nnz <= RCM_MAX_DEGREE * n:
+        sym = sp.csr_matrix(t + t.T)
+        orders["rcm"] = np.asarray(reverse_cuthill_mckee(sym, symmetric_mode=True))
+    best = None
+    for name, order in orders.items():
+        chip, core, x, y = slot_layout(order, target)
+        h = hops(chip, x, y, mx, r, c)
+        cost = int(np.dot(h, v))
+        if best is None or cost < best[0]:
+            best = (cost, name, chip, core, x, y)
+    return best

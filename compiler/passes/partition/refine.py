@@ -17,27 +17,6 @@ BAND = 0.4  # after round 1 only neurons with at least this fraction of inputs c
 # (a move needs > 0.5), so later rounds look at their inputs only
 
 
-def _candidates(part: np.ndarray, pre: np.ndarray, post: np.ndarray, n: int):
-    """Per vertex: inputs from other parts, and the parts of its first and last such input
-    (array order) with their input counts; a vertex with one or two other parts gets both."""
-    if part.size and int(part.max()) < 1 << 15:
-        part = part.astype(np.int16)  # a smaller table: faster random gathers
-    cut = np.flatnonzero(part[pre] != part[post])
-    ends = post[cut]
-    other = part[pre[cut]]
-    del cut
-    last = np.full(n, -1, np.int32)
-    last[ends] = other  # last write wins
-    first = np.full(n, -1, np.int32)
-    first[ends[::-1]] = other[::-1]
-    # one counting pass: code 1 = input from `last`'s part, 2 = from `first`'s, 3 = both
-    code = (other == last[ends]).astype(np.int64)
-    code += 2 * (other == first[ends])
-    code += 4 * ends.astype(np.int64)
-    c = np.bincount(code, minlength=4 * n).reshape(n, 4)
-    return c.sum(axis=1), first, c[:, 2] + c[:, 3], last, c[:, 1] + c[:, 3]
-
-
 def refine_parts(part: np.ndarray, k: int, pre: np.ndarray, post: np.ndarray,
                  weight: np.ndarray, limit: np.ndarray, rounds: int = 12,
                  band: float = BAND, deg: np.ndarray | None = None
@@ -62,28 +41,17 @@ def refine_parts(part: np.ndarray, k: int, pre: np.ndarray, post: np.ndarray,
         ncross, first, w_first, last, w_last = _candidates(part, epre, epost, n)
         if r == 0 and band > 0:
             # moves stay near the boundary: keep only the inputs of neurons in its band
-            keep = ncross >= band * np.maximum(deg, 1)
-            sel = np.flatnonzero(keep[post])
+            sel = np.flatnonzero((ncross >= band * np.maximum(deg, 1))[post])
             pre, post = pre[sel], post[sel]
-            del keep, sel
+            del sel
         use_last = w_last > w_first
         cand = np.where(use_last, last, first)
         gain = np.where(use_last, w_last, w_first) - (deg - ncross)
         del ncross, first, w_first, last, w_last, use_last
         best[looked] = gain[looked]
         ok = (cand >= 0) & (gain > 0)
-        v = np.flatnonzero(ok)
         info["rounds"] = r + 1
-        dest = cand[v]
-        # per destination: best gains first, while the destination's weight stays in limit
-        o = np.lexsort((v, -gain[v], dest))
-        v, dest = v[o], dest[o]
-        cw = np.cumsum(weight[v])
-        starts = np.flatnonzero(np.r_[True, dest[1:] != dest[:-1]]) if v.size else v
-        seg = np.repeat(starts, np.diff(np.r_[starts, v.size]))
-        before = np.where(seg > 0, cw[seg - 1], 0.0)
-        acc = (cw - before) <= (limit - pw)[dest]
-        v, dest = v[acc], dest[acc]
+        v, dest = _fitting_moves(np.flatnonzero(ok), cand, gain, weight, limit - pw)
         if v.size == 0:
             break
         pw -= np.bincount(part[v], weights=weight[v], minlength=k)
@@ -92,17 +60,59 @@ def refine_parts(part: np.ndarray, k: int, pre: np.ndarray, post: np.ndarray,
         best[v] = -best[v]  # the part left behind holds fewer inputs than the new one
         info["moved_per_round"].append(int(v.size))
         if r + 1 < rounds:
-            # next round: moves that did not fit, and vertices whose gain can now be > 0
-            # (each moved input changes a gain by at most 2)
-            moved = np.zeros(n, bool)
-            moved[v] = True
-            ok[v] = False
-            hit = np.bincount(post[moved[pre]], minlength=n)
-            best += 2 * hit  # an upper bound until the vertex is looked at again
-            ok |= (hit > 0) & (best > 0)
-            looked = ok
-            sel = np.flatnonzero(ok[post])
+            looked = _look_again(ok, v, pre, post, best, n)
+            sel = np.flatnonzero(looked[post])
             epre, epost = pre[sel], post[sel]
-            del moved, sel, hit
+            del sel
     info["moved"] = sum(info["moved_per_round"])
     return part, info
+
+
+def _candidates(part: np.ndarray, pre: np.ndarray, post: np.ndarray, n: int):
+    """Per vertex: inputs from other parts, and the parts of its first and last such input
+    (array order) with their input counts; a vertex with one or two other parts gets both."""
+    if part.size and int(part.max()) < 1 << 15:
+        part = part.astype(np.int16)  # a smaller table: faster random gathers
+    cut = np.flatnonzero(part[pre] != part[post])
+    ends = post[cut]
+    other = part[pre[cut]]
+    del cut
+    last = np.full(n, -1, np.int32)
+    last[ends] = other  # last write wins
+    first = np.full(n, -1, np.int32)
+    first[ends[::-1]] = other[::-1]
+    # one counting pass: code 1 = input from `last`'s part, 2 = from `first`'s, 3 = both
+    code = (other == last[ends]).astype(np.int64)
+    code += 2 * (other == first[ends])
+    code += 4 * ends.astype(np.int64)
+    c = np.bincount(code, minlength=4 * n).reshape(n, 4)
+    return c.sum(axis=1), first, c[:, 2] + c[:, 3], last, c[:, 1] + c[:, 3]
+
+
+def _fitting_moves(v: np.ndarray, cand: np.ndarray, gain: np.ndarray, weight: np.ndarray,
+                   room: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The moves of vertices `v` to `cand[v]` that fit: per destination, best gains first
+    (then lower ids), while the weight moved in stays within the destination's `room`."""
+    dest = cand[v]
+    o = np.lexsort((v, -gain[v], dest))
+    v, dest = v[o], dest[o]
+    cw = np.cumsum(weight[v])
+    starts = np.flatnonzero(np.r_[True, dest[1:] != dest[:-1]]) if v.size else v
+    seg = np.repeat(starts, np.diff(np.r_[starts, v.size]))
+    before = np.where(seg > 0, cw[seg - 1], 0.0)
+    acc = (cw - before) <= room[dest]
+    return v[acc], dest[acc]
+
+
+def _look_again(ok: np.ndarray, v: np.ndarray, pre: np.ndarray, post: np.ndarray,
+                best: np.ndarray, n: int) -> np.ndarray:
+    """Vertices to look at next round: moves that did not fit, and vertices whose gain
+    can now be > 0 (each moved input changes a gain by at most 2). Updates `ok` and the
+    gain bounds `best` in place."""
+    moved = np.zeros(n, bool)
+    moved[v] = True
+    ok[v] = False
+    hit = np.bincount(post[moved[pre]], minlength=n)
+    best += 2 * hit  # an upper bound until the vertex is looked at again
+    ok |= (hit > 0) & (best > 0)
+    return ok

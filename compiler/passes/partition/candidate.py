@@ -1,0 +1,84 @@
+"""One partitioner run to a valid `Partition`: method, exact repair, renumbering, stats.
+
+`RUNS` maps each method name to its function; a method answers `Fill` (sequential fill at
+its breaks) or `Cores` (its own cores), which `assign` turns into an assignment that holds
+every limit. With `bound` set (auto's race), a candidate that needs more cores raises
+`Worse` as soon as that shows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..resources import Usage, traffic_stats
+from .blocks import greedy, tile
+from .context import Context, Cores, Fill, Partition, Worse
+from .graph import graph
+from .repair import renumber, repair
+from .sequential import fill_cores, sequential
+
+RUNS: dict[str, Callable[[Context], Fill | Cores]] = {
+    "sequential": sequential, "greedy": greedy, "graph": graph, "tile": tile}
+
+Assigned = tuple[np.ndarray, int, Usage]  # per-gid cores, cores, exact usage
+
+
+def run_candidate(ctx: Context, method: str, bound: int | None = None) -> Partition:
+    """Run `method` and make its answer valid; Worse when it needs more than `bound` cores."""
+    t0 = time.perf_counter()
+    ctx.bound = bound
+    cg, n, usage = _assign_answer(ctx, RUNS[method](ctx), bound)
+    cg, n, old_ids = renumber(cg)
+    usage = usage.relabelled(old_ids)
+    core_of = ctx.split(cg)
+    stats = traffic_stats(ctx.net, core_of, usage)
+    stats["time_s"] = time.perf_counter() - t0
+    stats["cores"] = n
+    stats.update(ctx.info)
+    ctx.info = {}
+    return Partition(core_of, n, usage, method, stats)
+
+
+def assign(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
+    """A method's answer -> an assignment with every limit held (repaired)."""
+    usage = None
+    if isinstance(answer, Fill):
+        cg, n, usage = fill_cores(ctx, answer.breaks)
+    else:
+        cg, n = answer.cores, answer.count
+    if bound is not None and n > bound:
+        raise Worse(n)
+    return repair(ctx, np.asarray(cg, np.int32), n, usage)
+
+
+def _assign_answer(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
+    """`assign`, and for refined cores also their unrefined ones when the refined need
+    more cores than those (each unrefined part takes >= 1 core); keeps the fewer cores
+    (ties: refined)."""
+    unrefined = answer.unrefined if isinstance(answer, Cores) else None
+    try:
+        best = assign(ctx, answer, bound)
+    except Worse:
+        if unrefined is None:
+            raise
+        best = None
+    del answer
+    if unrefined is None:
+        return best
+    info = ctx.info.setdefault("graph_refine", {})
+    info["kept"] = True
+    if best is not None and best[1] <= unrefined.count + 1:
+        return best
+    try:
+        other = assign(ctx, unrefined, bound)
+    except Worse:
+        if best is None:
+            raise
+        return best
+    if best is None or other[1] < best[1]:
+        info["kept"] = False
+        return other
+    return best
