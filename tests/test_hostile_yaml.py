@@ -28,12 +28,13 @@ HID_OUT_WEIGHT = "weight: {dist: uniform, low: -30, high: 90}"
 class Run:
     rc: int
     err: str
-    seconds: float
+    seconds: float  # wall time
+    cpu_seconds: float  # the child's user + system time (not inflated by a busy machine)
     peak_mb: float
 
 
 def run_cli(*args: str, timeout: float = 60) -> Run:
-    """`snnc ARGS` in a child process: exit status, stderr, wall time and the child's peak RSS."""
+    """`snnc ARGS` in a child process: exit status, stderr, times and the child's peak RSS."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", *args], cwd=ROOT,
@@ -50,7 +51,8 @@ def run_cli(*args: str, timeout: float = 60) -> Run:
         seconds = time.monotonic() - start
         proc.returncode = rc = os.waitstatus_to_exitcode(status)
         err.seek(0)
-        return Run(rc, err.read().decode("utf-8", "replace"), seconds, usage.ru_maxrss / 1024)
+        return Run(rc, err.read().decode("utf-8", "replace"), seconds,
+                   usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def compile_cli(path: Path, tmp_path: Path) -> Run:
@@ -95,7 +97,7 @@ def test_billion_laughs_as_a_field_value_fails_fast_and_small(tmp_path: Path) ->
     path = write(tmp_path, text)
     run = compile_cli(path, tmp_path)
     assert run.rc == 2, run.err
-    assert run.seconds < 5 and run.peak_mb < 300, (run.seconds, run.peak_mb)
+    assert run.cpu_seconds < 5 and run.seconds < 30 and run.peak_mb < 300, run
     line = first_line_over_limit(9, 9, first_line=2)
     assert f"{path}:{line}: alias *" in run.err
     assert f"at most {MAX_ALIAS_NODES:,} nodes" in run.err
@@ -121,7 +123,8 @@ def test_billion_laughs_as_a_top_level_value_and_in_a_target_file(tmp_path: Path
         "probes: *i")
     path = write(tmp_path, text)
     run = compile_cli(path, tmp_path)
-    assert run.rc == 2 and run.seconds < 5 and run.peak_mb < 300, (run, )
+    assert run.rc == 2, run.err
+    assert run.cpu_seconds < 5 and run.seconds < 30 and run.peak_mb < 300, run
     assert f"{path}:{first_line_over_limit(9, 9, 2)}: alias *" in run.err
 
     target = write(tmp_path, "base: loihi2\nsources:\n" + "\n".join(laughs()) + "\n"
