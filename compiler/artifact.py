@@ -311,7 +311,11 @@ def load_program(path: str | os.PathLike) -> Program:
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, InputError,
             RecursionError, OverflowError) as exc:
         raise _bad(path, f"manifest is incomplete or inconsistent ({type(exc).__name__}: {exc})") from None
-    artifact_checks.check_program(program, str(path))
+    try:
+        artifact_checks.check_program(program, str(path))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError,
+            OverflowError) as exc:  # a field of a kind no check expects
+        raise _bad(path, f"manifest is incomplete or inconsistent ({type(exc).__name__}: {exc})") from None
     return program
 
 
@@ -356,5 +360,8 @@ def _read_arrays(inner: zipfile.ZipFile, manifest: dict[str, Any],
     infos = archives.member_infos(inner, sorted(referenced & members))
     for name in sorted(members - referenced):  # listed in the check's error, never inflated
         infos.setdefault(name, archives.ArrayInfo(name, (0,), np.dtype("u1"), 0, 0, 0))
-    needed = artifact_checks.check_arrays(manifest, infos, str(path))
+    try:
+        needed = artifact_checks.check_arrays(manifest, infos, str(path))
+    except (KeyError, TypeError, AttributeError, IndexError, OverflowError) as exc:
+        raise _bad(path, f"manifest is incomplete or inconsistent ({type(exc).__name__}: {exc})") from None
     return {infos[name].key: archives.read_member(inner, infos[name]) for name in sorted(needed)}

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import budget
 from .archives import NUMERIC_KINDS, ArrayInfo
-from .errors import Diagnostic, InputError
+from .errors import Diagnostic, InputError, Location
 from .ir import (
     DATASET_KIND,
     NEURON_MODELS,
@@ -272,7 +272,8 @@ def check_arrays(manifest: dict[str, Any], infos: dict[str, ArrayInfo], file: st
         if info.dtype.kind not in NUMERIC_KINDS:
             pr.add(ARRAYS, path, f"member {info.name} has dtype {info.dtype}",
                    "bool, integer or float arrays")
-    extra = _check_narrowed(pr, manifest.get("narrowed", {}), by_key, {k for _, k in refs})
+    extra = _check_narrowed(pr, manifest.get("narrowed", {}), by_key,
+                            {k for _, k in refs if isinstance(k, str)})
     sizes = _population_sizes(pr, manifest)
     _check_shapes(pr, manifest, at, sizes)
     pr.raise_if_any()
@@ -367,7 +368,8 @@ def _check_shapes(pr: Problems, manifest: dict[str, Any], at: dict[str, ArrayInf
         if len(n) > 1:
             pr.add(ARRAYS, path, "synapse arrays of unequal lengths: " + ", ".join(
                 f"{k} {info.shape}" for k, info in lengths.items()), "one entry per synapse each")
-        pre, post = sizes.get(f.get("pre")), sizes.get(f.get("post"))
+        pre, post = (sizes.get(f[k]) if isinstance(f.get(k), str) else None
+                     for k in ("pre", "post"))
         if len(n) == 1 and pre is not None and post is not None and n.pop() > pre * post:
             pr.add(ARRAYS, path, f"{lengths['pre_idx'].shape[0]} synapses between {pre} and "
                    f"{post} neurons", f"at most {pre * post} (each pair once)")
@@ -405,8 +407,45 @@ def check_program(program: Any, file: str) -> None:
         if target_ok:
             _check_cores(pr, program, net)
     pr.text(program.partitioner, "partitioner")
-    pr.instance(program.report, dict, "report")
+    _check_report(pr, program.report)
     pr.raise_if_any()
+    _check_rules(pr, program)
+    pr.raise_if_any()
+
+
+def _check_report(pr: Problems, report: Any) -> None:
+    """The report fields that runs and profiles read (the rest is informational)."""
+    if not pr.instance(report, dict, "report"):
+        return
+    lb = report.get("lower_bound")
+    if lb is not None and not (_intlike(lb) and lb >= 0):
+        pr.add(MANIFEST, "report.lower_bound", f"found {_show(lb)}", "an integer >= 0 or null")
+    by_limit = report.get("lower_bound_by_limit")
+    if by_limit is not None and not (isinstance(by_limit, dict) and all(
+            isinstance(v, str) or (_num(v) and v >= 0) for v in by_limit.values())):
+        pr.add(MANIFEST, "report.lower_bound_by_limit", f"found {_show(by_limit)}",
+               "a mapping of limit name to a number >= 0, or null")
+    for key in ("warnings", "not_native"):
+        v = report.get(key, [])
+        if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            pr.add(MANIFEST, f"report.{key}", f"found {_show(v)}", "a list of strings")
+    for key in ("partition", "placement", "quantization", "timings_s"):
+        if report.get(key) is not None:
+            pr.instance(report[key], dict, f"report.{key}")
+    t = report.get("compile_time_s")
+    if t is not None:
+        pr.number(t, "report.compile_time_s", 0.0)
+
+
+def _check_rules(pr: Problems, program: Program) -> None:
+    """Plasticity rules and adapt blocks, by the compiler's own check (as at compile time)."""
+    from .plasticity import check_network
+
+    try:
+        check_network(program.network, program.target)
+    except InputError as exc:
+        for d in exc.diagnostics:
+            pr.add(MANIFEST, d.field, d.message, d.allowed)
 
 
 def _check_target(pr: Problems, t: Any) -> bool:
@@ -427,6 +466,12 @@ def _check_target(pr: Problems, t: Any) -> bool:
         if pr.instance(table, dict, f"target.{section}"):
             for k, v in table.items():
                 pr.number(v, f"target.{section}.{k}", 0.0)
+    pr.text(t.source, "target.source")
+    if t.file is not None:
+        pr.text(t.file, "target.file")
+    if pr.instance(t.sources, dict, "target.sources"):
+        for k, v in t.sources.items():
+            pr.text(v, f"target.sources.{k}")
     return len(pr.items) == n
 
 
@@ -441,6 +486,13 @@ def _check_network_fields(pr: Problems, net: NetworkIR) -> None:
     for field, cls in (("populations", dict), ("projections", dict), ("probes", list),
                        ("locations", dict), ("phases", list)):
         pr.instance(getattr(net, field), cls, f"network.{field}")
+    for key, loc in (net.locations.items() if isinstance(net.locations, dict) else ()):
+        if not (isinstance(key, str) and isinstance(loc, Location)
+                and (loc.file is None or isinstance(loc.file, str))
+                and (loc.line is None or (_int(loc.line) and loc.line >= 0))
+                and isinstance(loc.field, str)):
+            pr.add(MANIFEST, f"network.locations.{key}", f"found {_show(loc)}",
+                   "a Location record {file, line, field}")
 
 
 def _check_populations(pr: Problems, net: NetworkIR, fixed: bool) -> bool:
@@ -655,7 +707,8 @@ def _check_sample_phase(pr: Problems, ph: Phase, path: str, dataset: Dataset | N
         pr.add(MANIFEST, f"{path}.split", "a phase with samples needs a dataset source",
                "a population with a dataset source")
         return 0
-    if not isinstance(dataset.splits, dict) or ph.split not in dataset.splits:
+    if not isinstance(dataset.splits, dict) or not isinstance(ph.split, str) \
+            or ph.split not in dataset.splits:
         pr.add(MANIFEST, f"{path}.split", f"found {_show(ph.split)}",
                " | ".join(dataset.splits) if isinstance(dataset.splits, dict) else "a split")
         return 0

@@ -67,7 +67,7 @@ def rich_program(tmp_path) -> Program:
     p = proj("arr_ad", "arr", "ad", 3, 5, rng.integers(-9, 9, 15).astype(np.int32),
              delay=rng.integers(0, 5, 15), weight_exp=-2, num_weight_bits=6)
     p.plasticity = Plasticity("stdp", {"a_plus": 4, "a_minus": 3.5, "tau_plus": 10,
-                                       "w_max": 255, "extra": [1, 2]}, modulator=None)
+                                       "w_max": 255, "tau_minus": 12}, modulator=None)
     net.projections["arr_ad"] = p
     net.probes.append(Probe("ad", "u"))
     core_of = {"hid": np.array([0] * 5 + [1] * 5, np.int32), "out": np.full(4, 1, np.int32),

@@ -280,6 +280,19 @@ def test_npy_weight_file_is_sized_from_its_header(tmp_path):
     assert "768 bytes" in err and "SNNC_MEMORY_LIMIT=500" in err, err
 
 
+def test_all_to_all_beyond_memory_is_refused_before_drawing(tmp_path):
+    net = tmp_path / "net.yaml"
+    net.write_text("snnc: 1\nname: big\npopulations:\n"
+                   "  a: {size: 40000, model: spike_source, spikes: {kind: poisson, rate: 0.1}}\n"
+                   "  b: {size: 40000, params: {vth: 10}}\n"
+                   "projections:\n  ab: {pre: a, post: b, weight: 1}\n")
+    rc, err, peak = cli(["compile", str(net), "-o", str(tmp_path / "n.snnc")], tmp_path,
+                        env={"SNNC_MEMORY_LIMIT": "8G"})
+    assert rc == 2 and f"{net}:7: projections.ab.connectivity: all_to_all between 40000 " \
+        "and 40000 neurons (~1.6e+09 synapses) needs about" in err, err
+    assert peak < PEAK_MB
+
+
 # ---------------------------------------------------------------- tampered artifacts
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import budget
 from ..errors import suggest
 from ..ir import Plasticity, Population, Projection, rng_for
 from . import init_weights, synapses
@@ -32,6 +33,7 @@ MAX_DELAY = 63
 WEIGHT_EXP_RANGE = (-8, 7)
 NUM_WEIGHT_BITS_RANGE = (1, 8)
 MAX_SYNAPSES = 2**31 - 1  # synapse arrays are indexed with int32 downstream
+SYNAPSE_BYTES = 40  # memory per synapse while drawing (indices, weights, delays, sorting)
 
 
 def projections(ck: Checker, spec: Any, pops: dict[str, Population],
@@ -142,6 +144,11 @@ def _too_many_synapses(ck: Checker, conn: dict, n_pre: int, n_post: int, path: s
         return ck.error(f"{path}.connectivity", f"{conn['kind']} between {n_pre} and {n_post} "
                         f"neurons gives ~{expected:.3g} synapses; at most {MAX_SYNAPSES} per "
                         "projection", "smaller populations, or {kind: random, p} with lower p")
+    too_big = budget.over_limit(int(expected * SYNAPSE_BYTES), f"{conn['kind']} between "
+                                f"{n_pre} and {n_post} neurons (~{expected:.3g} synapses)")
+    if too_big:  # checked before the synapse arrays are drawn
+        return ck.error(f"{path}.connectivity", too_big, budget.remedy_text(
+            "smaller populations, or {kind: random, p} with lower p"))
     return None
 
 
