@@ -3,7 +3,6 @@ learning with a reversal. Short versions of the shipped YAML files, run on the C
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +54,7 @@ def test_digits_stdp_short_learns_well_above_chance():
     train["samples"]["count"] = 400
     label["samples"]["count"] = 400
     test["samples"]["count"] = 200
-    t0 = time.perf_counter()
     res = run_phases(compile_network(network_from_dict(spec, base_dir=EXAMPLES)))
-    wall = time.perf_counter() - t0
     acc = float(res["readout.accuracy"])
     assert res["test.exc.counts"].shape == (200, 100)
     assert res["readout.assignment"].shape == (100,)
@@ -77,7 +74,6 @@ def test_digits_stdp_short_learns_well_above_chance():
     # labelled by the training images they match best, they classify test images
     proto = prototype_predictions(w, train_x, ds.y[ds.splits["train"]], ds.x[ds.splits["test"]])
     assert np.mean(proto == ds.y[ds.splits["test"]]) > 0.6
-    assert wall < 120, wall
 
 
 def correct_per_trial(counts: np.ndarray, labels: np.ndarray, rewarded: int) -> np.ndarray:
