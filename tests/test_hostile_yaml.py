@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,26 +34,36 @@ class Run:
     peak_mb: float
 
 
+# Runs the CLI in a grandchild and writes its peak RSS (KiB) and CPU seconds to argv[1]: a
+# child forked straight from pytest would count pytest's own memory (inherited at fork).
+LAUNCHER = """
+import resource, subprocess, sys
+rc = subprocess.call([sys.executable, "-m", "runtime.cli", *sys.argv[2:]])
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{u.ru_maxrss} {u.ru_utime + u.ru_stime}")
+sys.exit(rc)
+"""
+
+
 def run_cli(*args: str, timeout: float = 60) -> Run:
     """`snnc ARGS` in a child process: exit status, stderr, times and the child's peak RSS."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as d, tempfile.TemporaryFile() as err:
+        usage_file = Path(d) / "usage"
         start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", *args], cwd=ROOT,
-                                stdout=out, stderr=err)
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - start > timeout:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                pytest.fail(f"snnc {' '.join(args)} ran for more than {timeout} s")
-            time.sleep(0.01)
+        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(usage_file), *args],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            pytest.fail(f"snnc {' '.join(args)} ran for more than {timeout} s")
         seconds = time.monotonic() - start
-        proc.returncode = rc = os.waitstatus_to_exitcode(status)
+        maxrss_kib, cpu_s = usage_file.read_text().split()
         err.seek(0)
-        return Run(rc, err.read().decode("utf-8", "replace"), seconds,
-                   usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+        return Run(rc, err.read().decode("utf-8", "replace"), seconds, float(cpu_s),
+                   int(maxrss_kib) / 1024)
 
 
 def compile_cli(path: Path, tmp_path: Path) -> Run:
