@@ -97,21 +97,40 @@ def _set_pdeathsig(sig: int) -> None:
         _PRCTL(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
+_ABANDONING = threading.RLock()  # re-entrant: a second SIGTERM may land inside the handler
+
+
 def _abandon(out_dir: str) -> None:
     """The parent is gone: SIGKILL this run's Lava processes, remove the run's folder, die.
     Python's resource tracker is spared: once the others are dead it unlinks Lava's shared
     memory segments and exits by itself."""
-    me = os.getpid()
-    for _ in range(2):  # again, for a process Lava forked meanwhile
-        for pid, cmd in group_members(os.getpgrp()):
-            if pid != me and "resource_tracker" not in cmd:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        time.sleep(0.05)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.kill(me, signal.SIGKILL)
+    with _ABANDONING:  # the pipe watcher and the SIGTERM handler may both come here
+        me = os.getpid()
+        for _ in range(2):  # again, for a process Lava forked meanwhile
+            for pid, cmd in group_members(os.getpgrp()):
+                if pid != me and "resource_tracker" not in cmd:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            time.sleep(0.05)
+        _remove_dir(out_dir)
+        os.kill(me, signal.SIGKILL)
+
+
+def _remove_dir(path: str) -> None:
+    """Remove the run's folder although other threads of this process may still write into
+    it: renamed first (their next file fails to open), then removed."""
+    gone = f"{path}.gone-{os.getpid()}"
+    try:
+        os.rename(path, gone)
+    except OSError:
+        gone = path
+    for _ in range(20):
+        shutil.rmtree(gone, ignore_errors=True)
+        if not os.path.lexists(gone):
+            return
+        time.sleep(0.01)
 
 
 def _watch_parent(fd: int, out_dir: str, job_ready: threading.Event) -> None:
@@ -132,6 +151,7 @@ def _die_with_parent(fd: int | None, out_dir: str) -> threading.Event:
     Returns the event set once the parent has written the job (at once without a pipe)."""
     me = os.getpid()
     job_ready = threading.Event()
+    forker = [me]  # the pid of the process that forks (set before each fork)
 
     def on_term(num: int, _frame: Any) -> None:
         if os.getpid() == me:
@@ -140,6 +160,8 @@ def _die_with_parent(fd: int | None, out_dir: str) -> threading.Event:
 
     def in_child() -> None:
         _set_pdeathsig(signal.SIGKILL)
+        if os.getppid() != forker[0]:  # the parent died before the line above
+            os._exit(1)
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         except ValueError:  # not the main thread: on_term's pid check covers it
@@ -147,7 +169,8 @@ def _die_with_parent(fd: int | None, out_dir: str) -> threading.Event:
 
     signal.signal(signal.SIGTERM, on_term)
     _set_pdeathsig(signal.SIGTERM)
-    os.register_at_fork(after_in_child=in_child)
+    os.register_at_fork(before=lambda: forker.__setitem__(0, os.getpid()),
+                        after_in_child=in_child)
     if fd is None:
         job_ready.set()
     else:
