@@ -33,9 +33,9 @@ from compiler.ir import (  # noqa: E402
     Population,
     Projection,
     SpikeSource,
-    source_spikes,
 )
 from compiler.program import Core, Program  # noqa: E402
+from compiler.sources import source_spikes  # noqa: E402
 from compiler.target import Target  # noqa: E402
 
 CORE_NEURONS = 1024

@@ -2,7 +2,7 @@
 
 A `NetworkIR` is what the frontend produces (from YAML or the Python builder) and what
 every pass and backend consumes. All random draws (connectivity, weights, delays) are
-already made here; spike sources are drawn by `source_spikes`, deterministic in
+already made here; spike sources are drawn by `compiler.sources.source_spikes`, deterministic in
 (seed, population name, step), so every backend sees the very same numbers.
 """
 
@@ -28,6 +28,11 @@ class Adapt:
 
     increment: float = 0.0
     tau: float = 0.0
+
+
+# Fixed precision ranges of the LIF parameters, as Lava's fixed_pt LIF stores them.
+LIF_FIXED_RANGES = {"du": (0, 4095), "dv": (0, 4095), "vth": (0, 131071),
+                    "bias_mant": (-4096, 4095), "bias_exp": (0, 7)}
 
 
 @dataclass
@@ -253,36 +258,3 @@ def stream_seed(seed: int, *names: str) -> list[int]:
 def rng_for(seed: int, *names: str) -> np.random.Generator:
     """The generator for a named stream, e.g. rng_for(seed, "projection", "inp_hid", "weight")."""
     return np.random.default_rng(stream_seed(seed, *names))
-
-
-def source_spikes(pop: Population, steps: int, seed: int, start: int = 0) -> np.ndarray:
-    """Spikes of a source population for steps [start, start + steps): bool (steps, size).
-
-    Poisson draws are made row by row from one stream, so a run of N steps is a prefix of
-    a run of M > N steps, and every backend gets identical spikes.
-    """
-    src = pop.source
-    assert src is not None, f"{pop.name} is not a spike source"
-    n = pop.size
-    if src.kind == "poisson":
-        rng = rng_for(seed, "source", pop.name)
-        if start:  # skip the rows before `start`: one 64-bit draw per PCG64 double
-            rng.bit_generator.advance(start * n)
-        return rng.random((steps, n)) < src.rate
-    if src.kind == "periodic":
-        t = np.arange(start, start + steps)
-        row = (t - src.phase) % max(src.period, 1) == 0
-        row &= t >= src.phase
-        return np.repeat(row[:, None], n, axis=1)
-    if src.kind == DATASET_KIND:  # the train split in order, as in a plain run
-        from .datasets import plain_run_spikes
-
-        return plain_run_spikes(pop, steps, seed, start)
-    if src.kind == "array":
-        data = np.asarray(src.data, dtype=bool)
-        out = np.zeros((steps, n), dtype=bool)
-        hi = min(start + steps, data.shape[0])
-        if hi > start:
-            out[: hi - start] = data[start:hi]
-        return out
-    raise ValueError(f"unknown source kind {src.kind!r}")

@@ -29,8 +29,9 @@ import numpy as np
 from backends.result import RunResult
 from compiler.datasets import encode, epoch_order, epoch_rng
 from compiler.errors import BackendError, InputError
-from compiler.ir import DATASET_KIND, Dataset, NetworkIR, Phase, Probe, source_spikes
+from compiler.ir import DATASET_KIND, Dataset, NetworkIR, Phase, Probe
 from compiler.program import Program
+from compiler.sources import source_spikes
 
 from . import readout as ro
 from .budget_check import check_phases

@@ -16,9 +16,9 @@ from compiler.ir import (
     Probe,
     Projection,
     SpikeSource,
-    source_spikes,
 )
 from compiler.program import Core, Program
+from compiler.sources import source_spikes
 from compiler.target import Target
 
 

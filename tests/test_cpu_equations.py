@@ -7,7 +7,8 @@ import pytest
 from netfactory import dense_proj, lif, network, program, proj, source
 
 import backends.cpu as cpu
-from compiler.ir import Adapt, source_spikes
+from compiler.ir import Adapt
+from compiler.sources import source_spikes
 
 M = 2**23
 

@@ -55,7 +55,7 @@ def reference(net, steps: int) -> tuple[dict, dict, dict]:
     vs = {n: np.zeros((steps, pops[n].size)) for n in state}
     us = {n: np.zeros((steps, pops[n].size)) for n in state}
     for p in net.source_populations:
-        from compiler.ir import source_spikes
+        from compiler.sources import source_spikes
         spikes[p.name][:] = source_spikes(p, steps, net.seed)
     for t in range(steps):
         a_out = {name: b[:, 0].copy() for name, b in buf.items()}

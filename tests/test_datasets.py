@@ -16,7 +16,8 @@ from compiler.datasets import (
 )
 from compiler.errors import InputError
 from compiler.frontend import network_from_dict
-from compiler.ir import Population, SpikeSource, source_spikes
+from compiler.ir import Population, SpikeSource
+from compiler.sources import source_spikes
 from compiler.yamlio import parse_yaml
 
 

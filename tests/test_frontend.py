@@ -10,7 +10,8 @@ import pytest
 
 from compiler.errors import InputError, Location
 from compiler.frontend import Network, load_network, network_from_dict
-from compiler.ir import NetworkIR, source_spikes
+from compiler.ir import NetworkIR
+from compiler.sources import source_spikes
 from compiler.yamlio import parse_yaml
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "two_layer.yaml"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import Population, SpikeSource, source_spikes
+from compiler.ir import Population, SpikeSource
+from compiler.sources import source_spikes
 
 
 def _poisson(rate: float = 0.3, size: int = 7) -> Population:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from compiler_helpers import proj, two_layer
 
-from compiler.ir import LIFParams, NetworkIR, Population, SpikeSource, source_spikes
+from compiler.ir import LIFParams, NetworkIR, Population, SpikeSource
 from compiler.passes.quantize import (
     lava_effective_weights,
     lossless_weight_bits,
@@ -18,6 +18,7 @@ from compiler.passes.quantize import (
     quantize,
     sign_mode,
 )
+from compiler.sources import source_spikes
 
 # ---------------------------------------------------------------- Lava weight semantics
 

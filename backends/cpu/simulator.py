@@ -15,9 +15,10 @@ import numpy as np
 
 from backends.result import RunResult
 from compiler.errors import BackendError, InputError, suggest
-from compiler.ir import PROBE_VARS, NetworkIR, Probe, Projection, source_spikes
+from compiler.ir import PROBE_VARS, NetworkIR, Probe, Projection
 from compiler.lava_weights import scaled_weights
 from compiler.program import Program
+from compiler.sources import source_spikes
 
 from .learning import make_learner
 from .neurons import LIFState

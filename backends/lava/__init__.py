@@ -19,8 +19,9 @@ import numpy as np
 
 from backends.result import RunResult
 from compiler.errors import BackendError
-from compiler.ir import Probe, source_spikes
+from compiler.ir import Probe
 from compiler.program import Program
+from compiler.sources import source_spikes
 
 from .capabilities import UnsupportedError, check_program, check_timeout
 from .plan import GRANULARITIES, LavaPlan, make_plan

@@ -23,6 +23,7 @@ from ..budget import MAX_STEPS
 from ..errors import Location, suggest
 from ..ir import (
     DATASET_KIND,
+    LIF_FIXED_RANGES,
     NEURON_MODELS,
     PRECISIONS,
     PROBE_VARS,
@@ -48,9 +49,6 @@ POP_KEYS = ("size", "model", "params", "spikes", "positions")  # positions: posi
 LIF_KEYS = ("du", "dv", "vth", "bias_mant", "bias_exp", "adapt", "wta")
 ADAPT_KEYS = ("increment", "tau")
 
-# Fixed precision ranges, as Lava's fixed_pt LIF stores them (docs/network-format.md).
-LIF_FIXED_RANGES = {"du": (0, 4095), "dv": (0, 4095), "vth": (0, 131071),
-                    "bias_mant": (-4096, 4095), "bias_exp": (0, 7)}
 MAX_SEED = 2**32 - 1
 MAX_SIZE = 2**31 - 1  # neuron indices are int32
 

@@ -51,6 +51,7 @@ from ..datasets import BUILTIN, ENCODINGS, load_builtin, make_dataset
 from ..errors import suggest
 from ..ir import (
     DATASET_KIND,
+    LIF_FIXED_RANGES,
     Dataset,
     Override,
     Phase,
@@ -406,8 +407,6 @@ def _override(ck: Checker, key: str, value: Any, path: str, pops: dict[str, Popu
 
 
 def _lif_value(ck: Checker, param: str, value: Any, path: str, fixed: bool) -> float | Any:
-    from .network import LIF_FIXED_RANGES
-
     lo, hi = LIF_FIXED_RANGES[param]
     if fixed:
         v = ck.integer(value, path, lo, hi)
