@@ -11,7 +11,7 @@ PY310 := $(shell \
   elif python3.10 -c 'import sys' >/dev/null 2>&1; then command -v python3.10; \
   fi)
 
-.PHONY: venv test demo lint bench clean
+.PHONY: venv test test-fast demo lint bench clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# the inner loop: everything but the Lava and slow tests
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not lava" tests
 
 demo: $(STAMP)
 	$(VENV)/bin/snnc run examples/two_layer.yaml --backend cpu -o demo_results.npz
