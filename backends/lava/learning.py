@@ -189,21 +189,21 @@ def modulated(base: type) -> type:
     """`base` (a learning model) whose y2 trace is driven by the spikes on `s_in_mod`, as in
     backends/cpu/learning.py: impulses at the modulator's spike times, not the post's.
 
-    Made schedule-aware (backends/lava/phases.py `_gated_model`) so that phases can freeze
+    Made schedule-aware (backends/lava/gating.py `gated_model`) so that phases can freeze
     it; the modulator port is drained on every step, frozen or not.
     """
     from lava.magma.core.model.py.connection import LearningConnectionModelBitApproximate
     from lava.magma.core.model.py.ports import PyInPort
     from lava.magma.core.model.py.type import LavaPyType
 
-    from .phases import _gated_model
+    from .gating import gated_model
     from .procs.modulated import MOD_INDEX
 
     fixed = issubclass(base, LearningConnectionModelBitApproximate)
     port_type = (LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24) if fixed
                  else LavaPyType(PyInPort.VEC_DENSE, float))
 
-    class Modulated(_gated_model(base)):
+    class Modulated(gated_model(base)):
         s_in_mod: PyInPort = port_type
 
         def __init__(self, proc_params: Any):

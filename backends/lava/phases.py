@@ -34,7 +34,7 @@ from compiler.errors import BackendError
 from compiler.ir import LIFParams, Phase, Probe
 from compiler.program import Program
 
-SCHEDULE = "snnc_schedule"  # proc_params key: {lava time step (1-based): change}
+from .gating import SCHEDULE, gated_model
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def phased_proc_model_map(precision: str, inner: dict | None = None) -> dict:
         out[proc] = _lif_model(base) if proc is rl.RecordingLIF else _weights_model(base)
     for proc in (LearningDense, LearningSparse):
         if proc in inner:
-            out[proc] = _gated_model(inner[proc])
+            out[proc] = gated_model(inner[proc])
     return out
 
 
@@ -117,47 +117,6 @@ def _weights_model(base: type) -> type:
 
     ScheduledWeights.__name__ = f"Scheduled{base.__name__}"
     return ScheduledWeights
-
-
-def _gated_model(base: type) -> type:
-    class GatedLearning(base):
-        """`base` whose learning engine can be frozen from scheduled steps on; epochs count
-        the steps it was on (the engine sees that count as its time step)."""
-
-        def __init__(self, proc_params: Any):
-            super().__init__(proc_params)
-            self._snnc_on, self._snnc_active, self._snnc_t = True, False, 0
-
-        def run_spk(self) -> None:
-            on = self.proc_params.get(SCHEDULE, {}).get(self.time_step)
-            if on is not None:
-                self._snnc_on = bool(on)
-            super().run_spk()
-
-        def recv_traces(self, s_in: Any) -> None:
-            self._snnc_active = self._snnc_on
-            if not self._snnc_on:
-                self.s_in_bap.recv()  # keep the port in step; the engine stays frozen
-                return
-            self._snnc_t += 1
-            ts, self.time_step = self.time_step, self._snnc_t
-            try:
-                super().recv_traces(s_in)
-            finally:
-                self.time_step = ts
-
-        def lrn_guard(self) -> bool:
-            return self._snnc_active and self._snnc_t % self._learning_rule.t_epoch == 0
-
-        def run_lrn(self) -> None:
-            ts, self.time_step = self.time_step, self._snnc_t
-            try:
-                super().run_lrn()
-            finally:
-                self.time_step = ts
-
-    GatedLearning.__name__ = f"Gated{base.__name__}"
-    return GatedLearning
 
 
 def attach_schedules(built: Any, schedules: dict[str, dict[int, Any]]) -> None:
