@@ -71,3 +71,61 @@ def test_importing_a_backend_does_not_load_the_frontend():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """module -> modules it imports (lazy imports included, `if TYPE_CHECKING:` blocks not),
+    over compiler/, backends/ and runtime/; `from pkg import sub` points at the submodule."""
+    files = {}
+    for package in ("compiler", "backends", "runtime"):
+        for path in (ROOT / package).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            is_pkg = parts[-1] == "__init__"
+            files[".".join(parts[:-1] if is_pkg else parts)] = (path, is_pkg)
+
+    def owner(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, (path, is_pkg) in files.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                       and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+        deps = graph.setdefault(name, set())
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = name.split(".") if is_pkg else name.split(".")[:-1]
+                mod = node.module or ""
+                if node.level:
+                    base = base[:len(base) - (node.level - 1)]
+                    mod = ".".join(base + ([node.module] if node.module else []))
+                targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in files else mod
+                           for a in node.names]
+            else:
+                continue
+            deps.update(t for t in map(owner, targets) if t and t != name)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    import networkx as nx
+
+    return list(nx.simple_cycles(nx.DiGraph([(a, b) for a, bs in graph.items() for b in bs])))
+
+
+def test_no_import_cycles():
+    assert _cycles(_module_graph()) == []
+
+
+def test_cycle_finder_sees_lazy_and_relative_imports():
+    graph = _module_graph()
+    assert "compiler.datasets" in graph["compiler.sources"]  # relative, module level
+    assert "compiler.plasticity.registry" in graph["compiler.plasticity.rules"]
+    assert _cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b"]] or _cycles(
+        {"a": {"b"}, "b": {"a"}}) == [["b", "a"]]

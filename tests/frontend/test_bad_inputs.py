@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 
 import pytest
+from repo import ROOT
 
 from compiler.errors import InputError
 from compiler.frontend import load_network
 
-BAD_DIR = Path(__file__).parent / "bad_inputs"
+BAD_DIR = ROOT / "tests" / "bad_inputs"
 BAD_FILES = sorted(BAD_DIR.glob("*.yaml"))
 EXPECT_RE = re.compile(r"^# expect: (\d+): ([^:]*): (.+)$")
 

@@ -3,13 +3,14 @@ shows on their cell, and the bar chart says which cores it shows."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
+
+from repo import ROOT
 
 import runtime  # noqa: E402
 from runtime.profiling import profile_report  # noqa: E402
@@ -24,7 +25,7 @@ from runtime.profiling.plots import (  # noqa: E402
 from runtime.profiling.report import format_ids  # noqa: E402
 from runtime.profiling.static import RESOURCES  # noqa: E402
 
-SMALL_CHIP = Path(__file__).resolve().parent.parent / "examples" / "small_chip.yaml"
+SMALL_CHIP = ROOT / "examples" / "small_chip.yaml"
 
 
 def _visible_ticks(ax, axis: str) -> np.ndarray:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo import ROOT
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "sanafe_compare.py"
+BENCH = ROOT / "bench" / "sanafe_compare.py"
 
 
 def load_bench():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_phases import RELAY, _load
+from phase_nets import RELAY, _load
 
 from compiler.errors import InputError
 

@@ -6,16 +6,14 @@ so the test does not depend on the partitioner; usage comes from the resource mo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from repo import ROOT
 
 from compiler.program import Core, Program
 from compiler.targets import load_target
 from runtime.profiling import activity, format_profile, profile_report
 
-ROOT = Path(__file__).resolve().parents[1]
 PER_CORE = 8
 
 

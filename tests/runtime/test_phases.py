@@ -4,37 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from phase_nets import RELAY, _load, _program
 
 import runtime.phases as rp
 from compiler.datasets import encode, epoch_order, epoch_rng
 from compiler.errors import InputError
-from compiler.frontend import network_from_dict
-from compiler.pipeline import compile_network
-from compiler.yamlio import parse_yaml
 from runtime import readout as ro
 
-RELAY = """\
-snnc: 1
-name: relay
-seed: 2
-populations:
-  inp:
-    size: 3
-    model: spike_source
-    spikes:
-      kind: dataset
-      dataset: {data: {x: [[1, 0, 0.5], [0, 1, 1], [1, 1, 0], [1, 0.5, 1]], y: [0, 1, 1, 0]}}
-      split: {test: 1, shuffle_seed: null}
-      max_rate: 0.5
-      present: 6
-      rest: 2
-  out: {size: 3, params: {du: 4095, dv: 4095, vth: 10}}
-projections:
-  relay: {pre: inp, post: out, connectivity: one_to_one, weight: 20}
-"""
-# With du = dv = 4095 and weight 20 > vth 10, `out` fires exactly one step after each
-# input spike and forgets everything else, so a sample's output counts are its input
-# spike counts (the 1-step delay falls into the silent rest).
 PHASES = """\
 phases:
   - name: a
@@ -52,15 +28,6 @@ phases:
     set: {populations.out.params.vth: 25}
 readout: {population: out, assign: a, evaluate: d}
 """
-
-
-def _load(text: str):
-    data, locs = parse_yaml(text, "net.yaml")
-    return network_from_dict(data, source_file="net.yaml", locations=locs)
-
-
-def _program(text: str):
-    return compile_network(_load(text))
 
 
 def _expected_counts(net, phase: str, split: str, epochs: int, shuffle: bool, count=None):

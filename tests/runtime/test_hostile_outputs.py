@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import snnc
+from repo import ROOT
 
 from compiler import fileio
 from compiler.errors import InputError
@@ -27,14 +29,8 @@ from compiler.fileio import (
 from compiler.frontend import Network
 from runtime.results import save_npz
 
-ROOT = Path(__file__).resolve().parent.parent
 TWO_LAYER = ROOT / "examples" / "two_layer.yaml"
 DEVICES = ("/dev/full", "/dev/null")
-
-
-def snnc(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 from compiler_helpers import FakePlacement, FakeUsage, two_layer, with_locations
+from repo import ROOT
 
 from compiler.errors import FitError, InputError
 from compiler.passes.resources import core_usage
@@ -17,7 +17,7 @@ from compiler.summary import compile_summary, format_summary
 from compiler.target import CoreLimits, Target
 from compiler.targets import load_target
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 def tiny_target(neurons=4, **core) -> Target:

@@ -7,15 +7,13 @@ Cases compare bit for bit in fixed_pt (same rng_seed) and exactly in floating_pt
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from repo import ROOT
 
 from backends.lava.learning import unsupported
 from compiler.ir import Plasticity
 from compiler.plasticity import lower_rule
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = r'''
 import json, sys

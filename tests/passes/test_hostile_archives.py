@@ -10,8 +10,6 @@ import io
 import json
 import os
 import struct
-import subprocess
-import sys
 import time
 import warnings
 import zipfile
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import snnc_measured
+from repo import ROOT
 
 from compiler import budget
 from compiler.artifact import ARRAYS, MANIFEST, load_program, save_program
@@ -29,17 +29,8 @@ from compiler.frontend import load_network
 from compiler.pipeline import compile_network
 from compiler.target import CoreLimits, Target
 
-ROOT = Path(__file__).resolve().parents[1]
 BOMB_BYTES = 1_500_000_000  # what the bombs declare (and would inflate to)
 PEAK_MB = 400  # peak memory a refused bomb may cost the child
-
-# Runs the CLI in a grandchild and writes its peak RSS (KiB) to the file named by argv[1].
-WRAPPER = """
-import resource, subprocess, sys
-rc = subprocess.call([sys.executable, "-m", "runtime.cli", *sys.argv[2:]])
-open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
-sys.exit(rc)
-"""
 
 TWO_LAYER = """\
 snnc: 1
@@ -63,13 +54,11 @@ probes: [hid.spikes, hid.v]
 def cli(args: list[str], tmp_path: Path, env: dict[str, str] | None = None,
         timeout: float = 120) -> tuple[int, str, float]:
     """(exit status, stderr, peak RSS in MB) of `snnc <args>` in a child process."""
-    peak = tmp_path / f"peak{time.monotonic_ns()}.txt"
     full_env = dict(os.environ)
     full_env.pop("SNNC_MEMORY_LIMIT", None)
     full_env.update(env or {})
-    res = subprocess.run([sys.executable, "-c", WRAPPER, str(peak), *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=timeout, env=full_env)
-    return res.returncode, res.stderr, int(peak.read_text()) / 1024
+    run = snnc_measured(*args, timeout=timeout, env=full_env)
+    return run.rc, run.err, run.peak_mb
 
 
 # ---------------------------------------------------------------- building bombs

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo import ROOT
 
 from compiler.errors import InputError, Location
 from compiler.frontend import Network, load_network, network_from_dict
@@ -14,7 +15,7 @@ from compiler.ir import NetworkIR
 from compiler.sources import source_spikes
 from compiler.yamlio import parse_yaml
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "two_layer.yaml"
+EXAMPLE = ROOT / "examples" / "two_layer.yaml"
 
 
 def write(tmp_path: Path, text: str, name: str = "net.yaml") -> Path:

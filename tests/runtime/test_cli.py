@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from repo import ROOT
 
 from runtime.cli import main
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = ROOT / "examples"
 TWO_LAYER = EXAMPLES / "two_layer.yaml"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo import ROOT
 
 import runtime
 from compiler.frontend import Network, network_from_dict
@@ -23,7 +24,7 @@ from runtime.phases import run_phases
 
 pytestmark = [pytest.mark.lava, pytest.mark.slow]
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 N_PRE, N_POST, STEPS = 8, 3, 80
 
 

@@ -3,10 +3,9 @@ above its threshold; YAML validation, phase switch, cpu == Lava, native-notes fl
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from repo import ROOT
 
 import runtime.phases as rp
 from compiler.errors import BackendError, InputError
@@ -150,7 +149,7 @@ def test_compile_reports_what_is_not_native(capsys):
     assert any("winner-take-all" in n for n in notes)
     assert any("adaptive threshold" in n for n in notes)
     assert any(n.startswith("phases b:") and "host writes" in n for n in notes)
-    example = Path(__file__).resolve().parent.parent / "examples" / "digits_stdp.yaml"
+    example = ROOT / "examples" / "digits_stdp.yaml"
     assert main(["compile", str(example), "--json"]) == 0
     import json
 

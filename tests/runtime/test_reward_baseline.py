@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import yaml
+from repo import ROOT
 
 import runtime
 from compiler.frontend import network_from_dict
 from compiler.plasticity import lower_rule
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "reward_task.yaml"
+EXAMPLE = ROOT / "examples" / "reward_task.yaml"
 
 NAMED = {"rule": "reward_stdp", "modulator": "reward", "a_plus": 0.5, "a_minus": 0.25,
          "tau_plus": 5, "tau_minus": 5, "x1_impulse": 1, "y1_impulse": 1, "tau_e": 8,

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_phases import RELAY, _load, _program
+from phase_nets import RELAY, _load, _program
 
 import runtime.phases as rp
 from compiler.artifact import load_program, save_program

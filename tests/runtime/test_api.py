@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import yaml
+from repo import ROOT
 
 import runtime
 from compiler.frontend import Network, load_network
 
-TWO_LAYER = Path(__file__).resolve().parent.parent / "examples" / "two_layer.yaml"
+TWO_LAYER = ROOT / "examples" / "two_layer.yaml"
 
 
 def test_run_returns_cli_arrays(tmp_path):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import snnc
+from repo import ROOT
 
 import runtime
 import runtime.progress as rprog
@@ -25,7 +27,6 @@ from runtime import cli
 from runtime.cli import main
 from runtime.progress import ProgressBar
 
-ROOT = Path(__file__).resolve().parent.parent
 TWO_LAYER = ROOT / "examples" / "two_layer.yaml"
 
 # a tiny phased network; EPOCHS sets its length (3 train samples x 8 steps per epoch)
@@ -61,11 +62,6 @@ def _phased(tmp_path: Path, epochs: int) -> Path:
     return path
 
 
-def _snnc(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 # ---- exit status 2 for every bad argument, before any work ------------------------------------
 
 BAD = [
@@ -94,7 +90,7 @@ def test_bad_cli_value_exits_2_before_compiling(tmp_path, argv, message):
              "SNNC": str(tmp_path / "prog.snnc")}
     args = [names.get(a, a.replace("OUT", str(tmp_path))) for a in argv]
     extra = ["-o", str(tmp_path / "r.npz")] if argv[0] == "run" else []
-    r = _snnc(*args, *extra)
+    r = snnc(*args, *extra)
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
     assert "snnc: error:" in r.stderr and "Traceback" not in r.stderr
@@ -103,14 +99,14 @@ def test_bad_cli_value_exits_2_before_compiling(tmp_path, argv, message):
 
 
 def test_unknown_probe_exits_2(tmp_path):
-    r = _snnc("run", str(TWO_LAYER), "--probe", "nope.v", "-o", str(tmp_path / "r.npz"))
+    r = snnc("run", str(TWO_LAYER), "--probe", "nope.v", "-o", str(tmp_path / "r.npz"))
     assert r.returncode == 2
     assert "--probe nope.v: unknown probe; allowed:" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "r.npz").exists()
 
 
 def test_no_command_prints_help_and_exits_2():
-    r = _snnc()
+    r = snnc()
     assert r.returncode == 2 and "COMMAND" in r.stdout
 
 
@@ -127,7 +123,7 @@ def test_internal_failure_exits_1(tmp_path, monkeypatch, capsys):
 def test_version_prints_installed_version():
     from importlib.metadata import version
 
-    r = _snnc("--version")
+    r = snnc("--version")
     assert r.returncode == 0
     assert r.stdout == f"snnc {version('snnc')}\n"
 
@@ -364,6 +360,6 @@ def test_compile_prints_each_warning_once(tmp_path, capsys):
 
 
 def test_run_prints_each_warning_once(tmp_path):
-    r = _snnc("run", str(TWO_LAYER), "--steps", "5", "-o", str(tmp_path / "r.npz"))
+    r = snnc("run", str(TWO_LAYER), "--steps", "5", "-o", str(tmp_path / "r.npz"))
     assert r.returncode == 0
     assert sorted(ROUNDING.findall(r.stderr)) == ["hid_out", "inp_hid"]

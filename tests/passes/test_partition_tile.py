@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from repo import ROOT
 from test_partition import assert_valid
 from test_resources import lif, net_of, proj, src, tgt
 
@@ -245,11 +246,10 @@ def test_auto_skips_an_over_budget_graph_when_tiles_already_won(monkeypatch):
 
 
 def test_sheet_example_compiles_with_tiles_and_local_connectivity():
-    from pathlib import Path
 
     from compiler import compile_network
 
-    net = load_network(Path(__file__).resolve().parent.parent / "examples" / "sheet.yaml")
+    net = load_network(ROOT / "examples" / "sheet.yaml")
     lat = net.projections["lateral"]
     assert np.bincount(lat.post_idx).tolist() == [48] * 16384  # radius 4: 49 - 1 offsets
     assert net.populations["sheet"].positions.shape == (16384, 2)

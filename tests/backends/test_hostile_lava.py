@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lava_nets import lif_pop, program_of, projection, source_pop, two_layer
+from repo import ROOT
 
 import backends.lava as bl
 from backends.lava import UnsupportedError, check_program
@@ -25,7 +26,6 @@ from compiler.ir import Adapt, NetworkIR, Override, Phase, Plasticity
 
 pytestmark = pytest.mark.lava
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKER = "backends.lava.worker"
 LONG = "1000000"  # steps: the run is still going when it is signalled
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 nir = pytest.importorskip("nir")
+
+
+from repo import ROOT  # noqa: E402
 
 from backends.cpu import run  # noqa: E402
 from compiler.errors import InputError  # noqa: E402
@@ -17,7 +19,7 @@ from compiler.frontend.nir_import import import_nir, population_names  # noqa: E
 from compiler.nir_export import export_nir, save_nir  # noqa: E402
 from compiler.pipeline import compile_network  # noqa: E402
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 def full(n: int, x: float) -> np.ndarray:

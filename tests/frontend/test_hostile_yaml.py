@@ -3,70 +3,33 @@ exit 2 and a short message naming file and line; YAML 1.2 numbers are read as fl
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_runner import Measured, TooLong, snnc_measured
+from repo import ROOT
 
 from compiler.errors import MAX_DIAGNOSTICS, Diagnostic, InputError, brief
 from compiler.frontend import load_network
 from compiler.targets import load_target
 from compiler.yamlio import MAX_ALIAS_NODES, MAX_DEPTH, load_yaml, parse_yaml
 
-ROOT = Path(__file__).resolve().parent.parent
 BASE = (ROOT / "examples" / "two_layer.yaml").read_text()
 HID_OUT_WEIGHT = "weight: {dist: uniform, low: -30, high: 90}"
 
 
-@dataclass
-class Run:
-    rc: int
-    err: str
-    seconds: float  # wall time
-    cpu_seconds: float  # the child's user + system time (not inflated by a busy machine)
-    peak_mb: float
+def run_cli(*args: str, timeout: float = 60) -> Measured:
+    """`snnc ARGS` measured; a run past `timeout` fails the test."""
+    try:
+        return snnc_measured(*args, timeout=timeout)
+    except TooLong as exc:
+        pytest.fail(str(exc))
 
 
-# Runs the CLI in a grandchild and writes its peak RSS (KiB) and CPU seconds to argv[1]: a
-# child forked straight from pytest would count pytest's own memory (inherited at fork).
-LAUNCHER = """
-import resource, subprocess, sys
-rc = subprocess.call([sys.executable, "-m", "runtime.cli", *sys.argv[2:]])
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write(f"{u.ru_maxrss} {u.ru_utime + u.ru_stime}")
-sys.exit(rc)
-"""
-
-
-def run_cli(*args: str, timeout: float = 60) -> Run:
-    """`snnc ARGS` in a child process: exit status, stderr, times and the child's peak RSS."""
-    with tempfile.TemporaryDirectory() as d, tempfile.TemporaryFile() as err:
-        usage_file = Path(d) / "usage"
-        start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(usage_file), *args],
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True)
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            pytest.fail(f"snnc {' '.join(args)} ran for more than {timeout} s")
-        seconds = time.monotonic() - start
-        maxrss_kib, cpu_s = usage_file.read_text().split()
-        err.seek(0)
-        return Run(rc, err.read().decode("utf-8", "replace"), seconds, float(cpu_s),
-                   int(maxrss_kib) / 1024)
-
-
-def compile_cli(path: Path, tmp_path: Path) -> Run:
+def compile_cli(path: Path, tmp_path: Path) -> Measured:
     return run_cli("compile", str(path), "-o", str(tmp_path / "out.snnc"))
 
 

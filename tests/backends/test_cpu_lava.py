@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo import ROOT
 
 STEPS = 30
 
@@ -132,11 +133,11 @@ def run_lava(spec: dict, tmp_path: Path, timeout: float = 300) -> dict:
     """Run lava_main in a subprocess (own process group, killed whole on timeout)."""
     spec_path, out_path = tmp_path / "spec.pkl", tmp_path / "out.pkl"
     spec_path.write_bytes(pickle.dumps(spec))
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     proc = subprocess.Popen([sys.executable, __file__, str(spec_path), str(out_path)],
                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(root)})
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "tests")])})
     try:
         log, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
