@@ -8,7 +8,7 @@ from compiler.pipeline import compile_network
 from compiler.program import Program
 from compiler.yamlio import parse_yaml
 
-RELAY = """\
+RELAY_POPULATIONS = """\
 snnc: 1
 name: relay
 seed: 2
@@ -24,6 +24,8 @@ populations:
       present: 6
       rest: 2
   out: {size: 3, params: {du: 4095, dv: 4095, vth: 10}}
+"""
+RELAY = RELAY_POPULATIONS + """\
 projections:
   relay: {pre: inp, post: out, connectivity: one_to_one, weight: 20}
 """

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import snnc_measured
+from phase_nets import RELAY
 from repo import ROOT
 
 from compiler import budget
@@ -382,20 +383,7 @@ def test_cli_steps_too_large_is_refused_quickly_with_the_estimate(tmp_path):
     assert peak < PEAK_MB
 
 
-PHASED = """\
-snnc: 1
-name: phased
-populations:
-  inp:
-    size: 3
-    model: spike_source
-    spikes:
-      kind: dataset
-      dataset: {data: {x: [[1, 0, 0.5], [0, 1, 1], [1, 1, 0], [1, 0.5, 1]], y: [0, 1, 1, 0]}}
-      present: 6
-  out: {size: 3, params: {du: 4095, dv: 4095, vth: 10}}
-projections:
-  relay: {pre: inp, post: out, connectivity: one_to_one, weight: 20}
+PHASED = RELAY + """\
 phases:
   - name: train
     samples: {split: train, epochs: EPOCHS}
@@ -411,8 +399,8 @@ def test_phase_epochs_beyond_any_run_is_located(tmp_path):
     t0 = time.monotonic()
     rc, err, peak = cli(["run", str(net), "-o", str(tmp_path / "r.npz")], tmp_path)
     assert rc == 2 and time.monotonic() - t0 < 60, err
-    assert f"{net}:{EPOCHS_LINE}: phases[0].samples.epochs: 1000000000 epochs x 4 samples " \
-        "x 6 steps" in err, err
+    assert f"{net}:{EPOCHS_LINE}: phases[0].samples.epochs: 1000000000 epochs x 3 samples " \
+        "x 8 steps" in err, err  # the train split: 3 samples of present 6 + rest 2 steps
     assert peak < PEAK_MB
 
 

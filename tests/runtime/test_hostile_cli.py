@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import snnc
+from phase_nets import RELAY
 from repo import ROOT
 
 import runtime
@@ -30,24 +31,7 @@ from runtime.progress import ProgressBar
 TWO_LAYER = ROOT / "examples" / "two_layer.yaml"
 
 # a tiny phased network; EPOCHS sets its length (3 train samples x 8 steps per epoch)
-PHASED = """\
-snnc: 1
-name: long_phases
-seed: 2
-populations:
-  inp:
-    size: 3
-    model: spike_source
-    spikes:
-      kind: dataset
-      dataset: {data: {x: [[1, 0, 0.5], [0, 1, 1], [1, 1, 0], [1, 0.5, 1]], y: [0, 1, 1, 0]}}
-      split: {test: 1, shuffle_seed: null}
-      max_rate: 0.5
-      present: 6
-      rest: 2
-  out: {size: 3, params: {du: 4095, dv: 4095, vth: 10}}
-projections:
-  relay: {pre: inp, post: out, connectivity: one_to_one, weight: 20}
+PHASED = RELAY + """\
 phases:
   - name: train
     samples: {split: train, epochs: EPOCHS}

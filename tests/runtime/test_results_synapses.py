@@ -5,28 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from phase_nets import RELAY_POPULATIONS
 
 import runtime
 from backends.result import add_synapse_lists, synapse_lists
 from compiler.frontend import Network
 from runtime.cli import main
 
-PHASED = """\
-snnc: 1
-name: dep_phases
-seed: 2
-populations:
-  inp:
-    size: 3
-    model: spike_source
-    spikes:
-      kind: dataset
-      dataset: {data: {x: [[1, 0, 0.5], [0, 1, 1], [1, 1, 0], [1, 0.5, 1]], y: [0, 1, 1, 0]}}
-      split: {test: 1, shuffle_seed: null}
-      max_rate: 0.5
-      present: 6
-      rest: 2
-  out: {size: 3, params: {du: 4095, dv: 4095, vth: 10, bias_mant: 0}}
+PHASED = RELAY_POPULATIONS + """\
 projections:
   dep:
     pre: inp
