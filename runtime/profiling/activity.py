@@ -119,100 +119,169 @@ def _max_per_step(S: sp.csr_matrix, rows: np.ndarray, vals: np.ndarray, n: int) 
     return np.rint(S.multiply(per_neuron[None, :]).tocsr().max(axis=1).toarray().ravel()).astype(np.int64)
 
 
+@dataclass
+class _Index:
+    """One global neuron index over the populations whose spikes are counted."""
+
+    offset: dict[str, int]  # first global index of each population
+    n: int  # neurons in all
+    own: np.ndarray  # (n,) core of each neuron, -1 = host
+    updated: np.ndarray  # (n,) bool: neurons whose state is updated each step (they fire)
+
+
+@dataclass
+class _Messages:
+    """The (neuron, destination core) incidence: one entry per message a spike sends."""
+
+    syn: sp.csr_matrix  # (n, C) synapses per (pre neuron, destination core)
+    ir: np.ndarray  # sending neuron of each message
+    ic: np.ndarray  # destination core of each message
+    is_local: np.ndarray  # message to the neuron's own core
+    is_remote: np.ndarray  # message to another core (a packet)
+    is_host: np.ndarray  # message from an unplaced (host) source
+    rr: np.ndarray  # sending neuron of each packet
+    dist: np.ndarray  # mesh hops of each packet
+    chipd: np.ndarray  # chip boundaries crossed by each packet
+
+
 def activity(program: Program, spikes: dict[str, np.ndarray]) -> Activity:
     """Count spikes, synaptic ops, messages, hops and learning updates per core and step."""
-    net = program.network
-    pops = list(net.populations)
-    pre_pops = {p.pre for p in net.projections.values()}
-    needed = [p for p in pops if p in program.core_of or p in pre_pops]
+    needed = _needed_populations(program)
     steps = _check_spikes(program, spikes, needed)
     gx, gy, chip = core_positions(program)
     C = gx.shape[0]
+    ix = _neuron_index(program, needed)
+    msg = _messages(program, ix, gx, gy, chip)
+    S = _spike_matrix(spikes, needed, steps)
+    parts = _per_step_counts(S, ix, msg, C, steps)
+    traffic, host_traffic = _traffic(S, ix, msg, C)
+    return Activity(steps=steps, neurons=np.bincount(ix.own[ix.updated], minlength=C).astype(np.int64),
+                    spikes=parts[4], synops=parts[0], local=parts[1],
+                    packets_out=parts[5], packets_in=parts[2], host_in=parts[3], hops=parts[6],
+                    chip_packets=parts[7], chip_hops=parts[8],
+                    learning=_learning(program, steps, C),
+                    max_hops=_max_per_step(S, msg.rr, msg.dist, ix.n),
+                    max_chip_hops=_max_per_step(S, msg.rr, msg.chipd, ix.n),
+                    traffic=traffic, host_traffic=host_traffic)
 
-    # one global index space over the needed populations
+
+def _needed_populations(program: Program) -> list[str]:
+    """Populations whose spikes count: those placed on a core and those that send synapses."""
+    net = program.network
+    pre_pops = {p.pre for p in net.projections.values()}
+    return [p for p in net.populations if p in program.core_of or p in pre_pops]
+
+
+def _neuron_index(program: Program, needed: list[str]) -> _Index:
+    """Global offsets, owning core and 'updated' flag of every neuron of `needed`."""
+    net = program.network
     offset, n_tot = {}, 0
     for p in needed:
         offset[p] = n_tot
         n_tot += net.populations[p].size
-    own = np.full(n_tot, -1, np.int64)  # core of each neuron, -1 = host
-    updated = np.zeros(n_tot, bool)  # neurons whose state is updated each step
+    own = np.full(n_tot, -1, np.int64)
+    updated = np.zeros(n_tot, bool)
     for p in needed:
         if p in program.core_of:
             sl = slice(offset[p], offset[p] + net.populations[p].size)
             own[sl] = np.asarray(program.core_of[p], np.int64)
             updated[sl] = not net.populations[p].is_source
+    return _Index(offset=offset, n=n_tot, own=own, updated=updated)
 
-    # synapses per (pre neuron, destination core)
+
+def _synapse_incidence(program: Program, ix: _Index, C: int) -> sp.csr_matrix:
+    """Synapses per (pre neuron, destination core), duplicates summed."""
     rows, cols = [], []
-    for proj in net.projections.values():
+    for proj in program.network.projections.values():
         if proj.post not in program.core_of or proj.n_synapses == 0:
             continue
-        rows.append(offset[proj.pre] + np.asarray(proj.pre_idx, np.int64))
+        rows.append(ix.offset[proj.pre] + np.asarray(proj.pre_idx, np.int64))
         cols.append(np.asarray(program.core_of[proj.post], np.int64)[proj.post_idx])
     r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    syn = sp.csr_matrix((np.ones(r.size, np.int64), (r, c)), shape=(n_tot, C))
+    syn = sp.csr_matrix((np.ones(r.size, np.int64), (r, c)), shape=(ix.n, C))
     syn.sum_duplicates()
+    return syn
+
+
+def _messages(program: Program, ix: _Index, gx: np.ndarray, gy: np.ndarray,
+              chip: np.ndarray) -> _Messages:
+    """Classify every (neuron, destination core) message as local, packet or host input."""
+    syn = _synapse_incidence(program, ix, gx.shape[0])
     inc = syn.tocoo()  # one entry per (neuron, destination core)
     ir, ic = inc.row.astype(np.int64), inc.col.astype(np.int64)
-    src = own[ir]
+    src = ix.own[ir]
     is_local = src == ic
     is_remote = (src >= 0) & ~is_local
-    is_host = src < 0
-
-    def mat(mask: np.ndarray) -> sp.csr_matrix:
-        """The (neuron, destination core) incidence restricted to `mask`."""
-        return sp.csr_matrix((np.ones(int(mask.sum())), (ir[mask], ic[mask])), shape=(n_tot, C))
-
     rr, rc, rs = ir[is_remote], ic[is_remote], src[is_remote]
-    dist = np.abs(gx[rs] - gx[rc]) + np.abs(gy[rs] - gy[rc])
-    chipd = np.abs(chip[rs] - chip[rc])
-    placed = np.flatnonzero(own >= 0)
-    firing = np.flatnonzero(updated)  # compartments that fire (placed sources only relay)
+    return _Messages(syn=syn, ir=ir, ic=ic, is_local=is_local, is_remote=is_remote,
+                     is_host=src < 0, rr=rr,
+                     dist=np.abs(gx[rs] - gx[rc]) + np.abs(gy[rs] - gy[rc]),
+                     chipd=np.abs(chip[rs] - chip[rc]))
 
-    def per_sender(vals: np.ndarray) -> sp.csr_matrix:
-        """A (neurons, cores) matrix holding each placed neuron's summed `vals` in its own core's column."""
-        v = np.bincount(rr, weights=vals, minlength=n_tot)
-        return sp.csr_matrix((v[placed], (placed, own[placed])), shape=(n_tot, C))
 
+def _incidence(msg: _Messages, mask: np.ndarray, n: int, C: int) -> sp.csr_matrix:
+    """The (neuron, destination core) incidence restricted to `mask`."""
+    return sp.csr_matrix((np.ones(int(mask.sum())), (msg.ir[mask], msg.ic[mask])), shape=(n, C))
+
+
+def _per_sender(msg: _Messages, ix: _Index, vals: np.ndarray, C: int) -> sp.csr_matrix:
+    """A (neurons, cores) matrix holding each placed neuron's summed packet `vals` in its
+    own core's column."""
+    placed = np.flatnonzero(ix.own >= 0)
+    v = np.bincount(msg.rr, weights=vals, minlength=ix.n)
+    return sp.csr_matrix((v[placed], (placed, ix.own[placed])), shape=(ix.n, C))
+
+
+def _spike_matrix(spikes: dict[str, np.ndarray], needed: list[str], steps: int) -> sp.csr_matrix:
+    """(steps, neurons) spikes of the needed populations side by side, as a sparse matrix."""
+    dense = (np.concatenate([np.asarray(spikes[p], bool) for p in needed], axis=1)
+             if needed else np.zeros((steps, 0), bool))
+    return sp.csr_matrix(dense, dtype=np.float64)
+
+
+def _per_step_counts(S: sp.csr_matrix, ix: _Index, msg: _Messages, C: int,
+                     steps: int) -> list[np.ndarray]:
+    """(steps, C) counts, in order: synops, local, packets in, host in, spikes, packets out,
+    hops, chip packets, chip hops; one sparse product for all of them."""
+    firing = np.flatnonzero(ix.updated)  # compartments that fire (placed sources only relay)
+    n = ix.n
     blocks = [
-        syn,  # synops by receiver
-        mat(is_local),  # local deliveries
-        mat(is_remote),  # packets in by receiver
-        mat(is_host),  # host messages by receiver
-        sp.csr_matrix((np.ones(firing.size), (firing, own[firing])), shape=(n_tot, C)),  # spikes
-        per_sender(np.ones(rr.size)),  # packets out
-        per_sender(dist.astype(np.float64)),  # hops
-        per_sender((chipd > 0).astype(np.float64)),  # chip packets
-        per_sender(chipd.astype(np.float64)),  # chip hops
+        msg.syn,  # synops by receiver
+        _incidence(msg, msg.is_local, n, C),  # local deliveries
+        _incidence(msg, msg.is_remote, n, C),  # packets in by receiver
+        _incidence(msg, msg.is_host, n, C),  # host messages by receiver
+        sp.csr_matrix((np.ones(firing.size), (firing, ix.own[firing])), shape=(n, C)),  # spikes
+        _per_sender(msg, ix, np.ones(msg.rr.size), C),  # packets out
+        _per_sender(msg, ix, msg.dist.astype(np.float64), C),  # hops
+        _per_sender(msg, ix, (msg.chipd > 0).astype(np.float64), C),  # chip packets
+        _per_sender(msg, ix, msg.chipd.astype(np.float64), C),  # chip hops
     ]
-    S = sp.csr_matrix(np.concatenate([np.asarray(spikes[p], bool) for p in needed], axis=1)
-                      if needed else np.zeros((steps, 0), bool), dtype=np.float64)
     M = sp.hstack(blocks, format="csr").astype(np.float64)
-    R = np.rint((S @ M).toarray()).astype(np.int64) if n_tot else np.zeros((steps, 9 * C), np.int64)
-    parts = [R[:, k * C:(k + 1) * C] for k in range(len(blocks))]
+    R = np.rint((S @ M).toarray()).astype(np.int64) if n else np.zeros((steps, 9 * C), np.int64)
+    return [R[:, k * C:(k + 1) * C] for k in range(len(blocks))]
 
-    max_hops = _max_per_step(S, rr, dist, n_tot)
-    max_chip = _max_per_step(S, rr, chipd, n_tot)
 
+def _traffic(S: sp.csr_matrix, ix: _Index, msg: _Messages, C: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Messages from core s to core d over the run, and host messages received per core."""
+    placed = np.flatnonzero(ix.own >= 0)
     fired = np.asarray(S.sum(axis=0)).ravel()  # spikes per neuron over the run
-    onehot = sp.csr_matrix((np.ones(placed.size), (own[placed], placed)), shape=(C, n_tot))
-    msgs = mat(is_local | is_remote).multiply(fired[:, None]).tocsr()
+    onehot = sp.csr_matrix((np.ones(placed.size), (ix.own[placed], placed)), shape=(C, ix.n))
+    msgs = _incidence(msg, msg.is_local | msg.is_remote, ix.n, C).multiply(fired[:, None]).tocsr()
     traffic = np.rint((onehot @ msgs).toarray()).astype(np.int64)
-    host_traffic = np.rint(np.asarray(mat(is_host).multiply(fired[:, None]).sum(axis=0)).ravel()).astype(np.int64)
+    host = _incidence(msg, msg.is_host, ix.n, C).multiply(fired[:, None]).sum(axis=0)
+    return traffic, np.rint(np.asarray(host).ravel()).astype(np.int64)
 
+
+def _learning(program: Program, steps: int, C: int) -> np.ndarray:
+    """Synapse updates per step and postsynaptic core: every plastic synapse once per epoch."""
     learning = np.zeros((steps, C), np.int64)
     t1 = np.arange(1, steps + 1)
-    for proj in net.projections.values():
+    for proj in program.network.projections.values():
         if proj.plasticity is None or proj.post not in program.core_of:
             continue
         t_epoch = max(int(proj.plasticity.params.get("t_epoch", 1)), 1)
-        per_core = np.bincount(np.asarray(program.core_of[proj.post], np.int64)[proj.post_idx], minlength=C)
-        learning += (t1 % t_epoch == 0)[:, None] * per_core[None, :]
-
-    neurons = np.bincount(own[updated], minlength=C).astype(np.int64)
-    return Activity(steps=steps, neurons=neurons, spikes=parts[4], synops=parts[0], local=parts[1],
-                    packets_out=parts[5], packets_in=parts[2], host_in=parts[3], hops=parts[6],
-                    chip_packets=parts[7], chip_hops=parts[8], learning=learning,
-                    max_hops=max_hops, max_chip_hops=max_chip, traffic=traffic,
-                    host_traffic=host_traffic)
+        post_core = np.asarray(program.core_of[proj.post], np.int64)[proj.post_idx]
+        learning += (t1 % t_epoch == 0)[:, None] * np.bincount(post_core, minlength=C)[None, :]
+    return learning
