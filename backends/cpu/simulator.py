@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,18 @@ def parse_probe(probe: Probe | str, net: NetworkIR) -> Probe:
                      f"{suggest(probe.target, names)}; allowed: {', '.join(names)}")
 
 
+@dataclass
+class _RunBuffers:
+    """What one `Simulator.run` records into, and the fan-out it delivers through."""
+
+    spikes: dict[str, np.ndarray]  # (steps, size) bool per population
+    sources: dict[str, np.ndarray]  # (steps, size) spikes of each source for this run
+    state_probes: list[Probe]  # u / v probes, recorded every step
+    records: dict[str, np.ndarray]  # (steps, size) per state probe key
+    by_pre: dict[str, list[tuple[Synapses, InputRing, str]]]  # pre -> (synapses, post ring, name)
+    synops: dict[str, np.ndarray]  # (steps,) synaptic ops per projection
+
+
 def default_learner_factory() -> LearnerFactory | None:
     """The learner factory used when a Simulator is given none: the CPU learning engine."""
     return make_learner
@@ -76,19 +89,38 @@ class Simulator:
         self.t = 0
         chosen = net.probes if probes is None else probes
         self.probes = [parse_probe(p, net) for p in chosen]
-        self.neurons: dict[str, LIFState] = {}
-        for pop in net.populations.values():
+        self.neurons = self._build_neurons()
+        if learner_factory is None and any(p.plasticity for p in net.projections.values()):
+            learner_factory = default_learner_factory()
+        self.synapses: dict[str, Synapses] = {}
+        self.learners: dict[str, Any] = {}
+        ring_len = self._build_synapses(learner_factory)
+        if self.fixed:
+            self._bound_inputs()
+        self.rings = {name: InputRing(self.neurons[name].size, ring_len[name])
+                      for name in self.neurons}
+        self.source_overrides: dict[str, np.ndarray] = {}  # set by phases, see below
+        self.paused_learners: dict[str, Any] = {}
+        self._w0: dict[str, np.ndarray] = {}
+        self._lif_params = {name: net.populations[name].lif for name in self.neurons}
+
+    def _build_neurons(self) -> dict[str, LIFState]:
+        """The state of every LIF population; sources must have a source, models must be LIF."""
+        neurons: dict[str, LIFState] = {}
+        for pop in self.network.populations.values():
             if pop.is_source:
                 if pop.source is None:
                     raise BackendError(f"population '{pop.name}': spike source without a source")
                 continue
             if pop.model != "lif" or pop.lif is None:
                 raise BackendError(f"population '{pop.name}': model '{pop.model}' is not supported")
-            self.neurons[pop.name] = LIFState(pop.name, pop.size, pop.lif, self.fixed)
-        if learner_factory is None and any(p.plasticity for p in net.projections.values()):
-            learner_factory = default_learner_factory()
-        self.synapses: dict[str, Synapses] = {}
-        self.learners: dict[str, Any] = {}
+            neurons[pop.name] = LIFState(pop.name, pop.size, pop.lif, self.fixed)
+        return neurons
+
+    def _build_synapses(self, learner_factory: LearnerFactory | None) -> dict[str, int]:
+        """Fill `synapses` and `learners` from the projections; the input ring length each
+        LIF population needs (longest incoming delay + 2)."""
+        net = self.network
         ring_len: dict[str, int] = {name: 1 for name in self.neurons}
         for proj in net.projections.values():
             for end in (proj.pre, proj.post):
@@ -107,14 +139,7 @@ class Simulator:
             ring_len[proj.post] = max(ring_len[proj.post], syn.max_delay + 2)
             if plastic:
                 self.learners[proj.name] = learner_factory(proj, syn, net)
-        if self.fixed:
-            self._bound_inputs()
-        self.rings = {name: InputRing(self.neurons[name].size, ring_len[name])
-                      for name in self.neurons}
-        self.source_overrides: dict[str, np.ndarray] = {}  # set by phases, see below
-        self.paused_learners: dict[str, Any] = {}
-        self._w0: dict[str, np.ndarray] = {}
-        self._lif_params = {name: net.populations[name].lif for name in self.neurons}
+        return ring_len
 
     def _bound_inputs(self) -> None:
         """Tell each population the largest |a_in| its static synapses can ever produce."""
@@ -134,9 +159,24 @@ class Simulator:
         steps = int(steps)
         if steps < 0:
             raise InputError(f"steps: {steps}; allowed: a non-negative number of steps")
-        net, t0 = self.network, self.t
+        t0 = self.t
         wall0 = time.perf_counter()
-        pops = net.populations
+        buf = self._start_run(steps, t0)
+        every = max(1, steps // 100)
+        for i in range(steps):
+            t = t0 + i
+            fired = self._fire(i, t, buf)
+            self._deliver(i, t, fired, buf)
+            if self.learners:
+                self._learn(t, fired)
+            if progress is not None and ((i + 1) % every == 0 or i + 1 == steps):
+                progress(i + 1, steps)
+        self.t = t0 + steps
+        return self._finish_run(buf, t0, steps, time.perf_counter() - wall0)
+
+    def _start_run(self, steps: int, t0: int) -> _RunBuffers:
+        """Recording buffers for `steps` steps, with the sources' spikes already filled in."""
+        net, pops = self.network, self.network.populations
         spikes = {name: np.zeros((steps, p.size), dtype=bool) for name, p in pops.items()}
         sources = {p.name: self.source_overrides.pop(p.name, None)  # phases' replacements
                    for p in net.source_populations}
@@ -146,55 +186,62 @@ class Simulator:
             spikes[name][:] = arr
         vdtype = np.int64 if self.fixed else np.float64
         state_probes = [p for p in self.probes if p.var in ("u", "v")]
-        weight_probes = [p for p in self.probes if p.var == "weights"]
         records = {p.key: np.zeros((steps, pops[p.target].size), dtype=vdtype)
                    for p in state_probes}
-        synops = {name: np.zeros(steps, dtype=np.int64) for name in self.synapses}
-        by_pre: dict[str, list[str]] = {name: [] for name in pops}
+        by_pre: dict[str, list[tuple[Synapses, InputRing, str]]] = {name: [] for name in pops}
         for name, proj in net.projections.items():
-            by_pre[proj.pre].append(name)
-        every = max(1, steps // 100)
-        for i in range(steps):
-            t = t0 + i
-            fired: dict[str, np.ndarray] = {}
-            for name, lif in self.neurons.items():
-                s = lif.step(self.rings[name].take(t))
-                spikes[name][i] = s
-                fired[name] = s
-            for p in state_probes:
-                records[p.key][i] = getattr(self.neurons[p.target], p.var)
-            for name in sources:
-                fired[name] = sources[name][i]
-            for pre, outs in by_pre.items():
-                if not outs:
-                    continue
-                idx = np.flatnonzero(fired[pre])
-                if idx.shape[0] == 0:
-                    continue
-                for pname in outs:
-                    syn = self.synapses[pname]
-                    synops[pname][i] = syn.deliver(idx, t, self.rings[net.projections[pname].post])
-            for pname, learner in self.learners.items():
-                proj = net.projections[pname]
-                mod = getattr(learner, "modulator", None)  # the third factor's spikes
-                if mod is not None:
-                    learner.step(t, fired[proj.pre], fired[proj.post], modulators={mod: fired[mod]})
-                else:
-                    learner.step(t, fired[proj.pre], fired[proj.post])
-            if progress is not None and ((i + 1) % every == 0 or i + 1 == steps):
-                progress(i + 1, steps)
-        self.t = t0 + steps
-        values: dict[str, np.ndarray] = dict(records)
+            by_pre[proj.pre].append((self.synapses[name], self.rings[proj.post], name))
+        by_pre = {pre: outs for pre, outs in by_pre.items() if outs}  # population order kept
+        return _RunBuffers(spikes=spikes, sources=sources, state_probes=state_probes,
+                           records=records, by_pre=by_pre,
+                           synops={name: np.zeros(steps, dtype=np.int64) for name in self.synapses})
+
+    def _fire(self, i: int, t: int, buf: _RunBuffers) -> dict[str, np.ndarray]:
+        """Update every LIF population from its input ring at step t; the step's spikes of
+        neurons and sources by population (state probes record u / v here)."""
+        fired: dict[str, np.ndarray] = {}
+        for name, lif in self.neurons.items():
+            s = lif.step(self.rings[name].take(t))
+            buf.spikes[name][i] = s
+            fired[name] = s
+        for p in buf.state_probes:
+            buf.records[p.key][i] = getattr(self.neurons[p.target], p.var)
+        for name, arr in buf.sources.items():
+            fired[name] = arr[i]
+        return fired
+
+    def _deliver(self, i: int, t: int, fired: dict[str, np.ndarray], buf: _RunBuffers) -> None:
+        """Send the step's spikes through every outgoing projection into the post rings."""
+        for pre, outs in buf.by_pre.items():
+            idx = np.flatnonzero(fired[pre])
+            if idx.shape[0] == 0:
+                continue
+            for syn, ring, pname in outs:
+                buf.synops[pname][i] = syn.deliver(idx, t, ring)
+
+    def _learn(self, t: int, fired: dict[str, np.ndarray]) -> None:
+        """Let each active learner see step t's pre, post (and modulator) spikes."""
+        for pname, learner in self.learners.items():
+            proj = self.network.projections[pname]
+            mod = getattr(learner, "modulator", None)  # the third factor's spikes
+            if mod is not None:
+                learner.step(t, fired[proj.pre], fired[proj.post], modulators={mod: fired[mod]})
+            else:
+                learner.step(t, fired[proj.pre], fired[proj.post])
+
+    def _finish_run(self, buf: _RunBuffers, t0: int, steps: int, wall: float) -> RunResult:
+        """The run's RunResult: probed values (u / v, spikes, final weights) and run metadata."""
+        values: dict[str, np.ndarray] = dict(buf.records)
         for p in self.probes:
             if p.var == "spikes":
-                values[p.key] = spikes[p.target]
-        for p in weight_probes:
-            values[p.key] = self.synapses[p.target].dense()
-        wall = time.perf_counter() - wall0
-        meta = {"precision": net.precision, "t_start": t0, "t_end": self.t,
-                "synops": {k: int(v.sum()) for k, v in synops.items()},
-                "synops_per_step": synops, "ms_per_step": 1e3 * wall / max(steps, 1)}
-        return RunResult(backend="cpu", steps=steps, spikes=spikes, values=values,
+                values[p.key] = buf.spikes[p.target]
+        for p in self.probes:
+            if p.var == "weights":
+                values[p.key] = self.synapses[p.target].dense()
+        meta = {"precision": self.network.precision, "t_start": t0, "t_end": self.t,
+                "synops": {k: int(v.sum()) for k, v in buf.synops.items()},
+                "synops_per_step": buf.synops, "ms_per_step": 1e3 * wall / max(steps, 1)}
+        return RunResult(backend="cpu", steps=steps, spikes=buf.spikes, values=values,
                          wall_s=wall, meta=meta)
 
     # --- phase control (used by runtime/phases.py) ----------------------------------------
