@@ -74,57 +74,31 @@ def _population_ref(ck: Checker, value: Any, path: str, declared: dict[str, str 
 
 def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Population],
                 declared: dict[str, str | None], fixed: bool, seed: int) -> Projection | Any:
+    """One projection: every field checked (all errors reported), then its synapses drawn."""
     n_err = len(ck.errors.items)
     m = ck.mapping(spec, path, PROJ_KEYS, required=("pre", "post"))
     if m is INVALID:
         return INVALID
-    pre = _population_ref(ck, m["pre"], f"{path}.pre", declared, "pre") if "pre" in m else INVALID
-    post = _population_ref(ck, m["post"], f"{path}.post", declared, "post") if "post" in m else INVALID
-    if post is not INVALID and declared[post] == "spike_source":
-        post = ck.error(f"{path}.post", f"'{post}' is a spike_source; synapses must end on "
-                        "a lif population", ", ".join(k for k, v in declared.items() if v == "lif"))
+    pre, post = _ends(ck, m, path, declared)
     n_pre = pops[pre].size if pre in pops else None
     n_post = pops[post].size if post in pops else None
-
     raw_conn = m.get("connectivity", "all_to_all")
     conn = _connectivity(ck, raw_conn, f"{path}.connectivity", n_pre, n_post, fixed)
     is_list = raw_conn == "list" or (isinstance(raw_conn, Mapping) and raw_conn.get("kind") == "list")
-    weight = delay = INVALID
-    if is_list:
-        for key in ("weight", "delay"):
-            if key in m:
-                ck.error(f"{path}.{key}", f"'{key}' is not allowed with list connectivity "
-                         "(the edges file gives it)", "leave it out; put it in the edges file")
-    else:
-        if "weight" not in m:
-            ck.error(path, "missing required key 'weight'",
-                     "a constant | {dist: uniform, low, high} | {file: w.npy}")
-        else:
-            weight = _weight_spec(ck, m["weight"], f"{path}.weight", n_pre, n_post, fixed)
-            if isinstance(weight, dict) and "dataset_mean" in weight:
-                init_weights.check_pre(ck, weight, f"{path}.weight", pops.get(pre))
-        delay = _delay_spec(ck, m.get("delay", 0), f"{path}.delay")
+    weight, delay = _weight_and_delay(ck, m, path, is_list, n_pre, n_post, fixed, pops.get(pre))
     weight_exp = ck.integer(m.get("weight_exp", 0), f"{path}.weight_exp", *WEIGHT_EXP_RANGE)
     nwb = ck.integer(m.get("num_weight_bits", 8), f"{path}.num_weight_bits", *NUM_WEIGHT_BITS_RANGE)
     plasticity = _plasticity(ck, m.get("plasticity"), f"{path}.plasticity")
     if len(ck.errors.items) > n_err or n_pre is None or n_post is None:
         return INVALID
-    if isinstance(conn, dict) and conn["kind"] == "local":
-        if _local_positions(ck, conn, pops[pre], pops[post], f"{path}.connectivity") is INVALID:
-            return INVALID
-    elif not is_list and _too_many_synapses(ck, conn, n_pre, n_post, path) is INVALID:
+    if _check_size(ck, conn, is_list, pops[pre], pops[post], path) is INVALID:
         return INVALID
-
-    # -- all inputs valid: generate the synapses ------------------------------------
     rng = partial(rng_for, seed, "projection", name)  # rng("weight"): this projection's stream
     if is_list:
         pre_idx, post_idx, w, d = conn["pre"], conn["post"], conn["weight"], conn["delay"]
     else:
-        pre_idx, post_idx = _pattern(conn, pops[pre], pops[post], rng)
-        if "dataset_mean" in weight:
-            weight = {**weight, "mean": init_weights.mean_input(pops[pre])}
-        pre_idx, post_idx, w = _weights(weight, pre_idx, post_idx, fixed, plasticity is not None, rng)
-        d = _delays(delay, len(pre_idx), rng)
+        pre_idx, post_idx, w, d = _draw(conn, weight, delay, pops[pre], pops[post], fixed,
+                                        plasticity is not None, rng)
     wpath = f"{path}.connectivity" if is_list else f"{path}.weight"
     if fixed and _check_fixed_weights(ck, w, wpath) is INVALID:
         return INVALID
@@ -134,6 +108,58 @@ def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Po
                       weight=np.ascontiguousarray(w, dtype=np.int32 if fixed else np.float64),
                       delay=np.ascontiguousarray(d, dtype=np.int16),
                       weight_exp=weight_exp, num_weight_bits=nwb, plasticity=plasticity)
+
+
+def _ends(ck: Checker, m: Mapping, path: str, declared: dict[str, str | None]
+          ) -> tuple[str | Any, str | Any]:
+    """The pre and post population names (INVALID where wrong); post must not be a source."""
+    pre = _population_ref(ck, m["pre"], f"{path}.pre", declared, "pre") if "pre" in m else INVALID
+    post = _population_ref(ck, m["post"], f"{path}.post", declared, "post") if "post" in m else INVALID
+    if post is not INVALID and declared[post] == "spike_source":
+        post = ck.error(f"{path}.post", f"'{post}' is a spike_source; synapses must end on "
+                        "a lif population", ", ".join(k for k, v in declared.items() if v == "lif"))
+    return pre, post
+
+
+def _weight_and_delay(ck: Checker, m: Mapping, path: str, is_list: bool, n_pre: int | None,
+                      n_post: int | None, fixed: bool, pre_pop: Population | None
+                      ) -> tuple[dict | Any, dict | Any]:
+    """Normalized weight and delay specs; list connectivity takes both from its edges instead."""
+    if is_list:
+        for key in ("weight", "delay"):
+            if key in m:
+                ck.error(f"{path}.{key}", f"'{key}' is not allowed with list connectivity "
+                         "(the edges file gives it)", "leave it out; put it in the edges file")
+        return INVALID, INVALID
+    weight = INVALID
+    if "weight" not in m:
+        ck.error(path, "missing required key 'weight'",
+                 "a constant | {dist: uniform, low, high} | {file: w.npy}")
+    else:
+        weight = _weight_spec(ck, m["weight"], f"{path}.weight", n_pre, n_post, fixed)
+        if isinstance(weight, dict) and "dataset_mean" in weight:
+            init_weights.check_pre(ck, weight, f"{path}.weight", pre_pop)
+    return weight, _delay_spec(ck, m.get("delay", 0), f"{path}.delay")
+
+
+def _check_size(ck: Checker, conn: dict, is_list: bool, pre: Population, post: Population,
+                path: str) -> Any:
+    """Refuse connectivity that would draw more synapses than can be held (before drawing)."""
+    if conn["kind"] == "local":
+        return _local_positions(ck, conn, pre, post, f"{path}.connectivity")
+    if not is_list:
+        return _too_many_synapses(ck, conn, pre.size, post.size, path)
+    return None
+
+
+def _draw(conn: dict, weight: dict, delay: dict, pre: Population, post: Population, fixed: bool,
+          plastic: bool, rng: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Synapse pattern, weights and delays drawn from this projection's random streams."""
+    pre_idx, post_idx = _pattern(conn, pre, post, rng)
+    if "dataset_mean" in weight:
+        weight = {**weight, "mean": init_weights.mean_input(pre)}
+    pre_idx, post_idx, w = _weights(weight, pre_idx, post_idx, fixed, plastic, rng)
+    return pre_idx, post_idx, w, _delays(delay, len(pre_idx), rng)
 
 
 def _too_many_synapses(ck: Checker, conn: dict, n_pre: int, n_post: int, path: str) -> Any:
@@ -171,18 +197,43 @@ def _connectivity(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: 
                      CONNECTIVITY_KINDS, "connectivity")
     if kind is INVALID:
         return INVALID
-    if kind in ("all_to_all", "one_to_one"):
-        ck.mapping(spec, path, ("kind",))
-        if kind == "one_to_one" and n_pre is not None and n_post is not None and n_pre != n_post:
-            return ck.error(path, f"one_to_one needs equal sizes; found pre size {n_pre}, "
-                            f"post size {n_post}", "all_to_all | {kind: random, p} for unequal sizes")
-        return {"kind": kind}
-    if kind == "random":
-        m = ck.mapping(spec, path, ("kind", "p"), required=("p",))
-        p = ck.number(m["p"], f"{path}.p", 0.0, 1.0) if "p" in m else INVALID
-        return INVALID if p is INVALID else {"kind": "random", "p": float(p)}
-    if kind == "local":
-        return _local(ck, spec, path)
+    return _CONNECTIVITY[kind](ck, spec, path, n_pre, n_post, fixed)
+
+
+def _all_to_all(ck: Checker, spec: Mapping, path: str, n_pre: int | None, n_post: int | None,
+                fixed: bool) -> dict | Any:
+    """{kind: all_to_all}: every pre neuron to every post neuron."""
+    ck.mapping(spec, path, ("kind",))
+    return {"kind": "all_to_all"}
+
+
+def _one_to_one(ck: Checker, spec: Mapping, path: str, n_pre: int | None, n_post: int | None,
+                fixed: bool) -> dict | Any:
+    """{kind: one_to_one}: neuron i to neuron i; both populations of one size."""
+    ck.mapping(spec, path, ("kind",))
+    if n_pre is not None and n_post is not None and n_pre != n_post:
+        return ck.error(path, f"one_to_one needs equal sizes; found pre size {n_pre}, "
+                        f"post size {n_post}", "all_to_all | {kind: random, p} for unequal sizes")
+    return {"kind": "one_to_one"}
+
+
+def _random(ck: Checker, spec: Mapping, path: str, n_pre: int | None, n_post: int | None,
+            fixed: bool) -> dict | Any:
+    """{kind: random, p}: each (pre, post) pair connected with probability p."""
+    m = ck.mapping(spec, path, ("kind", "p"), required=("p",))
+    p = ck.number(m["p"], f"{path}.p", 0.0, 1.0) if "p" in m else INVALID
+    return INVALID if p is INVALID else {"kind": "random", "p": float(p)}
+
+
+def _local_kind(ck: Checker, spec: Mapping, path: str, n_pre: int | None, n_post: int | None,
+                fixed: bool) -> dict | Any:
+    """{kind: local, radius, wrap?}: see `_local`."""
+    return _local(ck, spec, path)
+
+
+def _edge_list(ck: Checker, spec: Mapping, path: str, n_pre: int | None, n_post: int | None,
+               fixed: bool) -> dict | Any:
+    """{kind: list, file: edges.npz | data: {...}}: explicit edges, one entry per synapse."""
     m = ck.mapping(spec, path, ("kind", "file", "data"))
     if ("file" in m) == ("data" in m):
         return ck.error(path, "give the edges either as 'file' (.npz) or as 'data'",
@@ -198,6 +249,12 @@ def _connectivity(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: 
     if edges is INVALID:
         return INVALID
     return _edges(ck, edges, epath, n_pre, n_post, fixed)
+
+
+# connectivity kind -> its checker; each returns the normalized spec or INVALID
+_CONNECTIVITY = {"all_to_all": _all_to_all, "one_to_one": _one_to_one, "random": _random,
+                 "local": _local_kind, "list": _edge_list}
+assert set(_CONNECTIVITY) == set(CONNECTIVITY_KINDS)
 
 
 LOCAL_ALLOWED = "{kind: local, radius: r[, wrap: [L1, L2, ...]]} (pre and post with positions)"
@@ -263,6 +320,23 @@ def _edges(ck: Checker, edges: Mapping, path: str, n_pre: int | None, n_post: in
            fixed: bool) -> dict | Any:
     """Check and sort explicit edge arrays (one entry per synapse)."""
     n_err = len(ck.errors.items)
+    arrs = _edge_arrays(ck, edges, path)
+    if arrs is INVALID or len(ck.errors.items) > n_err:
+        return INVALID
+    lengths = {k: len(a) for k, a in arrs.items()}
+    if len(set(lengths.values())) > 1:
+        return ck.error(path, "edge arrays have unequal lengths: "
+                        + ", ".join(f"{k}={n}" for k, n in lengths.items()), "equal lengths")
+    _check_edge_indices(ck, arrs, path, n_pre, n_post)
+    _check_edge_weights(ck, arrs["weight"], path, fixed)
+    _check_edge_delays(ck, arrs.get("delay"), path)
+    if len(ck.errors.items) > n_err or n_post is None:
+        return INVALID
+    return _sorted_edges(ck, arrs, path, n_post)
+
+
+def _edge_arrays(ck: Checker, edges: Mapping, path: str) -> dict[str, np.ndarray] | Any:
+    """The 1-D edge arrays by name; unknown names and missing pre/post/weight are errors."""
     for key in edges:
         if key not in EDGE_ARRAYS:
             ck.error(path, f"unknown edge array '{key}'{suggest(str(key), EDGE_ARRAYS)}",
@@ -273,41 +347,50 @@ def _edges(ck: Checker, edges: Mapping, path: str, n_pre: int | None, n_post: in
                         "arrays pre, post, weight and optionally delay")
     arrs: dict[str, np.ndarray] = {}
     for key in EDGE_ARRAYS:
-        if key in edges:
-            a = as_array(ck, edges[key], path)
-            if a is not INVALID and a.ndim != 1:
-                a = ck.error(path, f"edge array '{key}' has shape {a.shape}; expected 1-D",
-                             "one entry per synapse")
-            if a is not INVALID:
-                arrs[key] = a
-    if len(ck.errors.items) > n_err:
-        return INVALID
-    lengths = {k: len(a) for k, a in arrs.items()}
-    if len(set(lengths.values())) > 1:
-        return ck.error(path, "edge arrays have unequal lengths: "
-                        + ", ".join(f"{k}={n}" for k, n in lengths.items()), "equal lengths")
-    for key, hi, nname in (("pre", n_pre, "pre"), ("post", n_post, "post")):
+        if key not in edges:
+            continue
+        a = as_array(ck, edges[key], path)
+        if a is not INVALID and a.ndim != 1:
+            a = ck.error(path, f"edge array '{key}' has shape {a.shape}; expected 1-D",
+                         "one entry per synapse")
+        if a is not INVALID:
+            arrs[key] = a
+    return arrs
+
+
+def _check_edge_indices(ck: Checker, arrs: dict[str, np.ndarray], path: str,
+                        n_pre: int | None, n_post: int | None) -> None:
+    """pre and post hold integer neuron indices inside their populations."""
+    for key, hi in (("pre", n_pre), ("post", n_post)):
         a = arrs[key]
         if a.size and a.dtype.kind not in "iu":
             ck.error(path, f"edge array '{key}' has dtype {a.dtype}; expected integers",
                      "integer neuron indices")
         elif a.size and hi is not None and (a.min() < 0 or a.max() >= hi):
             bad = int(a[(a < 0) | (a >= hi)][0])
-            ck.error(path, f"edge array '{key}' has index {bad} out of range for {nname} "
+            ck.error(path, f"edge array '{key}' has index {bad} out of range for {key} "
                      f"population of size {hi}", f"indices in [0, {hi - 1}]")
-    w = arrs["weight"]
+
+
+def _check_edge_weights(ck: Checker, w: np.ndarray, path: str, fixed: bool) -> None:
+    """Weights are finite numbers, integers in fixed precision."""
     if w.dtype.kind not in "iuf" or (w.dtype.kind == "f" and not np.isfinite(w).all()):
         ck.error(path, f"edge array 'weight' has dtype {w.dtype} or non-finite values",
                  "finite numbers")
     elif fixed and w.dtype.kind == "f" and not (w == np.round(w)).all():
         ck.error(path, "edge array 'weight' has non-integer values in fixed precision",
                  WEIGHT_RANGES)
-    d = arrs.get("delay")
+
+
+def _check_edge_delays(ck: Checker, d: np.ndarray | None, path: str) -> None:
+    """Delays, if given, are integers in [0, MAX_DELAY]."""
     if d is not None and d.size and (d.dtype.kind not in "iu" or d.min() < 0 or d.max() > MAX_DELAY):
         ck.error(path, f"edge array 'delay' must hold integers in [0, {MAX_DELAY}]; found "
                  f"dtype {d.dtype}, range [{d.min()}, {d.max()}]", f"integers in [0, {MAX_DELAY}]")
-    if len(ck.errors.items) > n_err or n_post is None:
-        return INVALID
+
+
+def _sorted_edges(ck: Checker, arrs: dict[str, np.ndarray], path: str, n_post: int) -> dict | Any:
+    """The edges in synapse order (by post, then pre); a (pre, post) pair given twice is an error."""
     pre, post = arrs["pre"].astype(np.int32), arrs["post"].astype(np.int32)
     order = synapses.sort_order(pre, post, n_post)
     pre, post = pre[order], post[order]
@@ -316,8 +399,9 @@ def _edges(ck: Checker, edges: Mapping, path: str, n_pre: int | None, n_post: in
         i = dup[0]
         return ck.error(path, f"{dup.size} duplicate synapse(s), e.g. (pre, post) = "
                         f"({pre[i]}, {post[i]})", "each (pre, post) pair at most once")
+    d = arrs.get("delay")
     delay = d[order] if d is not None else np.zeros(len(pre), dtype=np.int16)
-    return {"kind": "list", "pre": pre, "post": post, "weight": w[order], "delay": delay}
+    return {"kind": "list", "pre": pre, "post": post, "weight": arrs["weight"][order], "delay": delay}
 
 
 def _weight_spec(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: int | None,
@@ -335,36 +419,47 @@ def _weight_spec(ck: Checker, spec: Any, path: str, n_pre: int | None, n_post: i
     if init_weights.is_dataset_mean(spec):
         return init_weights.parse(ck, spec, path, fixed, _weight_value)
     if "dist" in spec:
-        m = ck.mapping(spec, path, ("dist", "low", "high"), required=("low", "high"))
-        dist = ck.choice(m["dist"], f"{path}.dist", ("uniform",), "weight distribution")
-        low = _weight_value(ck, m["low"], f"{path}.low", fixed) if "low" in m else INVALID
-        high = _weight_value(ck, m["high"], f"{path}.high", fixed) if "high" in m else INVALID
-        if any(v is INVALID for v in (dist, low, high)):
-            return INVALID
-        if low > high:
-            return ck.error(path, f"found low {low} > high {high}", "low <= high")
-        if fixed and high <= 0 and low < -255:
-            return ck.error(f"{path}.low", f"found {low} with high {high} <= 0: all weights are "
-                            "inhibitory and Lava would clip them to -255", WEIGHT_RANGES)
-        return {"dist": dist, "low": low, "high": high}
+        return _weight_dist(ck, spec, path, fixed)
     if "file" in spec or "data" in spec:
-        m = ck.mapping(spec, path, ("file", "data"))
-        arr = array_field(ck, m, path, "weight matrix")
-        if arr is INVALID:
-            return INVALID
-        where = f"{path}.file" if "file" in m else path
-        if arr.ndim != 2 or (n_pre is not None and n_post is not None
-                             and arr.shape != (n_post, n_pre)):
-            want = f"{(n_post, n_pre)}" if n_pre is not None and n_post is not None else "(post, pre)"
-            return ck.error(where, f"found weight matrix of shape {arr.shape}; expected "
-                            f"(post, pre) = {want}", f"an array of shape {want}")
-        if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and not np.isfinite(arr).all()):
-            return ck.error(where, f"found weight matrix of dtype {arr.dtype} (or non-finite values)",
-                            "finite numbers")
-        if fixed and arr.dtype.kind == "f" and not (arr == np.round(arr)).all():
-            return ck.error(where, "found non-integer weights in fixed precision", WEIGHT_RANGES)
-        return {"array": arr}
+        return _weight_matrix(ck, spec, path, n_pre, n_post, fixed)
     return ck.error(path, f"found {show(spec)}; expected a weight", allowed)
+
+
+def _weight_dist(ck: Checker, spec: Mapping, path: str, fixed: bool) -> dict | Any:
+    """{dist: uniform, low, high}: weights drawn uniformly (integers in fixed precision)."""
+    m = ck.mapping(spec, path, ("dist", "low", "high"), required=("low", "high"))
+    dist = ck.choice(m["dist"], f"{path}.dist", ("uniform",), "weight distribution")
+    low = _weight_value(ck, m["low"], f"{path}.low", fixed) if "low" in m else INVALID
+    high = _weight_value(ck, m["high"], f"{path}.high", fixed) if "high" in m else INVALID
+    if any(v is INVALID for v in (dist, low, high)):
+        return INVALID
+    if low > high:
+        return ck.error(path, f"found low {low} > high {high}", "low <= high")
+    if fixed and high <= 0 and low < -255:
+        return ck.error(f"{path}.low", f"found {low} with high {high} <= 0: all weights are "
+                        "inhibitory and Lava would clip them to -255", WEIGHT_RANGES)
+    return {"dist": dist, "low": low, "high": high}
+
+
+def _weight_matrix(ck: Checker, spec: Mapping, path: str, n_pre: int | None, n_post: int | None,
+                   fixed: bool) -> dict | Any:
+    """{file: w.npy} or {data: array}: a (post, pre) matrix of finite weights."""
+    m = ck.mapping(spec, path, ("file", "data"))
+    arr = array_field(ck, m, path, "weight matrix")
+    if arr is INVALID:
+        return INVALID
+    where = f"{path}.file" if "file" in m else path
+    if arr.ndim != 2 or (n_pre is not None and n_post is not None
+                         and arr.shape != (n_post, n_pre)):
+        want = f"{(n_post, n_pre)}" if n_pre is not None and n_post is not None else "(post, pre)"
+        return ck.error(where, f"found weight matrix of shape {arr.shape}; expected "
+                        f"(post, pre) = {want}", f"an array of shape {want}")
+    if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and not np.isfinite(arr).all()):
+        return ck.error(where, f"found weight matrix of dtype {arr.dtype} (or non-finite values)",
+                        "finite numbers")
+    if fixed and arr.dtype.kind == "f" and not (arr == np.round(arr)).all():
+        return ck.error(where, "found non-integer weights in fixed precision", WEIGHT_RANGES)
+    return {"array": arr}
 
 
 def _weight_value(ck: Checker, value: Any, path: str, fixed: bool) -> float | int | Any:
