@@ -124,7 +124,15 @@ def _existing_ancestor(folder: Path, path: str | os.PathLike, allowed: str) -> P
 def destination(path: str | os.PathLike) -> Path:
     """The file a write to `path` replaces: `path`, or the target of a symbolic link."""
     given = Path(os.fspath(path))
-    return Path(os.path.realpath(given)) if given.is_symlink() else given
+    try:
+        link = stat.S_ISLNK(os.lstat(given).st_mode)
+    except FileNotFoundError:
+        link = False
+    except OSError as exc:  # e.g. a name too long, a loop, a component that is a file
+        if exc.errno == errno.ENOTDIR:
+            return given
+        raise _os_refusal(given, exc) from exc
+    return Path(os.path.realpath(given)) if link else given
 
 
 def check_writable(path: str | os.PathLike, *, make_parents: bool = True) -> None:

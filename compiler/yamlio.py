@@ -14,7 +14,9 @@ constructed from the same tree.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +222,13 @@ def parse_yaml(text: str, file: str | None = None) -> tuple[Any, dict[str, Locat
 def load_yaml(path: str | Path) -> tuple[Any, dict[str, Location]]:
     """Read and parse a YAML file; a missing, unreadable or non-UTF-8 file raises InputError."""
     p = Path(path)
+    try:
+        special = not stat.S_ISREG(os.stat(p).st_mode)  # a folder, FIFO or device: may block
+    except OSError:
+        special = False  # reported by the read below
+    if special:
+        raise InputError(Diagnostic(f"{p} is not a regular file", file=str(path),
+                                    allowed="a YAML file"))
     try:
         raw = p.read_bytes()
     except FileNotFoundError:

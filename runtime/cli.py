@@ -175,6 +175,8 @@ def _input_path(text: str, suffixes: tuple[str, ...], allowed: str) -> Path:
         raise InputError(f"{path}: file not found; allowed: {allowed}")
     if path.is_dir():
         raise InputError(f"{path}: is a directory; allowed: {allowed}")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise InputError(f"{path}: not a regular file; allowed: {allowed}")
     if path.suffix not in suffixes:
         raise InputError(f"{path}: unknown file type '{path.suffix}'; allowed: {allowed}")
     if not os.access(path, os.R_OK):
@@ -199,7 +201,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     _check_partitioner(args.partitioner)
     src = _input_path(args.network, NETWORK_SUFFIXES,
                       "a network file (.yaml, .yml) or a NIR graph (.nir)")
-    out = Path(args.output) if args.output else src.with_suffix(".snnc")
+    out = Path(args.output) if args.output is not None else src.with_suffix(".snnc")
     # the summary lists the compiler's warnings: print only the others on stderr
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -246,7 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = _backend_options(args)
     src = _input_path(args.network, RUNNABLE_SUFFIXES,
                       "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)")
-    out = Path(args.output) if args.output else Path(f"{src.stem}_results.npz")
+    out = Path(args.output) if args.output is not None else Path(f"{src.stem}_results.npz")
     bar = _progress(args)
     try:
         result = run(src, backend=args.backend, steps=args.steps, output=out, probes=args.probes,

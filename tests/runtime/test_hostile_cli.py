@@ -347,3 +347,35 @@ def test_run_prints_each_warning_once(tmp_path):
     r = snnc("run", str(TWO_LAYER), "--steps", "5", "-o", str(tmp_path / "r.npz"))
     assert r.returncode == 0
     assert sorted(ROUNDING.findall(r.stderr)) == ["hid_out", "inp_hid"]
+
+
+# ---- inputs and outputs that are not plain files --------------------------------------------
+
+def test_fifo_network_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "net.yaml"
+    os.mkfifo(fifo)
+    r = snnc("run", str(fifo), "-o", str(tmp_path / "r.npz"), timeout=60)
+    assert r.returncode == 2 and f"{fifo}: not a regular file" in r.stderr, r.stderr
+
+
+def test_fifo_yaml_through_the_api_is_refused(tmp_path):
+    from compiler.errors import InputError
+    from compiler.yamlio import load_yaml
+
+    fifo = tmp_path / "target.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is not a regular file"):
+        load_yaml(fifo)
+
+
+def test_output_name_too_long_is_bad_input(tmp_path):
+    out = tmp_path / ("a" * 300 + ".npz")
+    r = snnc("run", str(TWO_LAYER), "-q", "-o", str(out))
+    assert r.returncode == 2 and "File name too long" in r.stderr, r.stderr
+    assert "internal error" not in r.stderr
+
+
+def test_empty_output_path_is_refused(tmp_path):
+    r = snnc("run", str(TWO_LAYER), "-q", "-o", "", cwd=tmp_path)
+    assert r.returncode == 2 and "cannot write here" in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
