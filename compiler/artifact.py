@@ -26,7 +26,7 @@ import numpy as np
 from . import archives, artifact_checks, budget
 from .errors import Diagnostic, InputError, Location
 from .fileio import check_writable, write_atomic
-from .ir import NetworkIR
+from .ir import NetworkIR, unchecked
 from .program import Core, Program
 from .target import CoreLimits, Target
 
@@ -307,7 +307,8 @@ def load_program(path: str | os.PathLike) -> Program:
             NotImplementedError, RuntimeError) as exc:
         raise _bad(path, f"not a zip archive, or truncated or corrupted ({exc})") from None
     try:
-        program = decode(manifest, widen(arrays, manifest.get("narrowed", {})))
+        with unchecked():  # check_program below validates every field, naming the member
+            program = decode(manifest, widen(arrays, manifest.get("narrowed", {})))
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, InputError,
             RecursionError, OverflowError) as exc:
         raise _bad(path, f"manifest is incomplete or inconsistent ({type(exc).__name__}: {exc})") from None
