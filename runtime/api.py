@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from collections.abc import Callable
@@ -63,12 +62,6 @@ def parse_probes(program: Program, names: list[str] | None) -> list[Probe]:
     return probes
 
 
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    """Whether `fn` takes keyword `name` (directly or through **kwargs)."""
-    params = inspect.signature(fn).parameters
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 def run(
     network: Any,
     backend: str = "cpu",
@@ -104,11 +97,10 @@ def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
         raise InputError(f"steps: {n_steps}; allowed: a positive number of steps")
     chosen = parse_probes(program, probes)
     check_run(program, steps, chosen)  # recordings within the memory budget
-    module = get_backend(backend)
-    if progress is not None and _accepts(module.run, "progress"):
-        options["progress"] = progress
+    engine = get_backend(backend)
+    engine.check(program, options)  # what the backend cannot run, before it starts
     t0 = time.perf_counter()
-    result = module.run(program, n_steps, chosen, **options)
+    result = engine.run(program, n_steps, chosen, progress=progress, **options)
     result.wall_s = result.wall_s or time.perf_counter() - t0
     result.meta.setdefault("program", program)
     add_synapse_lists(result.values, program.network.projections)
@@ -125,7 +117,7 @@ def _run_phases(program: Program, backend: str, steps: int | None, output: Any,
     if steps is not None:
         raise InputError(f"steps: {steps}; a network with phases runs its phases "
                          "(set their samples/steps in the file); allowed: no --steps")
-    get_backend(backend)  # InputError for an unknown backend name
+    get_backend(backend)  # InputError for an unknown backend name, before the probes
     result = run_phases(program, backend, parse_probes(program, probes), progress=progress,
                         **options)
     result.meta.setdefault("program", program)

@@ -17,11 +17,11 @@ from compiler.errors import Diagnostic, InputError, Location
 from compiler.frontend.checks import is_int
 from compiler.ir import DATASET_KIND, NetworkIR, Phase, Probe
 from compiler.program import Program
+from compiler.schedule import CHUNK_STEPS  # steps a backend simulates per call in phases
 
 SPIKE = 1  # bytes per recorded spike flag (bool)
 STATE = 8  # bytes per recorded v or u value (int64 | float64)
 RESULT_SYNAPSE = 16  # per synapse in the results: pre, post (int32) and weight (8 bytes)
-CHUNK_STEPS = 20000  # steps the cpu backend simulates per call in phases (runtime/phases.py)
 
 
 def _steps_value(steps: Any, net: NetworkIR, given: bool) -> int:

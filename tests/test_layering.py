@@ -129,3 +129,25 @@ def test_cycle_finder_sees_lazy_and_relative_imports():
     assert "compiler.plasticity.registry" in graph["compiler.plasticity.rules"]
     assert _cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b"]] or _cycles(
         {"a": {"b"}, "b": {"a"}}) == [["b", "a"]]
+
+
+def test_runtime_reaches_backends_only_through_the_contract():
+    """runtime/ imports `backends` (get_backend, the contract) and `backends.result`, never a
+    backend package: a new backend plugs in with a registry entry, not a runtime edit."""
+    allowed = {"backends", "backends.contract", "backends.result"}
+    found = [(f, m) for f, m in _imports("runtime", relative=True)
+             if m.split(".")[0] == "backends"]
+    assert found  # the check is not vacuous
+    assert [(f, m) for f, m in found if m not in allowed] == []
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """`from x import _name` across modules: what another module needs is public."""
+    bad = []
+    for package in ("backends", "runtime"):
+        for path in (ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            bad += [(str(path.relative_to(ROOT)), a.name) for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")]
+    assert bad == []

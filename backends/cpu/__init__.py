@@ -1,4 +1,8 @@
-"""The CPU backend: an event-driven numpy simulator, bit-exact to Lava's fixed_pt models."""
+"""The CPU backend: an event-driven numpy simulator, bit-exact to Lava's fixed_pt models.
+
+`run` runs steps from rest, `phases.run_phases` a network's phases; `backend.BACKEND` is both
+as a `backends.contract.Backend`.
+"""
 
 from __future__ import annotations
 

@@ -4,18 +4,16 @@
 child process (`backends.lava.worker`), which runs under a watchdog because Lava hangs
 forever when a process model raises. What this backend cannot run is refused before the
 worker starts (`capabilities.check_program`), and no process or file of a run outlives it
-(`runner`). Phased runs (train / label / test): `backends.lava.phases.run_phased`, driven
-by runtime/phases.py.
+(`runner`). Phased runs (train / label / test): `backends.lava.timeline.run_phases` over
+`backends.lava.phases.run_phased`; `backends.lava.backend.BACKEND` is the backend as a
+`backends.contract.Backend`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import time
 from typing import Any
-
-import numpy as np
 
 from backends.result import RunResult
 from compiler.errors import BackendError
@@ -24,6 +22,7 @@ from compiler.program import Program
 from compiler.sources import source_spikes
 
 from .capabilities import UnsupportedError, check_program, check_timeout
+from .job import assemble, default_learning, without_synapses
 from .plan import GRANULARITIES, LavaPlan, make_plan
 
 __all__ = ["run", "default_timeout", "GRANULARITIES", "lower_projection", "check_program",
@@ -65,16 +64,6 @@ def default_timeout(plan: LavaPlan, steps: int) -> float:
     return 60.0 + build + 3.0 * steps * per_step
 
 
-def _default_learning(program: Program, options: dict[str, Any]) -> None:
-    """Plastic projections: use snnc's rule lowering (backends/lava/learning.py) by default."""
-    if not any(p.plasticity is not None for p in program.network.projections.values()):
-        return
-    from .learning import LearningFactory, proc_model_map
-
-    options["learning_rule_factory"] = LearningFactory(program.network.seed)
-    options.setdefault("proc_model_map", proc_model_map)
-
-
 def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
         granularity: str = "grouped", timeout_s: float | None = None, **options: Any) -> RunResult:
     """Run `program` for `steps` steps on Lava; spikes of every population plus the probes.
@@ -101,12 +90,12 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes),
                      check=False)
     if options.get("learning_rule_factory") is None:
-        _default_learning(program, options)
+        default_learning(program, options)
     sources = {p.name: source_spikes(p, steps, net.seed) for p in net.source_populations}
     job = {"plan": plan, "steps": int(steps), "sources": sources,
            "populations": net.populations,
            # the plan's blocks carry the synapses; the worker needs only names and plasticity
-           "projections": {k: _without_synapses(p) for k, p in net.projections.items()},
+           "projections": {k: without_synapses(p) for k, p in net.projections.items()},
            "record_vu": record_vu, "weight_probes": weight_probes,
            "options": {k: v for k, v in options.items() if k != "progress"}}
     if limit is None:
@@ -115,57 +104,9 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
 
     with LavaRun() as lava_run:
         out = lava_run.run(job, limit)
-        result = _assemble(program, plan, steps, probes, sources, out)
+        result = assemble(program, plan, steps, probes, sources, out)
     result.wall_s = time.perf_counter() - t0
     result.meta.update(granularity=granularity, processes=plan.n_processes,
                        timeout_s=limit, **{f"lava_{k}": v for k, v in out["timing"].items()},
                        synapse_kinds={k: b.kind for k, b in plan.blocks.items()})
     return result
-
-
-def _without_synapses(proj: Any) -> Any:
-    empty = np.zeros(0, dtype=np.int32)
-    return dataclasses.replace(proj, pre_idx=empty, post_idx=empty, weight=empty[:0].astype(
-        proj.weight.dtype), delay=empty.astype(np.int16))
-
-
-def _assemble(program: Program, plan: LavaPlan, steps: int, probes: list[Probe],
-              sources: dict[str, np.ndarray], out: dict[str, Any]) -> RunResult:
-    """Put the per-process recordings back into per-population arrays (CPU backend layout)."""
-    net = program.network
-    fixed = net.precision == "fixed"
-    vdtype = np.int64 if fixed else np.float64
-    res = RunResult(backend="lava", steps=steps)
-    records = {key: np.load(path) for key, path in out["records"].items()}
-    want = {p.key for p in probes}
-    for pop in net.populations.values():
-        if pop.is_source:
-            res.spikes[pop.name] = np.asarray(sources[pop.name], dtype=bool)
-            continue
-        spikes = np.zeros((steps, pop.size), dtype=bool)
-        state = {var: np.zeros((steps, pop.size), dtype=vdtype) for var in ("v", "u")
-                 if f"{pop.name}.{var}" in want}  # only what was probed: runs can be long
-        for g in plan.groups_of(pop.name):
-            rec = records[g.key]
-            spikes[:, g.index] = rec[0] != 0
-            if rec.shape[0] == 3:
-                for row, var in ((1, "v"), (2, "u")):
-                    if var in state:
-                        state[var][:, g.index] = rec[row]
-        res.spikes[pop.name] = spikes
-        for var, arr in state.items():
-            res.values[f"{pop.name}.{var}"] = arr
-    for p in probes:
-        if p.var == "spikes":
-            res.values[p.key] = res.spikes[p.target]
-        elif p.var == "weights":
-            proj = net.projections[p.target]
-            n_post, n_pre = net.populations[proj.post].size, net.populations[proj.pre].size
-            w = np.zeros((n_post, n_pre), dtype=vdtype)
-            for key, block_w in out["weights"].get(p.target, []):
-                b = plan.blocks[key]
-                rows = plan.groups[b.post_group].index
-                cols = plan.groups[b.pre_group].index
-                w[np.ix_(rows, cols)] = np.asarray(block_w)
-            res.values[p.key] = w
-    return res

@@ -217,14 +217,9 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
     and the final weights of the `<proj>.weights` probes; `meta["phase_run_s"]` holds the
     wall time of each phase's `run()`.
     """
-    from . import (
-        _assemble,
-        _default_learning,
-        _without_synapses,
-        default_timeout,
-        require_lava,
-    )
+    from . import default_timeout, require_lava
     from .capabilities import check_program, check_timeout
+    from .job import assemble, default_learning, without_synapses
     from .plan import make_plan
     from .runner import LavaRun
 
@@ -242,7 +237,7 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
     plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes) | scaled,
                      check=False)
     if options.get("learning_rule_factory") is None:
-        _default_learning(program, options)
+        default_learning(program, options)
     options["proc_model_map"] = PhasedModelMap(options.get("proc_model_map"))
     schedules = build_schedules(program, plan, phases, steps)
     for name, pop in net.populations.items():
@@ -251,7 +246,7 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
         if pop.is_source and sources[name].shape != (total, pop.size):
             raise BackendError(f"run_phased: spikes of '{name}' must be ({total}, {pop.size})")
     job = {"plan": plan, "steps": total, "sources": sources, "populations": net.populations,
-           "projections": {k: _without_synapses(p) for k, p in net.projections.items()},
+           "projections": {k: without_synapses(p) for k, p in net.projections.items()},
            "record_vu": record_vu, "weight_probes": weight_probes,
            "options": {k: v for k, v in options.items() if k != "progress"},
            "runs": [int(n) for n in steps], "schedules": schedules}
@@ -259,7 +254,7 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
         limit = default_timeout(plan, total) + 5.0 * len(steps)
     with LavaRun() as lava_run:
         out = lava_run.run(job, limit)
-        result = _assemble(program, plan, total, probes, sources, out)
+        result = assemble(program, plan, total, probes, sources, out)
     if progress is not None:
         progress(total, total)
     result.wall_s = time.perf_counter() - t0

@@ -181,7 +181,7 @@ if sys.argv[1] == "job":  # while the job is written, before the worker may read
     dump = runner.pickle.dump
     runner.pickle.dump = lambda *a, **k: (dump(*a, **k), stall())
 else:  # after the worker finished, while its recordings are read
-    bl._assemble = stall
+    bl.assemble = stall
 from runtime import api
 api.run("examples/two_layer.yaml", backend="lava", steps=20)
 """

@@ -10,6 +10,7 @@ import pytest
 from lava_nets import lif_pop, program_of, projection, source_pop, two_layer
 
 import backends.lava as bl
+from backends.lava.job import default_learning
 from backends.lava.plan import make_plan
 from compiler.errors import BackendError
 from compiler.ir import NetworkIR, Plasticity
@@ -101,7 +102,7 @@ def test_plasticity_and_non_integer_params_fail_fast(monkeypatch):
     net = two_layer()
     net.projections["inp_hid"].plasticity = Plasticity("stdp", {"a_plus": 4})
     options: dict = {}
-    bl._default_learning(program_of(net), options)  # plastic -> snnc's learning lowering
+    default_learning(program_of(net), options)  # plastic -> snnc's learning lowering
     assert type(options["learning_rule_factory"]).__name__ == "LearningFactory"
     assert callable(options["proc_model_map"])
     net = two_layer()

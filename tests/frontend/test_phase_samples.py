@@ -9,6 +9,7 @@ import pytest
 from phase_nets import RELAY, _load, _program
 
 import runtime.phases as rp
+from compiler import schedule
 from compiler.artifact import load_program, save_program
 from compiler.datasets import encode, epoch_order, epoch_rng
 from compiler.errors import InputError
@@ -53,7 +54,7 @@ def test_a_phase_shows_samples_for_its_own_present_and_rest():
         np.testing.assert_array_equal(res[f"{phase}.out.counts"], want, err_msg=phase)
     # 3 steps at p <= 0.5 spike less than 11: the lengths really differ
     assert res["b.out.counts"].sum() / 3 < res["c.out.counts"].sum()
-    assert rp.shown_dataset(net, net.phases[0]) is net.populations["inp"].source.dataset
+    assert schedule.shown_dataset(net, net.phases[0]) is net.populations["inp"].source.dataset
 
 
 def test_phase_timing_survives_the_artifact(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from phase_nets import RELAY, _load, _program
 
 import runtime.phases as rp
+from compiler import schedule
 from compiler.datasets import encode, epoch_order, epoch_rng
 from compiler.errors import InputError
 from runtime import readout as ro
@@ -41,7 +42,7 @@ def _expected_counts(net, phase: str, split: str, epochs: int, shuffle: bool, co
 
 
 def test_phases_count_spikes_per_sample_and_apply_overrides(monkeypatch):
-    monkeypatch.setattr(rp, "CHUNK_STEPS", 17)  # 2 samples per simulator call: chunking is exercised
+    monkeypatch.setattr(schedule, "CHUNK_STEPS", 17)  # 2 samples per simulator call: chunking is exercised
     program = _program(RELAY + PHASES)
     net = program.network
     res = rp.run_phases(program)
@@ -74,7 +75,7 @@ def test_phases_count_spikes_per_sample_and_apply_overrides(monkeypatch):
 def test_phases_are_deterministic_and_backend_independent_of_chunking(monkeypatch):
     program = _program(RELAY + PHASES)
     one = rp.run_phases(program)
-    monkeypatch.setattr(rp, "CHUNK_STEPS", 8)
+    monkeypatch.setattr(schedule, "CHUNK_STEPS", 8)
     two = rp.run_phases(program)
     assert one.keys() == two.keys()
     assert all(np.array_equal(one[k], two[k]) for k in one.keys())

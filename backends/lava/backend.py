@@ -1,0 +1,54 @@
+"""The lava backend as a `backends.contract.Backend` (registered in backends/__init__.py).
+
+Importing it needs no Lava: runs start Lava in a watched child process (backends/lava).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from backends.contract import Capabilities
+from backends.result import RunResult
+from compiler.ir import Probe
+from compiler.program import Program
+
+from . import run as run_steps
+from . import timeline
+from .capabilities import check_program, check_timeout
+
+
+class LavaBackend:
+    """lava-nc 0.10.0, bit-exact with the cpu backend on what `check` accepts."""
+
+    name = "lava"
+    capabilities = Capabilities(phases=True, plasticity=True, plasticity_with_delay=False,
+                                wta=True, progress=False, float_precision=True,
+                                duplicate_synapses=False)
+
+    def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
+              ) -> None:
+        """UnsupportedError (an InputError) for a bad `timeout_s` and for everything of
+        `program` Lava cannot run at `granularity` (with its phases when `phases`)."""
+        rest = dict(options)
+        granularity = rest.pop("granularity", "grouped")
+        check_timeout(rest.pop("timeout_s", None))
+        check_program(program, rest, granularity=granularity,
+                      phases=program.network.phases if phases else None)
+
+    def run(self, program: Program, steps: int, probes: Iterable[Probe | str] | None = None,
+            *, progress: Callable[[int, int], None] | None = None, **options: Any
+            ) -> RunResult:
+        """See `backends.lava.run`; `progress` is not called (the run is one Lava call)."""
+        chosen = None if probes is None else [
+            Probe(*p.rsplit(".", 1)) if isinstance(p, str) else p for p in probes]
+        return run_steps(program, steps, chosen, **options)
+
+    def run_phases(self, program: Program, probes: Iterable[Probe | str] | None = None, *,
+                   progress: Callable[[int, int], None] | None = None, **options: Any
+                   ) -> RunResult:
+        """See `backends.lava.timeline.run_phases`."""
+        return timeline.run_phases(program, probes, progress=progress, **options)
+
+
+BACKEND = LavaBackend()
