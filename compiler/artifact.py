@@ -27,7 +27,7 @@ from . import archives, artifact_checks, budget
 from .errors import Diagnostic, InputError, Location
 from .fileio import check_writable, write_atomic
 from .ir import NetworkIR, unchecked
-from .program import Core, Program
+from .program import CompileReport, Core, Program
 from .target import CoreLimits, Target
 
 FORMAT = "snnc-program"
@@ -123,7 +123,8 @@ def _registry() -> dict[str, type]:
 
     classes = {name: obj for name, obj in vars(ir).items()
                if isinstance(obj, type) and dataclasses.is_dataclass(obj)}
-    classes.update(Target=Target, CoreLimits=CoreLimits, Core=Core, Location=Location)
+    classes.update(Target=Target, CoreLimits=CoreLimits, Core=Core, Location=Location,
+                   CompileReport=CompileReport)
     return classes
 
 
@@ -185,6 +186,11 @@ def _cores(cores: list[Core], arrays: _Arrays) -> dict[str, Any]:
     return {"count": len(cores), "fields": table, "neurons": neurons, "order": order}
 
 
+def _report_dict(report: Any) -> Any:
+    """The report as the manifest stores it: a flat mapping (as in every version-2 artifact)."""
+    return report.to_dict() if isinstance(report, CompileReport) else report
+
+
 def encode(program: Program) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The manifest and the array store of a Program."""
     net = program.network
@@ -206,7 +212,7 @@ def encode(program: Program) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "partitioner": program.partitioner,
         "core_of": {pop: arrays.put("core_of", c) for pop, c in program.core_of.items()},
         "cores": _cores(program.cores, arrays),
-        "report": pack(program.report, "report"),
+        "report": pack(_report_dict(program.report), "report"),
         "program": {f.name: pack(getattr(program, f.name), f.name)
                     for f in dataclasses.fields(program) if f.name not in PROGRAM_SECTIONS},
     }

@@ -40,7 +40,7 @@ from .ir import (
     Readout,
     SpikeSource,
 )
-from .program import Core, Program
+from .program import CompileReport, Core, Program
 from .target import CoreLimits, Target
 
 MANIFEST = "manifest.json"
@@ -415,6 +415,8 @@ def check_program(program: Any, file: str) -> None:
 
 def _check_report(pr: Problems, report: Any) -> None:
     """The report fields that runs and profiles read (the rest is informational)."""
+    if isinstance(report, CompileReport):
+        report = report.to_dict()
     if not pr.instance(report, dict, "report"):
         return
     lb = report.get("lower_bound")

@@ -12,7 +12,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,9 +21,14 @@ from .ir import NetworkIR
 from .passes.quantize import lava_effective_weights, lossless_weight_bits
 from .passes.quantize import quantize as quantize_net
 from .plasticity import check_network, native_notes
-from .program import Core, Program
+from .program import CompileReport, Core, Program
 from .target import Target
 from .targets import load_target
+
+if TYPE_CHECKING:  # the passes are imported when compiling (they import much of the compiler)
+    from .passes.partition.context import Partition
+    from .passes.place import Placement
+    from .passes.resources.usage import Usage
 
 
 def resolve_target(net: NetworkIR, target: Target | str | os.PathLike | None = None) -> Target:
@@ -76,7 +81,7 @@ def _scalar_lower_bound(value: Any) -> int | None:
     return None
 
 
-def build_cores(core_of: dict[str, np.ndarray], usage: Any, placement: Any, n_cores: int
+def build_cores(core_of: dict[str, np.ndarray], usage: Usage, placement: Placement, n_cores: int
                 ) -> tuple[dict[str, np.ndarray], list[Core]]:
     """One Core per used core id (renumbered 0..n-1, empty cores dropped) and the matching
     per-neuron core ids."""
@@ -132,6 +137,7 @@ def compile_network(net: NetworkIR, target: Target | str | os.PathLike | None = 
 
     tgt = resolve_target(net, target)
     t = lap("target", t0)
+    net.validate()  # value ranges and references of an IR built in Python, like YAML's
     check_fits_target(net, tgt)
     check_network(net, tgt)
     t = lap("checks", t)
@@ -147,28 +153,34 @@ def compile_network(net: NetworkIR, target: Target | str | os.PathLike | None = 
     t = lap("place", t)
     core_of, cores = build_cores(part.core_of, part.usage, placement, int(part.n_cores))
     lap("program", t)
-    pstats = dict(getattr(part, "stats", {}) or {})
-    lb = pstats.get("lower_bound")
-    report: dict[str, Any] = {
-        "target": tgt.name,
-        "precision": net.precision,
-        "quantized": bool(quantize and net.precision == "float"),
-        "quantization": qreport,
-        "partitioner": part.method,
-        "partition": pstats,
-        "placement": dict(getattr(placement, "stats", {}) or {}),
-        "lower_bound": _scalar_lower_bound(lb),
-        "lower_bound_by_limit": lb if isinstance(lb, dict) else None,
-        "cores_used": len(cores),
-        "chips_used": 1 + max((c.chip for c in cores), default=0),
-        "timings_s": timings,
-        "compile_time_s": time.perf_counter() - t0,
-        "warnings": list(qreport.get("warnings", [])),
-        "not_native": list(native_notes(net)),
-    }
+    report = _report(net, tgt, quantize, qreport, part, placement, cores)
+    report.timings_s = timings
+    report.compile_time_s = time.perf_counter() - t0
     network = qnet if quantize else net
     return Program(network=network, target=tgt, core_of=core_of, cores=cores,
                    partitioner=part.method, report=report)
+
+
+def _report(net: NetworkIR, tgt: Target, quantize: bool, qreport: dict[str, Any],
+            part: Partition, placement: Placement, cores: list[Core]) -> CompileReport:
+    """The compile report from the passes' results (timings are filled in by the caller)."""
+    pstats = dict(part.stats or {})
+    lb = pstats.get("lower_bound")
+    return CompileReport(
+        target=tgt.name,
+        precision=net.precision,
+        quantized=bool(quantize and net.precision == "float"),
+        quantization=qreport,
+        partitioner=part.method,
+        partition=pstats,
+        placement=dict(placement.stats or {}),
+        lower_bound=_scalar_lower_bound(lb),
+        lower_bound_by_limit=lb if isinstance(lb, dict) else None,
+        cores_used=len(cores),
+        chips_used=1 + max((c.chip for c in cores), default=0),
+        warnings=list(qreport.get("warnings", [])),
+        not_native=list(native_notes(net)),
+    )
 
 
 def compile_file(path: str | os.PathLike, target: Target | str | None = None,

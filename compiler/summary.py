@@ -45,8 +45,8 @@ def binding(program: Program) -> dict[str, Any] | None:
 def compile_summary(program: Program) -> dict[str, Any]:
     """JSON-serializable placement summary: per-core placement and limits plus lower bound,
     partitioner, traffic, quantization and host-side inputs."""
-    report = program.report or {}
-    part = report.get("partition", {}) or {}
+    report = program.report
+    part = report.partition or {}
     net = program.network
     cores = [{
         "chip": c.chip, "core": c.core, "x": c.x, "y": c.y,
@@ -63,19 +63,19 @@ def compile_summary(program: Program) -> dict[str, Any]:
         "target_capacity": {"chips": program.target.chips,
                             "cores_per_chip": program.target.cores_per_chip,
                             "mesh": list(program.target.mesh)},
-        "lower_bound": report.get("lower_bound"),
+        "lower_bound": report.lower_bound,
         "partitioner": program.partitioner,
         "packets_per_spike": part.get("packets_per_spike"),
         "synapses_cut": part.get("synapses_cut"),
         "binding": binding(program),
         "precision": net.precision,
-        "quantization": report.get("quantization"),
+        "quantization": report.quantization,
         "inputs": [{"population": p.name, "size": p.size,
                     "kind": p.source.kind if p.source else None}
                    for p in net.source_populations],
-        "compile_time_s": report.get("compile_time_s"),
-        "warnings": report.get("warnings", []),
-        "not_native": report.get("not_native", []),
+        "compile_time_s": report.compile_time_s,
+        "warnings": report.warnings,
+        "not_native": report.not_native,
     }
     return jsonable(summary)
 
@@ -86,18 +86,18 @@ def _pct(v: float, cap: int) -> str:
 
 def format_summary(program: Program) -> str:
     """A short table: cores used vs lower bound, per-core usage (fullest first), binding limit."""
-    report = program.report or {}
+    report = program.report
     lim = _limits(program)
     n = len(program.cores)
-    lb = report.get("lower_bound")
+    lb = report.lower_bound
     head = (f"{program.network.name} -> {program.target.name}: {n} core{'s' * (n != 1)} on "
             f"{program.n_chips if n else 0} chip(s)"
             + (f" (lower bound {lb})" if lb is not None else "")
             + f", partitioner {program.partitioner}")
-    if report.get("compile_time_s") is not None:
-        head += f", {report['compile_time_s']:.2f} s"
+    if report.compile_time_s is not None:
+        head += f", {report.compile_time_s:.2f} s"
     lines = [head]
-    part = report.get("partition", {}) or {}
+    part = report.partition or {}
     if part.get("packets_per_spike") is not None:
         lines.append(f"  packets per spike {float(part['packets_per_spike']):.2f}"
                      + (f", synapses cut {part['synapses_cut']}" if "synapses_cut" in part else ""))
@@ -123,7 +123,7 @@ def format_summary(program: Program) -> str:
     if srcs:
         lines.append("  inputs (host side, not on cores): "
                      + ", ".join(f"{p.name} ({p.size})" for p in srcs))
-    q = report.get("quantization") or {}
+    q = report.quantization or {}
     errs = {n: r.get("rel_error", 0.0) for n, r in q.get("projections", {}).items()}
     if errs and max(errs.values()) > 0:
         worst = max(errs, key=lambda n: errs[n])
@@ -131,8 +131,8 @@ def format_summary(program: Program) -> str:
         lost = [f"{n} {r['lost_bits']}" for n, r in q["projections"].items() if r.get("lost_bits")]
         lines.append(f"  quantization ({kind}): largest weight error {100 * errs[worst]:.2f}% "
                      f"({worst})" + (f"; bits lost: {', '.join(lost[:5])}" if lost else ""))
-    for w in report.get("warnings", []):
+    for w in report.warnings:
         lines.append(f"  warning: {w}")
-    for note in report.get("not_native", []):
+    for note in report.not_native:
         lines.append(f"  not Loihi-native: {note}")
     return "\n".join(lines)

@@ -86,8 +86,8 @@ def static_profile(program: Program) -> dict[str, Any]:
 
     summary: dict[str, Any] = {"cores_used": n, "cores_available": int(program.target.total_cores),
                                "chips_used": len(chips), "chips_available": int(program.target.chips)}
-    lb = program.report.get("lower_bound")
-    by_limit = program.report.get("lower_bound_by_limit")
+    lb = program.report.lower_bound
+    by_limit = program.report.lower_bound_by_limit
     if isinstance(lb, dict):  # per-resource bounds: the overall bound is their maximum
         by_limit, lb = lb, max(lb.values(), default=None)
     if isinstance(by_limit, dict):
