@@ -84,10 +84,9 @@ def _pct(v: float, cap: int) -> str:
     return f"{v}/{cap} ({100.0 * v / cap:.0f}%)" if cap else str(v)
 
 
-def format_summary(program: Program) -> str:
-    """A short table: cores used vs lower bound, per-core usage (fullest first), binding limit."""
+def _head_line(program: Program) -> str:
+    """Cores and chips used, the lower bound, the partitioner and the compile time."""
     report = program.report
-    lim = _limits(program)
     n = len(program.cores)
     lb = report.lower_bound
     head = (f"{program.network.name} -> {program.target.name}: {n} core{'s' * (n != 1)} on "
@@ -96,29 +95,43 @@ def format_summary(program: Program) -> str:
             + f", partitioner {program.partitioner}")
     if report.compile_time_s is not None:
         head += f", {report.compile_time_s:.2f} s"
-    lines = [head]
+    return head
+
+
+def _core_table(program: Program) -> list[str]:
+    """Per-core usage rows (fullest first, at most MAX_ROWS) and the binding limit."""
+    lim = _limits(program)
+    n = len(program.cores)
+    frac = _usage_matrix(program).max(axis=1)
+    order = np.argsort(-frac, kind="stable")[:MAX_ROWS]
+    lines = [f"  {'core':>5} {'chip':>4} {'x,y':>6}  {'neurons':>16} {'synapse bits':>22} "
+             f"{'in axons':>16} {'out axons':>16}"]
+    for i in order:
+        c = program.cores[int(i)]
+        lines.append(f"  {c.id:>5} {c.chip:>4} {f'{c.x},{c.y}':>6}  "
+                     f"{_pct(c.n_neurons, lim['neurons']):>16} "
+                     f"{_pct(c.synapse_bits, lim['synapse_bits']):>22} "
+                     f"{_pct(c.in_axons, lim['in_axons']):>16} "
+                     f"{_pct(c.out_axons, lim['out_axons']):>16}")
+    if n > MAX_ROWS:
+        lines.append(f"  ... {n - MAX_ROWS} more cores")
+    b = binding(program)
+    assert b is not None
+    lines.append(f"  fullest core {b['core']} (chip {b['chip']}): binding limit {b['limit']} "
+                 f"at {100 * b['fraction']:.0f}% ({b['value']}/{b['capacity']})")
+    return lines
+
+
+def format_summary(program: Program) -> str:
+    """A short table: cores used vs lower bound, per-core usage (fullest first), binding limit."""
+    report = program.report
+    lines = [_head_line(program)]
     part = report.partition or {}
     if part.get("packets_per_spike") is not None:
         lines.append(f"  packets per spike {float(part['packets_per_spike']):.2f}"
                      + (f", synapses cut {part['synapses_cut']}" if "synapses_cut" in part else ""))
-    if n:
-        frac = _usage_matrix(program).max(axis=1)
-        order = np.argsort(-frac, kind="stable")[:MAX_ROWS]
-        lines.append(f"  {'core':>5} {'chip':>4} {'x,y':>6}  {'neurons':>16} {'synapse bits':>22} "
-                     f"{'in axons':>16} {'out axons':>16}")
-        for i in order:
-            c = program.cores[int(i)]
-            lines.append(f"  {c.id:>5} {c.chip:>4} {f'{c.x},{c.y}':>6}  "
-                         f"{_pct(c.n_neurons, lim['neurons']):>16} "
-                         f"{_pct(c.synapse_bits, lim['synapse_bits']):>22} "
-                         f"{_pct(c.in_axons, lim['in_axons']):>16} "
-                         f"{_pct(c.out_axons, lim['out_axons']):>16}")
-        if n > MAX_ROWS:
-            lines.append(f"  ... {n - MAX_ROWS} more cores")
-        b = binding(program)
-        assert b is not None
-        lines.append(f"  fullest core {b['core']} (chip {b['chip']}): binding limit {b['limit']} "
-                     f"at {100 * b['fraction']:.0f}% ({b['value']}/{b['capacity']})")
+    if program.cores:
+        lines += _core_table(program)
     srcs = program.network.source_populations
     if srcs:
         lines.append("  inputs (host side, not on cores): "

@@ -572,14 +572,36 @@ class _Mapper:
 
     def spec(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """The network spec dict (float precision) for `network_from_dict`."""
+        self._check_supported()
         pops: dict[str, Any] = {}
+        neurons = self._sources_and_neurons(inputs, pops)
+        self._check_inputs(inputs)
         projs: dict[str, Any] = {}
-        probes: list[str] = []
+        for nid, nrn in neurons.items():
+            try:
+                pops[self.names[nid]], new = self._population(nid, nrn)
+            except _Bad:
+                continue
+            projs.update(new)
+        probes = self._all_probes()
+        self.col.raise_if_any()
+        if not pops:
+            raise InputError(Diagnostic("the graph has no Input or spiking node", file=self.file,
+                                        field="nodes", allowed="at least one LIF/CubaLIF/IF node"))
+        return {"populations": pops, "projections": projs, "probes": probes}
+
+    def _check_supported(self) -> None:
+        """One error per node that no snnc construct maps."""
         for nid, node in self.nodes.items():
             if self._kind(node) == "unsupported":
                 self._node_err(nid, f"cannot be mapped: {self._why_unsupported(node)}",
                                "Input, Output, LIF, CubaLIF, IF, Linear, Affine, Scale, "
                                "Delay, Flatten")
+
+    def _sources_and_neurons(self, inputs: Mapping[str, Any], pops: dict[str, Any]
+                             ) -> dict[str, _Neuron]:
+        """Input nodes become source populations (added to `pops`); the spiking nodes'
+        neuron parameters by node id."""
         neurons: dict[str, _Neuron] = {}
         for nid, node in self.nodes.items():
             kind = self._kind(node)
@@ -590,28 +612,26 @@ class _Mapper:
                     neurons[nid] = self._neuron(nid)
             except _Bad:
                 continue
+        return neurons
+
+    def _check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Every key of `inputs` names an Input node."""
         for key in inputs:
             if key not in self.nodes or self._kind(self.nodes[key]) != "input":
                 known = [k for k, n in self.nodes.items() if self._kind(n) == "input"]
                 self._err(f"inputs.{key}", f"'{key}' is not an Input node of the graph",
                           ", ".join(known) or "no Input nodes")
-        for nid, nrn in neurons.items():
-            try:
-                pops[self.names[nid]], new = self._population(nid, nrn)
-            except _Bad:
-                continue
-            projs.update(new)
+
+    def _all_probes(self) -> list[str]:
+        """The spike probes of every Output node, each once, in graph order."""
+        probes: list[str] = []
         for nid, node in self.nodes.items():
             if self._kind(node) == "output":
                 try:
                     probes.extend(p for p in self._probes(nid) if p not in probes)
                 except _Bad:
                     continue
-        self.col.raise_if_any()
-        if not pops:
-            raise InputError(Diagnostic("the graph has no Input or spiking node", file=self.file,
-                                        field="nodes", allowed="at least one LIF/CubaLIF/IF node"))
-        return {"populations": pops, "projections": projs, "probes": probes}
+        return probes
 
     def _source(self, nid: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         size = self._size(nid)
