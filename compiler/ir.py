@@ -137,8 +137,8 @@ class LIFParams:
 
     fixed (Lava `PyLifModelBitAcc`, integers; trunc rounds toward zero):
       u = trunc(u * (4095 - du) / 4096) + (a_in << 6)     int32 wrap, then Lava's 24-bit
-                                                          wrap: u > 2**23 -> u - 2**24, and
-                                                          u <= -2**23 -> u + 2**24
+                                                          wrap: u > 2**23 -> u - 2**24,
+                                                          u <= -2**23 -> u + 2**24 (once)
       v = trunc(v * (4096 - dv) / 4096) + u + bias        int32 wrap, then clipped to
                                                           [-(2**23 - 1), 2**23 - 1]
       bias = int16(bias_mant) << bias_exp (int32);  spike s = v > (vth << 6) [+ th];  v[s] = 0
@@ -173,7 +173,8 @@ class LIFParams:
 class SpikeSource:
     """A spike generator population (host input); spike of neuron i at step t (from 0):
 
-      poisson:  uniform(seed, population, t, i) < rate           (independent per neuron, step)
+      poisson:  U[t, i] < rate, U uniform in [0, 1) drawn row by row (step by step) from
+                the stream rng_for(seed, "source", population name)
       periodic: t >= phase and (t - phase) % period == 0         (every neuron alike)
       array:    data[t, i] for t < len(data), silent afterwards  (data bool (T, size))
       dataset:  the dataset's samples as Bernoulli spikes (see `Dataset`)
@@ -420,9 +421,10 @@ class Probe:
 class NetworkIR:
     """A whole network, ready for compiler passes and backends.
 
-    Each step t: every population's a_in[t] is the sum of what its input projections
-    deliver for t (spikes of steps <= t - 1); LIF neurons update and spike; sources emit
-    their step-t spikes. Probes record spikes, v, u after the step (weights: per step).
+    Each step t: every LIF population's a_in[t] is the sum of what its input projections
+    deliver for t (spikes of steps <= t - 1, see `Projection`); its neurons update and
+    spike (`LIFParams`); sources emit their step-t spikes (`SpikeSource`). Probes record
+    spikes, v and u as they are after step t.
     """
 
     name: str
