@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import backends.cpu as cpu_package
 from backends.contract import Capabilities
 from backends.result import RunResult
 from compiler.ir import Probe
 from compiler.program import Program
 
 from . import phases as phased
-from . import run as run_steps
 
 
 class CpuBackend:
@@ -29,8 +29,8 @@ class CpuBackend:
     def run(self, program: Program, steps: int, probes: Iterable[Probe | str] | None = None,
             *, progress: Callable[[int, int], None] | None = None, **options: Any
             ) -> RunResult:
-        """See `backends.cpu.run`."""
-        return run_steps(program, steps, probes, progress=progress, **options)
+        """See `backends.cpu.run` (looked up at each call)."""
+        return cpu_package.run(program, steps, probes, progress=progress, **options)
 
     def run_phases(self, program: Program, probes: Iterable[Probe | str] | None = None, *,
                    progress: Callable[[int, int], None] | None = None, **options: Any

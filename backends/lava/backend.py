@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import backends.lava as lava_package
 from backends.contract import Capabilities
 from backends.result import RunResult
 from compiler.ir import Probe
 from compiler.program import Program
 
-from . import run as run_steps
 from . import timeline
 from .capabilities import check_program, check_timeout
 
@@ -39,10 +39,11 @@ class LavaBackend:
     def run(self, program: Program, steps: int, probes: Iterable[Probe | str] | None = None,
             *, progress: Callable[[int, int], None] | None = None, **options: Any
             ) -> RunResult:
-        """See `backends.lava.run`; `progress` is not called (the run is one Lava call)."""
+        """See `backends.lava.run` (looked up at each call); `progress` is not called (the
+        run is one Lava call)."""
         chosen = None if probes is None else [
             Probe(*p.rsplit(".", 1)) if isinstance(p, str) else p for p in probes]
-        return run_steps(program, steps, chosen, **options)
+        return lava_package.run(program, steps, chosen, **options)
 
     def run_phases(self, program: Program, probes: Iterable[Probe | str] | None = None, *,
                    progress: Callable[[int, int], None] | None = None, **options: Any
