@@ -17,13 +17,14 @@ import numpy as np
 from .. import budget
 from ..errors import suggest
 from ..ir import Plasticity, Population, Projection, rng_for
+from ..plasticity.registry import RULES
 from . import init_weights, synapses
 from .checks import INVALID, Checker, array_field, as_array, is_number, show
 
 PROJ_KEYS = ("pre", "post", "connectivity", "weight", "delay", "weight_exp", "num_weight_bits",
              "plasticity")
 CONNECTIVITY_KINDS = ("all_to_all", "one_to_one", "random", "list", "local")
-PLASTICITY_RULES = ("stdp", "hebbian", "oja", "reward_stdp", "loihi")
+PLASTICITY_RULES = tuple(RULES)  # the rule table decides which rules a file may name
 EDGE_ARRAYS = ("pre", "post", "weight", "delay")
 
 # Fixed precision ranges, as Lava's fixed_pt Dense stores them (docs/network-format.md).

@@ -31,7 +31,7 @@ from .context import Context, Partition, Worse
 from .graph import graph_cost_estimate, locality_probe
 from .tiles import tile_blocks
 
-METHODS = ("auto", "sequential", "greedy", "graph", "tile")
+METHODS = ("auto", *RUNS)  # auto races the methods of RUNS (candidate.py)
 
 __all__ = [
     "CORE_TOLERANCE", "METHODS", "PROMISING_CUT_RATIO", "RUNS", "Context", "Partition",
