@@ -136,71 +136,100 @@ def _pct(p: float | None) -> str:
     return "inf" if p is None else f"{p:5.1f}%"
 
 
-def format_profile(report: dict[str, Any], top: int = 10) -> str:
-    """A readable summary: utilization, top cores by load, activity totals, time and energy per step."""
-    st = report["static"]
-    sm = st["summary"]
+def _header_lines(report: dict[str, Any]) -> list[str]:
+    """Title, cores used against the lower bound, binding limit, over-limit cores."""
+    sm = report["static"]["summary"]
     lines = [f"snnc profile: {report['network']} on {report['target']} "
              f"(partitioner {report.get('partitioner')}, precision {report.get('precision')})"]
     lb = sm.get("lower_bound")
-    lines.append(f"cores used {sm['cores_used']} of {sm['cores_available']} on {sm['chips_used']} chip(s)"
+    lines.append(f"cores used {sm['cores_used']} of {sm['cores_available']} "
+                 f"on {sm['chips_used']} chip(s)"
                  + (f"; lower bound {lb} ({sm['cores_over_lower_bound']}x)" if lb else ""))
     fc = sm.get("fullest_core")
     if fc:
-        lines.append(f"binding limit: {sm['binding_limit']} (fullest core {fc['id']} at {_pct(fc['percent'])})")
+        lines.append(f"binding limit: {sm['binding_limit']} "
+                     f"(fullest core {fc['id']} at {_pct(fc['percent'])})")
     if sm.get("over_limit_cores"):
         lines.append(f"OVER LIMIT on cores {format_ids(sm['over_limit_cores'], 20)}")
-    lim = st["limits"]
-    lines.append("limits per core: " + ", ".join(f"{r} {lim[r]}" for r in RESOURCES))
-    lines.append("totals: " + ", ".join(f"{r} {st['totals'][r]['used']} (mean {_pct(st['totals'][r]['mean_percent'])}"
-                                       f", max {_pct(st['totals'][r]['max_percent'])})" for r in RESOURCES))
+    return lines
 
-    act = report.get("activity")
+
+def _limit_lines(st: dict[str, Any]) -> list[str]:
+    """Per-core limits and whole-program totals with their mean/max percent of a core."""
+    lim, tot = st["limits"], st["totals"]
+    return ["limits per core: " + ", ".join(f"{r} {lim[r]}" for r in RESOURCES),
+            "totals: " + ", ".join(f"{r} {tot[r]['used']} (mean {_pct(tot[r]['mean_percent'])}"
+                                   f", max {_pct(tot[r]['max_percent'])})" for r in RESOURCES)]
+
+
+def _core_row(c: dict[str, Any], a: dict[str, Any] | None) -> str:
+    """One row of the core table: placement, percent per resource, and activity `a` if run."""
+    row = (f"{c['id']:>5} {c['chip']:>4} {str(c['x']) + ',' + str(c['y']):>6}"
+           + "".join(f" {_pct(c[r]['percent']):>{w}}" for r, w in
+                     zip(RESOURCES, (8, 8, 7, 7), strict=True)))
+    if a is not None:
+        row += (f" {a.get('spikes', 0):>9} {a.get('synops', 0):>10} {a.get('packets_out', 0):>9}"
+                f" {a.get('packets_in', 0):>9}")
+    return row
+
+
+def _load_key(c: dict[str, Any]) -> tuple[float, int]:
+    """Sort key of a core row: highest max percent first (None, an unbounded use, before all)."""
+    return (-(c["max_percent"] if c["max_percent"] is not None else 1e18), c["id"])
+
+
+def _core_table(st: dict[str, Any], act: dict[str, Any] | None, top: int) -> list[str]:
+    """The `top` cores by highest percent of any limit (unbounded first), with activity if run."""
     per_core_act = {c["id"]: c for c in act["per_core"]} if act else {}
-    cores = sorted(st["cores"], key=lambda c: (-(c["max_percent"] if c["max_percent"] is not None else 1e18), c["id"]))
-    lines.append("")
-    lines.append(f"top {min(top, len(cores))} cores by load (% of limit):")
-    head = f"{'core':>5} {'chip':>4} {'x,y':>6} {'neurons':>8} {'syn_bits':>8} {'in_ax':>7} {'out_ax':>7}"
+    cores = sorted(st["cores"], key=_load_key)
+    head = (f"{'core':>5} {'chip':>4} {'x,y':>6} {'neurons':>8} {'syn_bits':>8} {'in_ax':>7}"
+            f" {'out_ax':>7}")
     if act:
         head += f" {'spikes':>9} {'synops':>10} {'pkt_out':>9} {'pkt_in':>9}"
-    lines.append(head)
-    for c in cores[:top]:
-        row = (f"{c['id']:>5} {c['chip']:>4} {str(c['x']) + ',' + str(c['y']):>6}"
-               + "".join(f" {_pct(c[r]['percent']):>{w}}" for r, w in
-                         zip(RESOURCES, (8, 8, 7, 7), strict=True)))
-        if act:
-            a = per_core_act.get(c["id"], {})
-            row += (f" {a.get('spikes', 0):>9} {a.get('synops', 0):>10} {a.get('packets_out', 0):>9}"
-                    f" {a.get('packets_in', 0):>9}")
-        lines.append(row)
-    if not act:
-        lines.append("")
-        lines.append("(no run: activity, time and energy need spikes)")
-        return "\n".join(lines)
+    lines = ["", f"top {min(top, len(cores))} cores by load (% of limit):", head]
+    lines += [_core_row(c, per_core_act.get(c["id"], {}) if act else None) for c in cores[:top]]
+    return lines
 
+
+def _activity_lines(report: dict[str, Any], act: dict[str, Any]) -> list[str]:
+    """Activity totals over the run: spikes, synops, messages, hops, learning, ratios."""
     tot, der = act["totals"], act["derived"]
-    lines.append("")
     backend = f" (backend {report['backend']})" if report.get("backend") else ""
-    lines.append(f"activity over {act['steps']} steps{backend}:")
-    lines.append(f"  spikes {tot['spikes']}, synaptic ops {tot['synops']}, messages "
-                 f"{tot['packets_out'] + tot['local']} ({tot['packets_out']} packets between cores, "
-                 f"{tot['local']} local), host input messages {tot['host_in']}")
-    lines.append(f"  mesh hops {tot['hops']}, inter-chip packets {tot['chip_packets']}, "
-                 f"learning updates {tot['learning']}")
-    lines.append(f"  packets/spike {der['packets_per_spike']:.2f}, hops/packet {der['hops_per_packet']:.2f}, "
-                 f"local fraction {der['local_fraction']:.2f}")
-    cost = report["cost"]
+    return [
+        "",
+        f"activity over {act['steps']} steps{backend}:",
+        f"  spikes {tot['spikes']}, synaptic ops {tot['synops']}, messages "
+        f"{tot['packets_out'] + tot['local']} ({tot['packets_out']} packets between cores, "
+        f"{tot['local']} local), host input messages {tot['host_in']}",
+        f"  mesh hops {tot['hops']}, inter-chip packets {tot['chip_packets']}, "
+        f"learning updates {tot['learning']}",
+        f"  packets/spike {der['packets_per_spike']:.2f}, "
+        f"hops/packet {der['hops_per_packet']:.2f}, local fraction {der['local_fraction']:.2f}",
+    ]
+
+
+def _cost_lines(cost: dict[str, Any], steps: int) -> list[str]:
+    """Modelled time and energy per step, energy by component (largest first)."""
     t, e = cost["time_ns"], cost["energy_pj"]
     bd = t["breakdown_per_step"]
-    lines.append("")
-    lines.append(f"time per step: {_si(t['per_step'] * 1e-9, 's')} (compute {_si(bd['compute'] * 1e-9, 's')}"
-                 f" + network {_si(bd['network'] * 1e-9, 's')} + barrier {_si(bd['barrier'] * 1e-9, 's')});"
-                 f" max {_si(t['per_step_max'] * 1e-9, 's')}; run {_si(t['total'] * 1e-9, 's')}")
-    lines.append(f"energy per step: {_si(e['per_step'] * 1e-12, 'J')}; run {_si(e['total'] * 1e-12, 'J')}")
+    lines = ["",
+             f"time per step: {_si(t['per_step'] * 1e-9, 's')} "
+             f"(compute {_si(bd['compute'] * 1e-9, 's')}"
+             f" + network {_si(bd['network'] * 1e-9, 's')} + barrier {_si(bd['barrier'] * 1e-9, 's')});"
+             f" max {_si(t['per_step_max'] * 1e-9, 's')}; run {_si(t['total'] * 1e-9, 's')}",
+             f"energy per step: {_si(e['per_step'] * 1e-12, 'J')}; "
+             f"run {_si(e['total'] * 1e-12, 'J')}"]
     total = max(e["total"], 1e-30)
     for k, v in sorted(e["by_component_total"].items(), key=lambda kv: -kv[1]):
         if v > 0:
-            lines.append(f"  {k:<15} {_si(v / max(act['steps'], 1) * 1e-12, 'J'):>11}/step  {100 * v / total:5.1f}%")
+            per_step = _si(v / max(steps, 1) * 1e-12, "J")
+            lines.append(f"  {k:<15} {per_step:>11}/step  {100 * v / total:5.1f}%")
+    return lines
+
+
+def _figure_lines(cost: dict[str, Any]) -> list[str]:
+    """Where the cost figures come from: missing ones, their source, the assumed ones."""
+    lines = []
     if cost["missing"]:
         lines.append(f"figures missing in target (counted as 0): {', '.join(cost['missing'])}")
     if cost.get("source"):
@@ -209,4 +238,19 @@ def format_profile(report: dict[str, Any], top: int = 10) -> str:
                if any(w in f["source"].lower() for w in ("assumed", "not published", "estimate"))]
     if assumed:
         lines.append(f"assumed figures (not published): {', '.join(assumed)}")
+    return lines
+
+
+def format_profile(report: dict[str, Any], top: int = 10) -> str:
+    """A readable summary: utilization, top cores by load, activity totals, time and energy
+    per step."""
+    st = report["static"]
+    act = report.get("activity")
+    lines = _header_lines(report) + _limit_lines(st) + _core_table(st, act, top)
+    if not act:
+        lines += ["", "(no run: activity, time and energy need spikes)"]
+        return "\n".join(lines)
+    lines += _activity_lines(report, act)
+    lines += _cost_lines(report["cost"], act["steps"])
+    lines += _figure_lines(report["cost"])
     return "\n".join(lines)
