@@ -2,7 +2,8 @@
 
 `check_program` lists every feature of a program that this backend cannot run, each naming
 the projection or population (file and line where known) and the remedy, as one
-`UnsupportedError`: a valid program the lava backend refuses is bad input for it (exit 2),
+`UnsupportedError` (a plan too big for this machine's memory or process limit included,
+see `cost`): a valid program the lava backend refuses is bad input for it (exit 2),
 and still a `BackendError` for callers that catch backend failures. `check_timeout`
 validates the watchdog limit.
 """
@@ -19,6 +20,7 @@ from compiler.errors import BackendError, Diagnostic, InputError
 from compiler.ir import NetworkIR, Phase
 from compiler.program import Program
 
+from .cost import size_problems
 from .plan import GRANULARITIES, MAX_DELAY, has_duplicate_pairs, split_rounding_conflict
 
 CPU = "--backend cpu"
@@ -61,6 +63,8 @@ def check_program(program: Program, options: dict[str, Any] | None = None, *,
     if granularity == "core":
         diags += _split_problems(program)
     diags += _phase_problems(net, phases or [])
+    if granularity in GRANULARITIES:
+        diags += size_problems(program, granularity)
     if diags:
         raise UnsupportedError(diags)
 
