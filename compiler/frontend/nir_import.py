@@ -11,7 +11,13 @@ NIR paper/nir_to_lava.py). Mapping of the spiking nodes onto Lava's LIF
   per-neuron gain g = w_in (dt / tau_syn) r (dt / tau_mem);
 - LIF:      du = 1 (no synaptic memory),  dv = dt / tau,  g = r dt / tau,
   bias = (dt / tau) v_leak;
-- IF:       du = 1,  dv = 0,  g = r dt,  bias = 0.
+- IF:       du = 1,  dv = 0,  g = r dt,  bias = 0;
+- LI, CubaLI, I (non-spiking readouts): as LIF, CubaLIF, IF with the unreachable threshold
+  READOUT_VTH; an Output node fed by one probes its `<population>.v`;
+- Threshold (z = H(x - threshold), no state): du = 1, dv = 1 (v = x each step), g = 1,
+  vth = threshold: a spike iff the step's input exceeds the threshold.
+Scalar (shape ()) neuron parameters are broadcast to the size of the Linear/Affine node
+feeding (or fed by) the neuron.
 v_reset must be 0 (Lava resets v to 0), tau >= dt (Lava decays lie in [0, 1]), and the
 per-neuron parameters du, dv, vth and bias must be equal within a node (snnc LIF
 parameters are per population; r and w_in may differ: they go into the weights).
@@ -21,13 +27,18 @@ one weight matrix: Linear / Affine (W, shape (out, in)), Scale (diagonal), Flatt
 Identity (no-ops on flat vectors: snnc flattens every shape in C order) and Delay
 (per-element delay tau: a synaptic delay of tau / dt steps, an integer in 0..63; on top
 of it every projection has Lava's one step of synaptic latency). An Affine bias b adds a
-constant to the post neuron's input current; it maps exactly onto the Lava bias
-(g b per step) when the post neuron has no synaptic memory (LIF, IF, or CubaLIF with
-tau_syn == dt) and is an error otherwise. Input nodes become `spike_source` populations
+constant to the post neuron's input current: when the post neuron has no synaptic memory
+(LIF, IF, or CubaLIF with tau_syn == dt) and g b is equal for all its neurons, it is the
+Lava bias (g b per step, from step 0); otherwise (a constant into the decaying current u)
+an always-on source `<population>_bias` (periodic, period 1) with a one-to-one projection
+of weight g b feeds it exactly, reaching u from step 1 on like any input. Input nodes become `spike_source` populations
 whose spikes the user gives with `inputs=` (default: silent, Poisson rate 0); Output
 nodes fed by a spiking node (or an Input) become `<population>.spikes` probes.
-Everything else (Conv, pooling, Threshold, non-spiking LI/CubaLI/I, IF/LIF with
-v_reset != 0, ...) is rejected with one InputError naming every such node and why.
+Nested NIRGraph nodes are inlined (ids joined with '.', e.g. `block.lif1`), edges rewired
+through their Input/Output nodes. A file that nir.read refuses for its strict type check
+alone is read without it, with a warning. Everything else (Conv, pooling, a readout feeding
+another node, IF/LIF with v_reset != 0, ...) is rejected with one InputError naming every
+such node, its type and why.
 
 `precision="fixed"` imports in float and converts with the compile pipeline's quantize
 pass (its per-population power-of-two scale, see compiler/passes/quantize.py).
@@ -50,6 +61,7 @@ from .checks import NAME_RE
 from .network import FORMAT_VERSION, network_from_dict
 
 MAX_DELAY = 63
+READOUT_VTH = 1e30  # threshold of a non-spiking readout (LI, CubaLI, I): never reached
 REL_TOL = 1e-6  # per-neuron parameters this close count as equal (float32 round-off)
 INPUTS_ALLOWED = "a bool array (steps, size) or a spikes mapping {kind: poisson | periodic | array, ...}"
 
@@ -186,6 +198,14 @@ def _load(graph_or_path: Any, nir: Any) -> tuple[Any, str | None]:
     try:
         return nir.read(path), str(path)
     except Exception as exc:  # h5py / nir raise many kinds for foreign or broken files
+        try:  # some exporters (e.g. integer arrays) fail nir's strict type check only
+            graph = nir.read(path, type_check=False)
+        except Exception:
+            graph = None
+        if graph is not None:
+            warnings.warn(f"{path}: nir.read's type check failed ({type(exc).__name__}: "
+                          f"{exc}); read without it", stacklevel=3)
+            return graph, str(path)
         raise InputError(Diagnostic(f"cannot read NIR file: {type(exc).__name__}: {exc}",
                                     file=str(path), allowed="a NIR file written by nir.write")
                          ) from exc
@@ -230,11 +250,21 @@ def _names(nodes: dict[str, Any], nir: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     used: set[str] = set()
     for nid, node in nodes.items():
-        if not isinstance(node, (nir.Input, nir.LIF, nir.CubaLIF, nir.IF)):
+        if not isinstance(node, (nir.Input, *_neuron_types(nir))):
             continue
         meta = getattr(node, "metadata", None) or {}
         out[nid] = _unique(_sanitize(_meta_str(meta.get("snnc_name")) or nid), used)
     return out
+
+
+def _neuron_types(nir: Any) -> tuple[type, ...]:
+    """NIR node types that become an snnc LIF population."""
+    return (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I, nir.Threshold)
+
+
+def _readout_types(nir: Any) -> tuple[type, ...]:
+    """Non-spiking NIR neurons: LIF populations that never spike, read through `.v`."""
+    return (nir.LI, nir.CubaLI, nir.I)
 
 
 def _meta_str(value: Any) -> str | None:
@@ -291,6 +321,7 @@ class _Neuron:
     bias: float
     gain: np.ndarray
     exact_bias: bool  # an input bias maps exactly onto the Lava bias (no synaptic memory)
+    readout: bool = False  # LI / CubaLI / I: never spikes, its `.v` is the output
 
 
 class _Bad(Exception):
@@ -333,7 +364,7 @@ class _Mapper:
             return "input"
         if isinstance(node, nir.Output):
             return "output"
-        if isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF)):
+        if isinstance(node, _neuron_types(nir)):
             return "neuron"
         if isinstance(node, (nir.Linear, nir.Affine, nir.Scale, nir.Delay, nir.Flatten,
                              _PassThrough)) or type(node).__name__ == "Identity":
@@ -343,16 +374,10 @@ class _Mapper:
     def _why_unsupported(self, node: Any) -> str:
         kind = type(node).__name__
         reasons = {
-            "Conv1d": "convolutions are not mapped (unroll it into a Linear node)",
-            "Conv2d": "convolutions are not mapped (unroll it into a Linear node)",
-            "SumPool2d": "pooling is not mapped (unroll it into a Linear node)",
-            "AvgPool2d": "pooling is not mapped (unroll it into a Linear node)",
-            "Threshold": "a bare threshold has no state; Loihi neurons are LIF "
-                         "(use an IF node with v_reset 0)",
-            "I": "non-spiking integrator: Loihi LIF neurons always spike above threshold",
-            "LI": "non-spiking leaky integrator: Loihi LIF neurons always spike above threshold",
-            "CubaLI": "non-spiking leaky integrator: Loihi LIF neurons always spike above "
-                      "threshold",
+            "Conv1d": "convolutions are not supported yet (unroll it into a Linear node)",
+            "Conv2d": "convolutions are not supported yet (unroll it into a Linear node)",
+            "SumPool2d": "pooling is not supported yet (unroll it into a Linear node)",
+            "AvgPool2d": "pooling is not supported yet (unroll it into a Linear node)",
         }
         return reasons.get(kind, "this node type has no Loihi mapping in snnc")
 
@@ -373,7 +398,38 @@ class _Mapper:
                 return self._size(preds[0])
             self._node_err(nid, "has no known shape", "nodes with shapes, or fed by one")
             raise _Bad
+        if np.asarray(shape).size == 0 and isinstance(node, _neuron_types(self.nir)):
+            return self._broadcast_size(nid)
         return int(np.prod(np.asarray(shape, dtype=np.int64)))
+
+    def _broadcast_size(self, nid: str) -> int:
+        """Size of a neuron node whose parameters are all scalars (shape ()): taken from the
+        Linear/Affine feeding it or fed by it (else from any sized neighbour)."""
+        seen: set[str] = getattr(self, "_sizing", set())
+        self._sizing = seen
+        if nid in seen:
+            raise _Bad
+        seen.add(nid)
+        try:
+            nir = self.nir
+            succs = [b for a, b in self.edges if a == nid and b in self.nodes]
+            for p in self.preds.get(nid, []):
+                if isinstance(self.nodes[p], (nir.Linear, nir.Affine)):
+                    return int(np.asarray(self.nodes[p].weight).shape[-2])
+            for q in succs:
+                if isinstance(self.nodes[q], (nir.Linear, nir.Affine)):
+                    return int(np.asarray(self.nodes[q].weight).shape[-1])
+            for other in self.preds.get(nid, []) + succs:
+                if self._kind(self.nodes[other]) in ("input", "neuron", "linear"):
+                    try:
+                        return self._size(other)
+                    except _Bad:
+                        continue
+        finally:
+            seen.discard(nid)
+        self._node_err(nid, "has scalar parameters and no sized neighbour to broadcast them "
+                       "to", "a node fed by or feeding a Linear/Affine node, or array parameters")
+        raise _Bad
 
     # -- neurons -------------------------------------------------------------------
 
@@ -409,9 +465,15 @@ class _Mapper:
         return self._uniform(nid, pname, rate), rate
 
     def _neuron(self, nid: str) -> _Neuron:
-        """Lava LIF parameters of a LIF / CubaLIF / IF node (every problem of it reported)."""
+        """Lava LIF parameters of a LIF / CubaLIF / IF / LI / CubaLI / I / Threshold node
+        (every problem of it reported)."""
         node, nir = self.nodes[nid], self.nir
         n = self._size(nid)
+        if isinstance(node, nir.Threshold):  # v = input each step (dv = 1): spike iff input > th
+            vth = self._uniform(nid, "threshold", node.threshold)
+            return _Neuron(du=1.0, dv=1.0, vth=vth, bias=0.0, gain=np.ones(n), exact_bias=True)
+        if isinstance(node, _readout_types(nir)):
+            return self._readout(nid, node, n)
         results: dict[str, Any] = {}
 
         def check(key: str, fn: Any, *args: Any) -> None:
@@ -454,14 +516,39 @@ class _Mapper:
         return _Neuron(du=du, dv=dv, vth=results["vth"], bias=results["bias"],
                        gain=w_in * rate_s * r * rate_m, exact_bias=bool(du == 1.0))
 
+    def _readout(self, nid: str, node: Any, n: int) -> _Neuron:
+        """LI / CubaLI / I: the LIF / CubaLIF / IF mapping with an unreachable threshold."""
+        nir = self.nir
+        r = np.broadcast_to(np.asarray(node.r, dtype=np.float64).ravel(), (n,))
+        if isinstance(node, nir.I):
+            return _Neuron(du=1.0, dv=0.0, vth=READOUT_VTH, bias=0.0, gain=r * self.dt,
+                           exact_bias=True, readout=True)
+        if isinstance(node, nir.LI):
+            dv, rate = self._rate(nid, "tau", node.tau)
+            bias = self._uniform(nid, "dt/tau * v_leak", rate * np.asarray(node.v_leak, float))
+            return _Neuron(du=1.0, dv=dv, vth=READOUT_VTH, bias=bias, gain=r * rate,
+                           exact_bias=True, readout=True)
+        du, rate_s = self._rate(nid, "tau_syn", node.tau_syn)
+        dv, rate_m = self._rate(nid, "tau_mem", node.tau_mem)
+        bias = self._uniform(nid, "dt/tau_mem * v_leak", rate_m * np.asarray(node.v_leak, float))
+        w_in = np.broadcast_to(np.asarray(node.w_in, dtype=np.float64).ravel(), (n,))
+        return _Neuron(du=du, dv=dv, vth=READOUT_VTH, bias=bias,
+                       gain=w_in * rate_s * r * rate_m, exact_bias=bool(du == 1.0), readout=True)
+
     # -- linear chains ------------------------------------------------------------
 
-    def _input_of(self, nid: str) -> _Signal:
-        """The summed input signal of node `nid` (from all its predecessors)."""
+    def _input_of(self, nid: str, probe: bool = False) -> _Signal:
+        """The summed input signal of node `nid` (from all its predecessors); only an Output
+        node (`probe`) may read a non-spiking readout."""
         n_in = self._input_size(nid)
         sig = _Signal(n_in)
         for p in self.preds[nid]:
             kind = self._kind(self.nodes[p])
+            if kind == "neuron" and not probe and isinstance(self.nodes[p], _readout_types(self.nir)):
+                self._node_err(p, f"is a non-spiking readout: its voltage cannot feed '{nid}' "
+                               "(snnc neurons send spikes)", "LI, CubaLI and I nodes feeding "
+                               "Output nodes only")
+                raise _Bad
             if kind in ("input", "neuron"):
                 n_p = self._size(p)
                 if n_p != n_in:
@@ -583,6 +670,7 @@ class _Mapper:
             except _Bad:
                 continue
             projs.update(new)
+        pops.update(getattr(self, "bias_sources", {}))
         probes = self._all_probes()
         self.col.raise_if_any()
         if not pops:
@@ -595,8 +683,8 @@ class _Mapper:
         for nid, node in self.nodes.items():
             if self._kind(node) == "unsupported":
                 self._node_err(nid, f"cannot be mapped: {self._why_unsupported(node)}",
-                               "Input, Output, LIF, CubaLIF, IF, Linear, Affine, Scale, "
-                               "Delay, Flatten")
+                               "Input, Output, LIF, CubaLIF, IF, LI, CubaLI, I, Threshold, "
+                               "Linear, Affine, Scale, Delay, Flatten, Identity, NIRGraph")
 
     def _sources_and_neurons(self, inputs: Mapping[str, Any], pops: dict[str, Any]
                              ) -> dict[str, _Neuron]:
@@ -651,19 +739,33 @@ class _Mapper:
     def _population(self, nid: str, nrn: _Neuron) -> tuple[dict[str, Any], dict[str, Any]]:
         sig = self._input_of(nid)
         bias = nrn.bias
+        extra: dict[str, Any] = {}
         if sig.bias is not None and np.any(sig.bias != 0):
-            if not nrn.exact_bias:
-                self._node_err(nid, "receives an Affine bias, but its synaptic current decays "
-                               "(tau_syn > dt): Lava's bias enters the voltage, not the current, "
-                               "so the bias cannot map exactly",
-                               "Affine bias only into LIF, IF or CubaLIF with tau_syn == dt "
-                               "(or use Linear)")
-                raise _Bad
             per_neuron = nrn.gain * sig.bias + bias
-            bias = self._uniform(nid, "bias (v_leak term + gain * Affine bias)", per_neuron)
+            if nrn.exact_bias and np.allclose(per_neuron, per_neuron[0], rtol=REL_TOL, atol=0):
+                bias = float(per_neuron.mean())  # a constant into v each step: Lava's bias
+            else:
+                extra = self._bias_source(nid, nrn.gain * sig.bias)
         params = {"du": nrn.du, "dv": nrn.dv, "vth": nrn.vth, "bias_mant": bias}
         pop = {"size": self._size(nid), "model": "lif", "params": params}
-        return pop, self._projections(nid, nrn, sig)
+        return pop, {**self._projections(nid, nrn, sig), **extra}
+
+    def _bias_source(self, nid: str, current: np.ndarray) -> dict[str, Any]:
+        """An Affine bias into a neuron with synaptic memory (or differing per neuron): an
+        always-on source `<name>_bias` whose one-to-one projection adds `current` to u."""
+        post = self.names[nid]
+        used = self._used_proj_names()
+        src = _unique(f"{post}_bias", used)
+        size = self._size(nid)
+        if not hasattr(self, "bias_sources"):
+            self.bias_sources: dict[str, Any] = {}
+        self.bias_sources[src] = {"size": size, "model": "spike_source",
+                                  "spikes": {"kind": "periodic", "period": 1, "phase": 0}}
+        idx = np.flatnonzero(current)
+        data = {"pre": idx, "post": idx, "weight": current[idx],
+                "delay": np.zeros(idx.size, dtype=np.int64)}
+        return {_unique(f"{src}_in", used): {"pre": src, "post": post,
+                                             "connectivity": {"kind": "list", "data": data}}}
 
     def _projections(self, nid: str, nrn: _Neuron, sig: _Signal) -> dict[str, Any]:
         """One list projection per source (one per (source, delay) where delays collide)."""
@@ -708,7 +810,7 @@ class _Mapper:
         return self._proj_names
 
     def _probes(self, nid: str) -> list[str]:
-        sig = self._input_of(nid)
+        sig = self._input_of(nid, probe=True)
         ok = sig.bias is None or not np.any(sig.bias)
         for (_src, d), (m, _) in sig.terms.items():
             ok = ok and d == 0 and m.shape[0] == m.shape[1] and np.array_equal(m, np.eye(m.shape[0]))
@@ -717,4 +819,6 @@ class _Mapper:
                            "output of a Linear/Affine node)",
                            "Output nodes fed by LIF, CubaLIF, IF or Input nodes")
             raise _Bad
-        return [f"{self.names[src]}.spikes" for (src, _d) in sig.terms]
+        readouts = _readout_types(self.nir)
+        return [f"{self.names[src]}." + ("v" if isinstance(self.nodes[src], readouts) else "spikes")
+                for (src, _d) in sig.terms]
