@@ -76,6 +76,10 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     (an InputError) before Lava starts. options (picklable: they go to the worker process):
     learning_rule_factory (see lower_projection); proc_model_map (dict Process -> model, or
     callable(precision) -> dict) passed to Loihi2SimCfg's exception_proc_model_map.
+    A plan over the memory budget or the process limit is refused the same way (see
+    `backends.lava.cost`). `result.meta["lava_processes"]` maps each Lava process name
+    (`<pop>@core<id>`, `<proj>@c<src>->c<dst>` at granularity "core") to the (chip, core)
+    it stands for (None where it spans no single core).
     """
     t0 = time.perf_counter()
     if steps < 1:
@@ -108,5 +112,6 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     result.wall_s = time.perf_counter() - t0
     result.meta.update(granularity=granularity, processes=plan.n_processes,
                        timeout_s=limit, **{f"lava_{k}": v for k, v in out["timing"].items()},
-                       synapse_kinds={k: b.kind for k, b in plan.blocks.items()})
+                       synapse_kinds={k: b.kind for k, b in plan.blocks.items()},
+                       lava_processes=plan.process_cores(program))
     return result

@@ -290,7 +290,7 @@ class LearningFactory:
         if fixed:
             w = np.clip(w, *clip_range(block.sign_mode))
         kw = learning_dense_kwargs(spec, mode=block.sign_mode)
-        kw["name"] = block.key
+        kw["name"] = block.name
         if fixed:
             kw.update(weight_exp=int(block.weight_exp), num_weight_bits=int(block.num_weight_bits))
         full = np.asarray(block.rows).size == block.shape[0] * block.shape[1]

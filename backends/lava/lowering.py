@@ -14,7 +14,7 @@ import numpy as np
 from compiler.errors import BackendError
 from compiler.ir import LIFParams, Population, Projection
 
-from .plan import LavaPlan, NeuronGroup, SynapseBlock
+from .plan import LavaPlan, NeuronGroup, SynapseBlock, link_name
 
 LIF_FIELDS = ("du", "dv", "vth", "bias_mant", "bias_exp")
 
@@ -78,14 +78,16 @@ def build_neuron(group: NeuronGroup, pop: Population, precision: str, steps: int
         assert source_spikes is not None
         dtype = np.int32 if precision == "fixed" else np.float64
         data = np.ascontiguousarray(source_spikes[:, group.index].T.astype(dtype))
-        return RingBuffer(data=data)
+        ring = RingBuffer(data=data)  # takes no `name` argument
+        ring.name = group.name
+        return ring
     from .procs.recording_lif import RecordingLIF
 
     kw = lif_kwargs(pop, group, precision, raw_params=bool(options.get("_test_raw_params")))
     extra = {}
     if options.get("_test_fail_step") is not None:
         extra["fail_on_step"] = int(options["_test_fail_step"])
-    return RecordingLIF(shape=(group.index.size,), name=group.key, record_path=record_path,
+    return RecordingLIF(shape=(group.index.size,), name=group.name, record_path=record_path,
                         record_steps=steps, record_vu=record_vu, **kw, **extra)
 
 
@@ -135,7 +137,7 @@ def build_synapse(block: SynapseBlock, precision: str) -> Any:
 
     fixed = precision == "fixed"
     w = block.weight.astype(np.int64 if fixed else np.float64)
-    kw: dict[str, Any] = {"name": block.key}
+    kw: dict[str, Any] = {"name": block.name}
     if fixed:
         kw.update(weight_exp=block.weight_exp, num_weight_bits=block.num_weight_bits,
                   sign_mode=lava_sign_mode(block.sign_mode))
@@ -181,8 +183,8 @@ def build_network(plan: LavaPlan, pops: dict[str, Population], projs: dict[str, 
 
         n_pre, n_post = plan.groups[pre].index.size, plan.groups[post].index.size
         dtype = np.int64 if plan.precision == "fixed" else np.float64
-        link = Dense(weights=np.zeros((n_post, n_pre), dtype=dtype), name=f"link:{pre}->{post}")
+        link = Dense(weights=np.zeros((n_post, n_pre), dtype=dtype), name=link_name(pre, post))
         built.neurons[pre].s_out.connect(link.s_in)
         link.a_out.connect(built.neurons[post].a_in)
-        built.synapses[f"link:{pre}->{post}"] = link
+        built.synapses[link_name(pre, post)] = link
     return built

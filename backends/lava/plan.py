@@ -33,6 +33,11 @@ class NeuronGroup:
     core: int | None = None  # global core id (core granularity), else None
     is_source: bool = False
 
+    @property
+    def name(self) -> str:
+        """The Lava process name: `<pop>@core<id>` for a slice on one core, else `<pop>`."""
+        return self.pop if self.core is None else f"{self.pop}@core{self.core}"
+
 
 @dataclass
 class SynapseBlock:
@@ -54,6 +59,10 @@ class SynapseBlock:
     sign_mode: str  # projection-wide: "excitatory" | "inhibitory" | "mixed"
     weight_exp: int = 0
     num_weight_bits: int = 8
+    name: str = ""  # the Lava process name (`<proj>@c<src>->c<dst>` per core); key if empty
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.key
 
     def dense(self, values: np.ndarray) -> np.ndarray:
         """A (post, pre) matrix of this block holding `values` at its synapses."""
@@ -81,6 +90,33 @@ class LavaPlan:
     # Lava only runs the processes connected to the one `run()` is called on
     links: list[tuple[str, str]] = field(default_factory=list)
 
+    def process_names(self) -> dict[str, str]:
+        """Lava process name of every group, block and link key of the plan."""
+        out = {k: g.name for k, g in self.groups.items()}
+        out.update({k: b.name for k, b in self.blocks.items()})
+        out.update({link_name(pre, post): link_name(pre, post) for pre, post in self.links})
+        return out
+
+    def process_cores(self, program: Program) -> dict[str, tuple[int, int] | None]:
+        """Lava process name -> (chip, core within the chip) of the compiled core it stands
+        for: a neuron slice's core, a synapse block's destination core (synapses live with
+        their post neurons), a link's post core; None where a process spans no single core
+        (spike sources, a population over several cores at granularity 'grouped')."""
+        def of(g: NeuronGroup) -> tuple[int, int] | None:
+            core = g.core
+            if core is None and not g.is_source and g.pop in program.core_of:
+                ids = np.unique(np.asarray(program.core_of[g.pop])[g.index])
+                core = int(ids[0]) if ids.size == 1 else None
+            if core is None:
+                return None
+            c = program.cores[core]
+            return int(c.chip), int(c.core)
+
+        out = {g.name: of(g) for g in self.groups.values()}
+        out.update({b.name: of(self.groups[b.post_group]) for b in self.blocks.values()})
+        out.update({link_name(pre, post): of(self.groups[post]) for pre, post in self.links})
+        return out
+
     def groups_of(self, pop: str) -> list[NeuronGroup]:
         return [g for g in self.groups.values() if g.pop == pop]
 
@@ -91,6 +127,15 @@ class LavaPlan:
     def matrix_elements(self) -> int:
         """Sum of the dense matrix sizes of all blocks (Lava's cost grows with it)."""
         return int(sum(b.shape[0] * b.shape[1] for b in self.blocks.values()))
+
+
+def link_name(pre: str, post: str) -> str:
+    """Name of the zero-weight link process from group `pre` to group `post`."""
+    return f"link:{pre}->{post}"
+
+
+def _end(g: NeuronGroup) -> str:
+    return g.pop if g.core is None else f"c{g.core}"
 
 
 def has_duplicate_pairs(net: NetworkIR, proj: Projection) -> bool:
@@ -176,11 +221,15 @@ def make_plan(program: Program, granularity: str = "grouped",
             kind = choose_kind(delay.size, shape, bool(delay.size and delay.max() > 0),
                                proj.name in dense_projections)
             key = proj.name if granularity == "grouped" else f"{proj.name}@{pre_key}->{post_key}"
+            pre_grp, post_grp = plan.groups[pre_key], plan.groups[post_key]
+            name = (proj.name if granularity == "grouped"
+                    else f"{proj.name}@{_end(pre_grp)}->{_end(post_grp)}")
             plan.blocks[key] = SynapseBlock(
                 key=key, proj=proj.name, pre_group=pre_key, post_group=post_key, shape=shape,
                 rows=post_l[pick(proj.post_idx)], cols=pre_l[pick(proj.pre_idx)],
                 weight=pick(proj.weight), delay=delay, kind=kind, sign_mode=mode,
-                weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits))
+                weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits),
+                name=name)
         if granularity == "core" and net.precision == "fixed" and proj.weight_exp < 0:
             _check_split_rounding(proj, post_g[proj.post_idx], pre_g[proj.pre_idx])
     plan.links = _links(plan)
