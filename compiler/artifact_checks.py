@@ -330,58 +330,81 @@ def _population_sizes(pr: Problems, manifest: dict[str, Any]) -> dict[str, int]:
 def _check_shapes(pr: Problems, manifest: dict[str, Any], at: dict[str, ArrayInfo],
                   sizes: dict[str, int]) -> None:
     """Header shapes against the sizes the manifest gives (nothing inflated)."""
+    _check_population_shapes(pr, at, sizes)
+    for path, f in _named(manifest, "projections"):
+        _check_projection_shapes(pr, at, sizes, path, f)
+    _check_core_table_shapes(pr, manifest, at)
 
-    def expect(path: str, ndim: int, dims: dict[int, int], why: str) -> None:
-        info = at.get(path)
-        if info is None:
-            return
-        bad = info.ndim != ndim or any(info.shape[i] != n for i, n in dims.items())
-        if bad:
-            want = ["n"] * ndim
-            for i, n in dims.items():
-                want[i] = str(n)
-            pr.add(ARRAYS, path, f"member {info.name} has shape {info.shape}; {why}",
-                   f"shape ({', '.join(want)}{',' if ndim == 1 else ''})")
 
+def _expect_shape(pr: Problems, at: dict[str, ArrayInfo], path: str, ndim: int,
+                  dims: dict[int, int], why: str) -> None:
+    """Member `path` (if present) has `ndim` dimensions and the sizes `dims` gives by axis."""
+    info = at.get(path)
+    if info is None:
+        return
+    bad = info.ndim != ndim or any(info.shape[i] != n for i, n in dims.items())
+    if bad:
+        want = ["n"] * ndim
+        for i, n in dims.items():
+            want[i] = str(n)
+        pr.add(ARRAYS, path, f"member {info.name} has shape {info.shape}; {why}",
+               f"shape ({', '.join(want)}{',' if ndim == 1 else ''})")
+
+
+def _check_population_shapes(pr: Problems, at: dict[str, ArrayInfo],
+                             sizes: dict[str, int]) -> None:
+    """Per-neuron members of each population (positions, source data, core tables)."""
     for name, size in sizes.items():
         base = f"populations.{name}"
         why = f"manifest.json gives {size} neurons (populations.{name}.size)"
-        expect(f"{base}.positions", 2, {0: size}, why)
-        expect(f"{base}.source.data", 2, {1: size}, why)
-        expect(f"{base}.source.dataset.x", 2, {1: size}, why)
+        _expect_shape(pr, at, f"{base}.positions", 2, {0: size}, why)
+        _expect_shape(pr, at, f"{base}.source.data", 2, {1: size}, why)
+        _expect_shape(pr, at, f"{base}.source.dataset.x", 2, {1: size}, why)
         x = at.get(f"{base}.source.dataset.x")
         if x is not None and x.ndim == 2:
-            expect(f"{base}.source.dataset.y", 1, {0: x.shape[0]}, "one label per sample of x")
+            _expect_shape(pr, at, f"{base}.source.dataset.y", 1, {0: x.shape[0]},
+                          "one label per sample of x")
         if f"core_of.{name}" in at:
-            expect(f"core_of.{name}", 1, {0: size}, why + " (one core id each)")
+            _expect_shape(pr, at, f"core_of.{name}", 1, {0: size}, why + " (one core id each)")
         if f"cores.neurons.{name}.indices" in at:
-            expect(f"cores.neurons.{name}.indices", 1, {0: size},
-                   why + " (each on exactly one core)")
-    for path, f in _named(manifest, "projections"):
-        lengths = {k: at[f"{path}.{k}"] for k in ("pre_idx", "post_idx", "weight", "delay")
-                   if f"{path}.{k}" in at}
-        for k, info in lengths.items():
-            if info.ndim != 1:
-                pr.add(ARRAYS, f"{path}.{k}", f"member {info.name} has shape {info.shape}",
-                       "a 1-D array, one entry per synapse")
-        n = {info.shape[0] for info in lengths.values() if info.ndim == 1}
-        if len(n) > 1:
-            pr.add(ARRAYS, path, "synapse arrays of unequal lengths: " + ", ".join(
-                f"{k} {info.shape}" for k, info in lengths.items()), "one entry per synapse each")
-        pre, post = (sizes.get(f[k]) if isinstance(f.get(k), str) else None
-                     for k in ("pre", "post"))
-        if len(n) == 1 and pre is not None and post is not None and n.pop() > pre * post:
-            pr.add(ARRAYS, path, f"{lengths['pre_idx'].shape[0]} synapses between {pre} and "
-                   f"{post} neurons", f"at most {pre * post} (each pair once)")
+            _expect_shape(pr, at, f"cores.neurons.{name}.indices", 1, {0: size},
+                          why + " (each on exactly one core)")
+
+
+def _check_projection_shapes(pr: Problems, at: dict[str, ArrayInfo], sizes: dict[str, int],
+                             path: str, f: dict[str, Any]) -> None:
+    """One projection's synapse arrays: 1-D, equally long, no more than pre x post."""
+    lengths = {k: at[f"{path}.{k}"] for k in ("pre_idx", "post_idx", "weight", "delay")
+               if f"{path}.{k}" in at}
+    for k, info in lengths.items():
+        if info.ndim != 1:
+            pr.add(ARRAYS, f"{path}.{k}", f"member {info.name} has shape {info.shape}",
+                   "a 1-D array, one entry per synapse")
+    n = {info.shape[0] for info in lengths.values() if info.ndim == 1}
+    if len(n) > 1:
+        pr.add(ARRAYS, path, "synapse arrays of unequal lengths: " + ", ".join(
+            f"{k} {info.shape}" for k, info in lengths.items()), "one entry per synapse each")
+    pre, post = (sizes.get(f[k]) if isinstance(f.get(k), str) else None
+                 for k in ("pre", "post"))
+    if len(n) == 1 and pre is not None and post is not None and n.pop() > pre * post:
+        pr.add(ARRAYS, path, f"{lengths['pre_idx'].shape[0]} synapses between {pre} and "
+               f"{post} neurons", f"at most {pre * post} (each pair once)")
+
+
+def _check_core_table_shapes(pr: Problems, manifest: dict[str, Any],
+                             at: dict[str, ArrayInfo]) -> None:
+    """Core tables: one entry per core (cores.count), offsets one more."""
     cores = manifest.get("cores")
-    if isinstance(cores, dict):
-        count = cores.get("count")
-        if pr.integer(count, "cores.count", 0, MAX_SIZE):
-            for path in [p for p in at if p.startswith("cores.fields.")]:
-                expect(path, 1, {0: int(count)}, f"cores.count is {count}")
-            for path in [p for p in at if p.startswith("cores.neurons.")
-                         and p.endswith(".offsets")]:
-                expect(path, 1, {0: int(count) + 1}, f"cores.count is {count} (offsets n + 1)")
+    if not isinstance(cores, dict):
+        return
+    count = cores.get("count")
+    if not pr.integer(count, "cores.count", 0, MAX_SIZE):
+        return
+    for path in [p for p in at if p.startswith("cores.fields.")]:
+        _expect_shape(pr, at, path, 1, {0: int(count)}, f"cores.count is {count}")
+    for path in [p for p in at if p.startswith("cores.neurons.") and p.endswith(".offsets")]:
+        _expect_shape(pr, at, path, 1, {0: int(count) + 1},
+                      f"cores.count is {count} (offsets n + 1)")
 
 
 # ---------------------------------------------------------------- after decoding
@@ -580,6 +603,7 @@ def _check_dataset(pr: Problems, ds: Dataset, path: str, size: int) -> None:
 
 def _check_projections(pr: Problems, net: NetworkIR, fixed: bool, max_delay: int,
                        weight_bits: int) -> None:
+    """Every projection: name, ends, weight format, plasticity, synapse arrays."""
     if not isinstance(net.projections, dict):
         return
     for key, proj in net.projections.items():
@@ -588,17 +612,7 @@ def _check_projections(pr: Problems, net: NetworkIR, fixed: bool, max_delay: int
             continue
         if proj.name != key:
             pr.add(MANIFEST, f"{path}.name", f"found {_show(proj.name)}", f"'{key}'")
-        ends = []
-        for end in ("pre", "post"):
-            name = getattr(proj, end)
-            if not isinstance(name, str) or name not in net.populations:
-                pr.add(MANIFEST, f"{path}.{end}", f"found {_show(name)}; not a population",
-                       ", ".join(net.populations))
-            else:
-                ends.append(net.populations[name])
-        if len(ends) == 2 and ends[1].model != "lif":
-            pr.add(MANIFEST, f"{path}.post", f"'{proj.post}' is a spike source",
-                   "a lif population")
+        ends = _projection_ends(pr, net, proj, path)
         pr.integer(proj.weight_exp, f"{path}.weight_exp", *WEIGHT_EXP)
         pr.integer(proj.num_weight_bits, f"{path}.num_weight_bits", 1,
                    weight_bits if fixed else 8)
@@ -606,25 +620,48 @@ def _check_projections(pr: Problems, net: NetworkIR, fixed: bool, max_delay: int
                                                        f"{path}.plasticity"):
             pr.text(proj.plasticity.rule, f"{path}.plasticity.rule")
             pr.instance(proj.plasticity.params, dict, f"{path}.plasticity.params")
-        ok = [pr.array(proj.pre_idx, f"{path}.pre_idx", 1, "iu"),
-              pr.array(proj.post_idx, f"{path}.post_idx", 1, "iu"),
-              pr.array(proj.weight, f"{path}.weight", 1, "iu" if fixed else "f"),
-              pr.array(proj.delay, f"{path}.delay", 1, "iu")]
-        if not all(ok):
-            continue
-        lengths = {len(proj.pre_idx), len(proj.post_idx), len(proj.weight), len(proj.delay)}
-        if len(lengths) != 1:
-            pr.add(ARRAYS, path, "synapse arrays of unequal lengths (pre_idx "
-                   f"{len(proj.pre_idx)}, post_idx {len(proj.post_idx)}, weight "
-                   f"{len(proj.weight)}, delay {len(proj.delay)})", "one entry per synapse each")
-            continue
-        if len(proj.pre_idx) > MAX_SYNAPSES:
-            pr.add(ARRAYS, path, f"{len(proj.pre_idx)} synapses", f"at most {MAX_SYNAPSES}")
-        if len(ends) == 2:
-            pr.within(proj.pre_idx, f"{path}.pre_idx", 0, ends[0].size - 1, "neuron indices")
-            pr.within(proj.post_idx, f"{path}.post_idx", 0, ends[1].size - 1, "neuron indices")
-        pr.within(proj.delay, f"{path}.delay", 0, max_delay, "delays")
-        _check_weights(pr, proj.weight, f"{path}.weight", fixed)
+        _check_synapses(pr, proj, path, ends, fixed, max_delay)
+
+
+def _projection_ends(pr: Problems, net: NetworkIR, proj: Projection,
+                     path: str) -> list[Population]:
+    """The pre and post populations that exist (a lif post); both when the ends are valid."""
+    ends = []
+    for end in ("pre", "post"):
+        name = getattr(proj, end)
+        if not isinstance(name, str) or name not in net.populations:
+            pr.add(MANIFEST, f"{path}.{end}", f"found {_show(name)}; not a population",
+                   ", ".join(net.populations))
+        else:
+            ends.append(net.populations[name])
+    if len(ends) == 2 and ends[1].model != "lif":
+        pr.add(MANIFEST, f"{path}.post", f"'{proj.post}' is a spike source",
+               "a lif population")
+    return ends
+
+
+def _check_synapses(pr: Problems, proj: Projection, path: str, ends: list[Population],
+                    fixed: bool, max_delay: int) -> None:
+    """Synapse arrays: 1-D, equally long, indices within the ends, delays and weights in range."""
+    ok = [pr.array(proj.pre_idx, f"{path}.pre_idx", 1, "iu"),
+          pr.array(proj.post_idx, f"{path}.post_idx", 1, "iu"),
+          pr.array(proj.weight, f"{path}.weight", 1, "iu" if fixed else "f"),
+          pr.array(proj.delay, f"{path}.delay", 1, "iu")]
+    if not all(ok):
+        return
+    lengths = {len(proj.pre_idx), len(proj.post_idx), len(proj.weight), len(proj.delay)}
+    if len(lengths) != 1:
+        pr.add(ARRAYS, path, "synapse arrays of unequal lengths (pre_idx "
+               f"{len(proj.pre_idx)}, post_idx {len(proj.post_idx)}, weight "
+               f"{len(proj.weight)}, delay {len(proj.delay)})", "one entry per synapse each")
+        return
+    if len(proj.pre_idx) > MAX_SYNAPSES:
+        pr.add(ARRAYS, path, f"{len(proj.pre_idx)} synapses", f"at most {MAX_SYNAPSES}")
+    if len(ends) == 2:
+        pr.within(proj.pre_idx, f"{path}.pre_idx", 0, ends[0].size - 1, "neuron indices")
+        pr.within(proj.post_idx, f"{path}.post_idx", 0, ends[1].size - 1, "neuron indices")
+    pr.within(proj.delay, f"{path}.delay", 0, max_delay, "delays")
+    _check_weights(pr, proj.weight, f"{path}.weight", fixed)
 
 
 def _check_weights(pr: Problems, w: np.ndarray, path: str, fixed: bool) -> None:
@@ -661,6 +698,7 @@ def _check_probes(pr: Problems, net: NetworkIR) -> None:
 
 
 def _check_phases(pr: Problems, net: NetworkIR) -> None:
+    """Phases (steps or samples, plastic switches, overrides), their total steps, the readout."""
     if not isinstance(net.phases, list):
         return
     dataset = next((p.source.dataset for p in net.populations.values()
@@ -674,33 +712,47 @@ def _check_phases(pr: Problems, net: NetworkIR) -> None:
         if not pr.instance(ph, Phase, path) or not pr.text(ph.name, f"{path}.name"):
             continue
         names.add(ph.name)
-        if ph.steps is not None:
-            if pr.integer(ph.steps, f"{path}.steps", 1, budget.MAX_STEPS):
-                total += int(ph.steps)
-        else:
-            total += _check_sample_phase(pr, ph, path, dataset)
-        if pr.instance(ph.plastic, dict, f"{path}.plastic"):
-            for k, v in ph.plastic.items():
-                if k not in plastic:
-                    pr.add(MANIFEST, f"{path}.plastic.{k}", "not a plastic projection",
-                           ", ".join(sorted(plastic)) or "no plastic projection")
-                pr.flag(v, f"{path}.plastic.{k}")
-        if pr.instance(ph.overrides, list, f"{path}.overrides"):
-            for j, ov in enumerate(ph.overrides):
-                _check_override(pr, ov, f"{path}.overrides[{j}]", net)
+        total += _check_phase(pr, ph, path, net, dataset, plastic)
     if total > budget.MAX_STEPS:
         pr.add(MANIFEST, "phases", f"the phases run {total} steps", f"at most {budget.MAX_STEPS}")
+    _check_readout(pr, net, names)
+
+
+def _check_phase(pr: Problems, ph: Phase, path: str, net: NetworkIR, dataset: Dataset | None,
+                 plastic: set[str]) -> int:
+    """One named phase: its length, plastic switches and overrides; its steps (0 if invalid)."""
+    steps = 0
+    if ph.steps is not None:
+        if pr.integer(ph.steps, f"{path}.steps", 1, budget.MAX_STEPS):
+            steps = int(ph.steps)
+    else:
+        steps = _check_sample_phase(pr, ph, path, dataset)
+    if pr.instance(ph.plastic, dict, f"{path}.plastic"):
+        for k, v in ph.plastic.items():
+            if k not in plastic:
+                pr.add(MANIFEST, f"{path}.plastic.{k}", "not a plastic projection",
+                       ", ".join(sorted(plastic)) or "no plastic projection")
+            pr.flag(v, f"{path}.plastic.{k}")
+    if pr.instance(ph.overrides, list, f"{path}.overrides"):
+        for j, ov in enumerate(ph.overrides):
+            _check_override(pr, ov, f"{path}.overrides[{j}]", net)
+    return steps
+
+
+def _check_readout(pr: Problems, net: NetworkIR, names: set[str]) -> None:
+    """The readout (if any): a lif population, phase names that exist, a known vote."""
     ro = net.readout
-    if ro is not None and pr.instance(ro, Readout, "readout"):
-        pop = net.populations.get(ro.population) if isinstance(ro.population, str) else None
-        if pop is None or pop.model != "lif":
-            pr.add(MANIFEST, "readout.population", f"found {_show(ro.population)}",
-                   "a lif population")
-        for k in ("assign", "evaluate"):
-            if getattr(ro, k) not in names:
-                pr.add(MANIFEST, f"readout.{k}", f"found {_show(getattr(ro, k))}",
-                       ", ".join(sorted(names)) or "a phase name")
-        pr.choice(ro.vote, "readout.vote", VOTES)
+    if ro is None or not pr.instance(ro, Readout, "readout"):
+        return
+    pop = net.populations.get(ro.population) if isinstance(ro.population, str) else None
+    if pop is None or pop.model != "lif":
+        pr.add(MANIFEST, "readout.population", f"found {_show(ro.population)}",
+               "a lif population")
+    for k in ("assign", "evaluate"):
+        if getattr(ro, k) not in names:
+            pr.add(MANIFEST, f"readout.{k}", f"found {_show(getattr(ro, k))}",
+                   ", ".join(sorted(names)) or "a phase name")
+    pr.choice(ro.vote, "readout.vote", VOTES)
 
 
 def _check_sample_phase(pr: Problems, ph: Phase, path: str, dataset: Dataset | None) -> int:
@@ -749,10 +801,29 @@ def _check_override(pr: Problems, ov: Any, path: str, net: NetworkIR) -> None:
 
 
 def _check_cores(pr: Problems, program: Program, net: NetworkIR) -> None:
-    t, cores, core_of = program.target, program.cores, program.core_of
+    """Cores and core_of: valid core records, and every lif neuron on exactly one core,
+    the one core_of names."""
+    cores, core_of = program.cores, program.core_of
     if not pr.instance(cores, list, "cores") or not pr.instance(core_of, dict, "core_of"):
         return
-    n_cores = len(cores)
+    _check_core_of(pr, core_of, net, len(cores))
+    if pr.items:
+        return
+    seen = {pop: np.zeros(net.populations[pop].size, dtype=np.int64) for pop in core_of}
+    in_range = True
+    for i, core in enumerate(cores):
+        path = f"cores[{i}]"
+        if not pr.instance(core, Core, path):
+            continue
+        _check_core_fields(pr, core, i, program.target)
+        if pr.instance(core.neurons, dict, f"{path}.neurons"):
+            in_range = _check_core_neurons(pr, core, i, net, core_of, seen) and in_range
+    if in_range:
+        _check_coverage(pr, cores, seen)
+
+
+def _check_core_of(pr: Problems, core_of: dict[str, Any], net: NetworkIR, n_cores: int) -> None:
+    """core_of has one core id per neuron of each lif population, and nothing else."""
     lif = {k for k, p in net.populations.items() if p.model == "lif"}
     for pop in sorted(lif - set(core_of)):
         pr.add(MANIFEST, f"core_of.{pop}", f"lif population '{pop}' has no core ids",
@@ -763,41 +834,46 @@ def _check_cores(pr: Problems, program: Program, net: NetworkIR) -> None:
             pr.add(MANIFEST, field, f"'{pop}' is not a lif population", ", ".join(sorted(lif)))
         elif pr.array(ids, field, 1, "iu", (net.populations[pop].size,)):
             pr.within(ids, field, 0, n_cores - 1, "core ids")
-    if pr.items:
-        return
-    seen = {pop: np.zeros(net.populations[pop].size, dtype=np.int64) for pop in core_of}
+
+
+def _check_core_fields(pr: Problems, core: Core, i: int, t: Target) -> None:
+    """Core `i`'s id (its index), chip and core number on the target, counts >= 0."""
+    path = f"cores[{i}]"
+    pr.integer(core.id, f"{path}.id", i, i, member=ARRAYS)
+    pr.integer(core.chip, f"{path}.chip", 0, t.chips - 1, member=ARRAYS)
+    pr.integer(core.core, f"{path}.core", 0, t.cores_per_chip - 1, member=ARRAYS)
+    for k in ("x", "y", "synapse_bits", "in_axons", "out_axons"):
+        pr.integer(getattr(core, k), f"{path}.{k}", 0, None, member=ARRAYS)
+
+
+def _check_core_neurons(pr: Problems, core: Core, i: int, net: NetworkIR,
+                        core_of: dict[str, Any], seen: dict[str, np.ndarray]) -> bool:
+    """Core `i`'s neuron lists agree with core_of; counts each listed neuron into `seen`.
+    False when some index list is not valid neuron indices."""
     in_range = True
-    for i, core in enumerate(cores):
-        path = f"cores[{i}]"
-        if not pr.instance(core, Core, path):
+    for pop, idx in core.neurons.items():
+        field = f"cores[{i}].neurons.{pop}"
+        if pop not in seen:
+            pr.add(MANIFEST, field, f"'{pop}' has no core_of entry", ", ".join(sorted(seen)))
             continue
-        pr.integer(core.id, f"{path}.id", i, i, member=ARRAYS)
-        pr.integer(core.chip, f"{path}.chip", 0, t.chips - 1, member=ARRAYS)
-        pr.integer(core.core, f"{path}.core", 0, t.cores_per_chip - 1, member=ARRAYS)
-        for k in ("x", "y", "synapse_bits", "in_axons", "out_axons"):
-            pr.integer(getattr(core, k), f"{path}.{k}", 0, None, member=ARRAYS)
-        if not pr.instance(core.neurons, dict, f"{path}.neurons"):
+        size = net.populations[pop].size
+        if not pr.array(idx, field, 1, "iu") or not pr.within(idx, field, 0, size - 1,
+                                                              "neuron indices"):
+            in_range = False
             continue
-        for pop, idx in core.neurons.items():
-            field = f"{path}.neurons.{pop}"
-            if pop not in seen:
-                pr.add(MANIFEST, field, f"'{pop}' has no core_of entry", ", ".join(sorted(seen)))
-                continue
-            size = net.populations[pop].size
-            if not pr.array(idx, field, 1, "iu") or not pr.within(idx, field, 0, size - 1,
-                                                                  "neuron indices"):
-                in_range = False
-                continue
-            seen[pop] += np.bincount(idx, minlength=size)
-            wrong = core_of[pop][idx] != i
-            if wrong.any():
-                j = int(idx[np.flatnonzero(wrong)[0]])
-                pr.add(ARRAYS, field, f"neuron {j} of '{pop}' is listed on core {i} but "
-                       f"core_of.{pop} puts it on core {int(core_of[pop][j])}",
-                       "cores and core_of agree")
+        seen[pop] += np.bincount(idx, minlength=size)
+        wrong = core_of[pop][idx] != i
+        if wrong.any():
+            j = int(idx[np.flatnonzero(wrong)[0]])
+            pr.add(ARRAYS, field, f"neuron {j} of '{pop}' is listed on core {i} but "
+                   f"core_of.{pop} puts it on core {int(core_of[pop][j])}",
+                   "cores and core_of agree")
+    return in_range
+
+
+def _check_coverage(pr: Problems, cores: list[Any], seen: dict[str, np.ndarray]) -> None:
+    """Each neuron counted in `seen` exactly once: none on several cores, none on no core."""
     for pop, count in seen.items():
-        if not in_range:
-            break
         many, none = np.flatnonzero(count > 1), np.flatnonzero(count == 0)
         if many.size:
             j = int(many[0])
