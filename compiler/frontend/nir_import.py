@@ -110,12 +110,51 @@ def import_nir(graph_or_path: Any, *, name: str = "nir", precision: str = "float
             raise InputError(Diagnostic(f"found scale={scale!r}", field="scale",
                                         allowed="a number > 0, or None (automatic)"))
         return network_from_dict(to_fixed(spec, float(scale)), source_file=file)
-    net = network_from_dict(spec, source_file=file)
     if precision == "fixed":
-        from ..passes.quantize import quantize
+        return _quantized(spec, file)
+    return network_from_dict(spec, source_file=file)
 
-        net, _ = quantize(net)
+
+def _quantized(spec: dict[str, Any], file: str | None) -> NetworkIR:
+    """The float spec quantized by the compile pipeline's pass; readouts (LI, CubaLI, I) take
+    part in the choice of scale with a bound of their |v| (so v stays far from Lava's clip)
+    and then get the largest fixed threshold."""
+    from dataclasses import replace
+
+    from ..ir import LIF_FIXED_RANGES
+    from ..passes.quantize import quantize
+
+    readouts = _readouts(spec)
+    for name in readouts:
+        spec["populations"][name]["params"]["vth"] = _v_bound(spec, name)
+    net, _ = quantize(network_from_dict(spec, source_file=file))
+    for name in readouts:
+        lif = net.populations[name].lif
+        net.populations[name].lif = replace(lif, vth=LIF_FIXED_RANGES["vth"][1])
     return net
+
+
+def _v_bound(spec: dict[str, Any], name: str) -> float:
+    """An upper bound of |v| of LIF population `name` over the run: every synapse delivers at
+    most one spike a step, so |u| <= A / du and |v| <= (|u| + |bias|) / dv (times the steps
+    when dv = 0), A the largest summed |weight| into one neuron."""
+    pop = spec["populations"][name]
+    p = pop["params"]
+    a = np.zeros(pop["size"])
+    for proj in spec["projections"].values():
+        if proj["post"] == name:
+            data = proj["connectivity"]["data"]
+            a += np.bincount(data["post"], np.abs(data["weight"]), minlength=pop["size"])
+    u = float(a.max(initial=0.0)) / max(float(p["du"]), 1e-12)
+    total = u + abs(float(p["bias_mant"]))
+    bound = total / float(p["dv"]) if p["dv"] > 0 else total * max(int(spec.get("steps", 1)), 1)
+    return max(bound, 1e-9)
+
+
+def _readouts(spec: dict[str, Any]) -> list[str]:
+    """Names of the readout populations (threshold READOUT_VTH) of a float spec."""
+    return [name for name, pop in spec["populations"].items()
+            if pop.get("model") == "lif" and pop["params"]["vth"] == READOUT_VTH]
 
 
 def population_names(graph_or_path: Any) -> dict[str, str]:
@@ -142,10 +181,12 @@ def to_fixed(spec: dict[str, Any], k: float) -> dict[str, Any]:
             continue
         p = pop["params"]
         mant, exp = _bias_bits(64.0 * k * float(p["bias_mant"]))
+        vth = int(round(k * float(p["vth"]))) if p["vth"] != READOUT_VTH else \
+            131071  # readout: the largest fixed threshold
         pops[name]["params"] = {
             "du": int(np.clip(round(4096 * float(p["du"])) - 1, 0, 4095)),
             "dv": int(np.clip(round(4096 * float(p["dv"])), 0, 4095)),
-            "vth": int(round(k * float(p["vth"]))), "bias_mant": mant, "bias_exp": exp}
+            "vth": vth, "bias_mant": mant, "bias_exp": exp}
     out["projections"] = projs = {}
     for name, proj in spec["projections"].items():
         data = dict(proj["connectivity"]["data"])

@@ -282,3 +282,20 @@ def test_convolution_is_a_clear_not_supported_error():
     (d,) = err.value.diagnostics
     assert d.field == "nodes.c1"
     assert "Conv1d node 'c1'" in d.message and "not supported yet" in d.message
+
+
+def test_fixed_precision_readout_keeps_the_scale_of_its_voltage():
+    """Quantized LI readout: v_fixed = 64 k v (k a power of two chosen from a bound of |v|),
+    far from Lava's clip, never spiking."""
+    node = nir.LI(tau=np.full(4, 1e-3), r=np.full(4, 2.0), v_leak=np.full(4, 0.2))
+    s = spikes_in(3)
+    net = import_nir(layer(W, node), dt=DT, precision="fixed", inputs={"in": s}, steps=STEPS)
+    assert net.populations["n"].lif.vth == 131071
+    res = run(compile_network(net), STEPS)
+    _, want = ref_neuron(node, ref_input(W, s))
+    v = res.values["n.v"].astype(float)
+    fit = float(np.sum(v * want) / np.sum(want * want)) / 64
+    k = 2.0 ** round(np.log2(fit))
+    assert fit == pytest.approx(k, rel=2e-3)  # fixed-point truncation loses a little
+    assert np.abs(v / (64 * k) - want).max() < 5e-3 * np.abs(want).max()
+    assert not res.spikes["n"].any() and np.abs(v).max() < 2**22
