@@ -32,6 +32,8 @@ class Capabilities:
     progress: bool  # calls `progress(done, total)` while a run goes on, not only at its end
     float_precision: bool  # runs networks of precision float (all run fixed)
     duplicate_synapses: bool  # several synapses of one projection may join the same pair
+    phases_in_chunks: bool  # phased runs record in bounded chunks (False: the whole timeline
+    # of recordings comes back at once, which the runtime's memory check must allow for)
 
 
 @runtime_checkable

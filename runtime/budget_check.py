@@ -108,10 +108,10 @@ def phase_shown(net: NetworkIR, phase: Phase) -> tuple[int, int]:
     return n * int(phase.epochs), n * int(phase.epochs) * period
 
 
-def phases_bytes(program: Program, backend: str, state_probes: list[Probe],
+def phases_bytes(program: Program, whole_timeline: bool, state_probes: list[Probe],
                  weights: list[str]) -> list[tuple[int, int, int]]:
     """Per phase (index, bytes its results keep, its steps), plus the whole timeline's
-    recordings on the lava backend (index -1)."""
+    recordings (index -1) for a backend that returns them at once (`whole_timeline`)."""
     net = program.network
     lif = sum(p.size for p in net.neuron_populations)
     neurons = sum(p.size for p in net.populations.values())
@@ -126,19 +126,19 @@ def phases_bytes(program: Program, backend: str, state_probes: list[Probe],
         else:  # the chunks and their concatenation
             nbytes = 2 * steps * (neurons * SPIKE + states * STATE)
         out.append((i, nbytes, steps))
-    if backend == "lava":  # the whole timeline: sources, spikes and v/u come back at once
+    if whole_timeline:  # sources, spikes and v/u of every step come back at once
         timeline = total_steps * (neurons * SPIKE + states * STATE) + \
             _source_bytes(net, total_steps) * 2
         out.append((-1, timeline, total_steps))
     return out
 
 
-def check_phases(program: Program, backend: str, state_probes: list[Probe],
+def check_phases(program: Program, whole_timeline: bool, state_probes: list[Probe],
                  weights: list[str]) -> None:
     """InputError before running phases whose results exceed the memory budget, naming
     the phase that needs the most."""
     net = program.network
-    per = phases_bytes(program, backend, state_probes, weights)
+    per = phases_bytes(program, whole_timeline, state_probes, weights)
     fixed = _weights_bytes(net, weights) + \
         sum(p.n_synapses for p in net.projections.values()) * RESULT_SYNAPSE
     total = fixed + sum(b for _, b, _ in per)

@@ -50,7 +50,8 @@ def run_phases(program: Program, backend: str = "cpu", probes: Iterable[Probe | 
     recorded = phase_probes(net, probes)
     state_probes = [p for p in recorded if p.var in ("v", "u")]
     weights = [p.target for p in recorded if p.var == "weights"]
-    check_phases(program, backend, state_probes, weights)  # before anything is sized by them
+    check_phases(program, not engine.capabilities.phases_in_chunks, state_probes,
+                 weights)  # before anything is sized by them
     engine.check(program, options, phases=True)
     total = sum(phase_steps(net, ph) for ph in net.phases)
     wall0 = time.perf_counter()

@@ -20,7 +20,7 @@ class CpuBackend:
     name = "cpu"
     capabilities = Capabilities(phases=True, plasticity=True, plasticity_with_delay=True,
                                 wta=True, progress=True, float_precision=True,
-                                duplicate_synapses=True)
+                                duplicate_synapses=True, phases_in_chunks=True)
 
     def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
               ) -> None:

@@ -24,7 +24,7 @@ class LavaBackend:
     name = "lava"
     capabilities = Capabilities(phases=True, plasticity=True, plasticity_with_delay=False,
                                 wta=True, progress=False, float_precision=True,
-                                duplicate_synapses=False)
+                                duplicate_synapses=False, phases_in_chunks=False)
 
     def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
               ) -> None:

@@ -21,7 +21,7 @@ from compiler.ir import Plasticity
 from runtime import api
 
 FLAGS = {"phases", "plasticity", "plasticity_with_delay", "wta", "progress", "float_precision",
-         "duplicate_synapses"}
+         "duplicate_synapses", "phases_in_chunks"}
 PHASED = RELAY + """\
 phases:
   - name: a
@@ -100,7 +100,7 @@ class FakeBackend:
     name: str = "fake"
     capabilities: Capabilities = Capabilities(
         phases=True, plasticity=False, plasticity_with_delay=False, wta=False, progress=True,
-        float_precision=False, duplicate_synapses=False)
+        float_precision=False, duplicate_synapses=False, phases_in_chunks=True)
     calls: list[str] = dataclasses.field(default_factory=list)
 
     def check(self, program: Any, options: dict[str, Any], *, phases: bool = False) -> None:
