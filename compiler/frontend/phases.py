@@ -128,50 +128,69 @@ def _dataset_arrays(ck: Checker, spec: Any, path: str, size: int | Any
         x, y = load_builtin(spec)
         name = spec
     elif isinstance(spec, Mapping):
-        m = ck.mapping(spec, path, ("file", "data"))
-        if m is INVALID:
+        given = _given_arrays(ck, spec, path, allowed)
+        if given is INVALID:
             return INVALID
-        if ("file" in m) == ("data" in m):
-            return ck.error(path, "give the dataset either as 'file' or as 'data'"
-                            + (" (both given)" if "file" in m else ""), allowed)
-        if "file" in m:
-            arrays = ck.load_npz(m["file"], f"{path}.file")
-            name, where = str(m["file"]), f"{path}.file"
-        else:
-            arrays = m["data"] if isinstance(m["data"], Mapping) else ck.error(
-                f"{path}.data", f"found {show(m['data'])}; expected a mapping with x and y", "{x, y}")
-            name, where = "data", f"{path}.data"
-        if arrays is INVALID:
-            return INVALID
-        missing = [k for k in ("x", "y") if k not in arrays]
-        if missing:
-            return ck.error(where, f"missing array(s) {', '.join(missing)} (found "
-                            f"{', '.join(arrays) or 'none'})", "arrays x (n, size) and y (n,)")
-        x = as_array(ck, arrays["x"], f"{where}.x")
-        y = as_array(ck, arrays["y"], f"{where}.y")
-        if x is INVALID or y is INVALID:
-            return INVALID
+        name, x, y = given
     else:
         return ck.error(path, f"found {show(spec)}; expected a dataset", allowed)
-    ok = True
-    want = f"(n, {size})" if size is not INVALID else "(n, size)"
-    if x.ndim != 2 or (size is not INVALID and x.shape[1] != size) or x.shape[0] == 0:
-        ok = ck.error(path, f"x has shape {x.shape}; expected {want} with n >= 1 (one row per "
-                      "sample, one column per input neuron)", f"x of shape {want}")
-    elif x.dtype.kind not in "biuf" or not np.all(np.isfinite(x)) or (x.size and x.min() < 0):
-        ok = ck.error(path, "x must hold finite numbers >= 0 (they are scaled to spike "
-                      "probabilities)", "x >= 0")
-    if ok is not INVALID:
-        if y.ndim != 1 or y.shape[0] != x.shape[0]:
-            ok = ck.error(path, f"y has shape {y.shape}; expected ({x.shape[0]},) (one label per "
-                          "sample)", f"y of shape ({x.shape[0]},)")
-        elif y.dtype.kind not in "biu" and not (
-                y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
-            ok = ck.error(path, f"y must hold integer class labels (found dtype {y.dtype})",
-                          "integer labels")
-    if ok is INVALID:
+    if _check_x(ck, x, path, size) is INVALID or _check_y(ck, x, y, path) is INVALID:
         return INVALID
     return name, np.asarray(x, dtype=np.float64), np.asarray(y).astype(np.int64)
+
+
+def _given_arrays(ck: Checker, spec: Mapping, path: str, allowed: str
+                  ) -> tuple[str, np.ndarray, np.ndarray] | Any:
+    """(name, x, y) as given by {file: data.npz} (name: the file) or {data: {x, y}} (name:
+    'data'); INVALID (reported) when the form, the file or either array is wrong."""
+    m = ck.mapping(spec, path, ("file", "data"))
+    if m is INVALID:
+        return INVALID
+    if ("file" in m) == ("data" in m):
+        return ck.error(path, "give the dataset either as 'file' or as 'data'"
+                        + (" (both given)" if "file" in m else ""), allowed)
+    if "file" in m:
+        arrays = ck.load_npz(m["file"], f"{path}.file")
+        name, where = str(m["file"]), f"{path}.file"
+    else:
+        arrays = m["data"] if isinstance(m["data"], Mapping) else ck.error(
+            f"{path}.data", f"found {show(m['data'])}; expected a mapping with x and y", "{x, y}")
+        name, where = "data", f"{path}.data"
+    if arrays is INVALID:
+        return INVALID
+    missing = [k for k in ("x", "y") if k not in arrays]
+    if missing:
+        return ck.error(where, f"missing array(s) {', '.join(missing)} (found "
+                        f"{', '.join(arrays) or 'none'})", "arrays x (n, size) and y (n,)")
+    x = as_array(ck, arrays["x"], f"{where}.x")
+    y = as_array(ck, arrays["y"], f"{where}.y")
+    if x is INVALID or y is INVALID:
+        return INVALID
+    return name, x, y
+
+
+def _check_x(ck: Checker, x: np.ndarray, path: str, size: int | Any) -> bool | Any:
+    """x is (n >= 1, size) of finite numbers >= 0; INVALID (reported) otherwise."""
+    want = f"(n, {size})" if size is not INVALID else "(n, size)"
+    if x.ndim != 2 or (size is not INVALID and x.shape[1] != size) or x.shape[0] == 0:
+        return ck.error(path, f"x has shape {x.shape}; expected {want} with n >= 1 (one row per "
+                        "sample, one column per input neuron)", f"x of shape {want}")
+    if x.dtype.kind not in "biuf" or not np.all(np.isfinite(x)) or (x.size and x.min() < 0):
+        return ck.error(path, "x must hold finite numbers >= 0 (they are scaled to spike "
+                        "probabilities)", "x >= 0")
+    return True
+
+
+def _check_y(ck: Checker, x: np.ndarray, y: np.ndarray, path: str) -> bool | Any:
+    """y is one integer class label (whole floats allowed) per row of x; INVALID otherwise."""
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        return ck.error(path, f"y has shape {y.shape}; expected ({x.shape[0]},) (one label per "
+                        "sample)", f"y of shape ({x.shape[0]},)")
+    if y.dtype.kind not in "biu" and not (
+            y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+        return ck.error(path, f"y must hold integer class labels (found dtype {y.dtype})",
+                        "integer labels")
+    return True
 
 
 # -- phases and readout -------------------------------------------------------------
@@ -347,63 +366,89 @@ def _overrides(ck: Checker, spec: Any, path: str, phase: Phase, pops: dict[str, 
 
 def _override(ck: Checker, key: str, value: Any, path: str, pops: dict[str, Population],
               projs: dict[str, Projection], fixed: bool) -> Override | Any:
+    """One `set:` entry of a phase as an Override; INVALID (reported) when it is not on the
+    whitelist or its value is out of range."""
     parts = key.split(".")
     head = parts[0] if parts else ""
     if head == "projections" and len(parts) == 3:
-        name, param = parts[1], parts[2]
-        if name not in projs:
-            return ck.error(path, f"unknown projection '{name}'{suggest(name, projs)}",
-                            ", ".join(projs) or "a projection name")
-        plastic = projs[name].plasticity is not None
-        if param == "weight_scale":
-            if plastic:
-                return ck.error(path, f"'{name}' is plastic: weight_scale applies to static "
-                                "projections only (it scales the compiled weights)",
-                                "a static projection")
-            s = ck.number(value, path, 0.0, what="a scale factor >= 0")
-            return INVALID if s is INVALID else Override(key, "weight_scale", name, param, float(s))
-        if param == "plastic":
-            if not plastic:
-                return ck.error(path, f"'{name}' has no plasticity", "a plastic projection")
-            v = _bool(ck, value, path)
-            return INVALID if v is INVALID else Override(key, "plastic", name, param, float(v))
-        return ck.error(path, f"'{param}' cannot be set in a phase{suggest(param, ('weight_scale', 'plastic'))}",
-                        SET_ALLOWED)
+        return _projection_override(ck, key, parts[1], parts[2], value, path, projs)
     if head == "populations" and len(parts) in (4, 5) and parts[2] == "params":
-        name = parts[1]
-        pop = pops.get(name)
-        if pop is None:
-            return ck.error(path, f"unknown population '{name}'{suggest(name, pops)}",
-                            ", ".join(pops) or "a population name")
-        if pop.lif is None:
-            return ck.error(path, f"'{name}' is a spike source: it has no LIF parameters",
-                            "a lif population")
-        if len(parts) == 4 and parts[3] == "wta":
-            v = _bool(ck, value, path)
-            return INVALID if v is INVALID else Override(key, "lif", name, "wta", bool(v))
-        if len(parts) == 4:
-            param = parts[3]
-            if param not in LIF_SET:
-                return ck.error(path, f"'{param}' cannot be set in a phase"
-                                f"{suggest(param, LIF_SET + ('wta',))}", ", ".join(LIF_SET + ("wta",)))
-            v = _lif_value(ck, param, value, path, fixed)
-            return INVALID if v is INVALID else Override(key, "lif", name, param, v)
-        if parts[3] == "adapt":
-            param = parts[4]
-            if pop.lif.adapt is None:
-                return ck.error(path, f"population '{name}' has no adapt block to change",
-                                "give params.adapt in the population to use it in phases")
-            if param not in ADAPT_SET:
-                return ck.error(path, f"'{param}' cannot be set{suggest(param, ADAPT_SET)}",
-                                ", ".join(ADAPT_SET))
-            lo = 0.0
-            v = ck.number(value, path, lo, what="a number >= 0" if param == "increment"
-                          else "a time constant > 0 (steps)")
-            if v is not INVALID and param == "tau" and v == 0:
-                v = ck.error(path, "found 0; the decay time constant must be positive",
-                             "number > 0 (a huge tau freezes the threshold)")
-            return INVALID if v is INVALID else Override(key, "adapt", name, param, float(v))
+        ov = _population_override(ck, key, parts, value, path, pops, fixed)
+        if ov is not None:
+            return ov
     return ck.error(path, f"'{key}' cannot be set in a phase", SET_ALLOWED)
+
+
+def _projection_override(ck: Checker, key: str, name: str, param: str, value: Any, path: str,
+                         projs: dict[str, Projection]) -> Override | Any:
+    """`projections.<name>.weight_scale` (static only) or `.plastic` (plastic only)."""
+    if name not in projs:
+        return ck.error(path, f"unknown projection '{name}'{suggest(name, projs)}",
+                        ", ".join(projs) or "a projection name")
+    plastic = projs[name].plasticity is not None
+    if param == "weight_scale":
+        if plastic:
+            return ck.error(path, f"'{name}' is plastic: weight_scale applies to static "
+                            "projections only (it scales the compiled weights)",
+                            "a static projection")
+        s = ck.number(value, path, 0.0, what="a scale factor >= 0")
+        return INVALID if s is INVALID else Override(key, "weight_scale", name, param, float(s))
+    if param == "plastic":
+        if not plastic:
+            return ck.error(path, f"'{name}' has no plasticity", "a plastic projection")
+        v = _bool(ck, value, path)
+        return INVALID if v is INVALID else Override(key, "plastic", name, param, float(v))
+    return ck.error(path, f"'{param}' cannot be set in a phase{suggest(param, ('weight_scale', 'plastic'))}",
+                    SET_ALLOWED)
+
+
+def _population_override(ck: Checker, key: str, parts: list[str], value: Any, path: str,
+                         pops: dict[str, Population], fixed: bool) -> Override | Any | None:
+    """`populations.<name>.params.<param>` or `.params.adapt.<param>` of a lif population;
+    None when the dotted path names no settable field (the caller reports it)."""
+    name = parts[1]
+    pop = pops.get(name)
+    if pop is None:
+        return ck.error(path, f"unknown population '{name}'{suggest(name, pops)}",
+                        ", ".join(pops) or "a population name")
+    if pop.lif is None:
+        return ck.error(path, f"'{name}' is a spike source: it has no LIF parameters",
+                        "a lif population")
+    if len(parts) == 4:
+        return _lif_override(ck, key, name, parts[3], value, path, fixed)
+    if parts[3] == "adapt":
+        return _adapt_override(ck, key, name, pop, parts[4], value, path)
+    return None
+
+
+def _lif_override(ck: Checker, key: str, name: str, param: str, value: Any, path: str,
+                  fixed: bool) -> Override | Any:
+    """A LIF parameter (LIF_SET, in the precision's range) or the wta flag."""
+    if param == "wta":
+        v = _bool(ck, value, path)
+        return INVALID if v is INVALID else Override(key, "lif", name, "wta", bool(v))
+    if param not in LIF_SET:
+        return ck.error(path, f"'{param}' cannot be set in a phase"
+                        f"{suggest(param, LIF_SET + ('wta',))}", ", ".join(LIF_SET + ("wta",)))
+    v = _lif_value(ck, param, value, path, fixed)
+    return INVALID if v is INVALID else Override(key, "lif", name, param, v)
+
+
+def _adapt_override(ck: Checker, key: str, name: str, pop: Population, param: str,
+                    value: Any, path: str) -> Override | Any:
+    """An adapt field (increment >= 0, tau > 0) of a population that has an adapt block."""
+    if pop.lif.adapt is None:
+        return ck.error(path, f"population '{name}' has no adapt block to change",
+                        "give params.adapt in the population to use it in phases")
+    if param not in ADAPT_SET:
+        return ck.error(path, f"'{param}' cannot be set{suggest(param, ADAPT_SET)}",
+                        ", ".join(ADAPT_SET))
+    v = ck.number(value, path, 0.0, what="a number >= 0" if param == "increment"
+                  else "a time constant > 0 (steps)")
+    if v is not INVALID and param == "tau" and v == 0:
+        v = ck.error(path, "found 0; the decay time constant must be positive",
+                     "number > 0 (a huge tau freezes the threshold)")
+    return INVALID if v is INVALID else Override(key, "adapt", name, param, float(v))
 
 
 def _lif_value(ck: Checker, param: str, value: Any, path: str, fixed: bool) -> float | Any:
