@@ -77,36 +77,45 @@ def _validate(raw: Any, where: Any) -> Collector:
                 "keys " + ", ".join(TOP_KEYS))
         return col
     for key, value in raw.items():
-        loc = where(str(key))
-        if key not in TOP_KEYS:
-            col.add(loc, f"unknown key {brief(key)}{suggest(str(key), TOP_KEYS)}",
-                    ", ".join(TOP_KEYS))
-        elif key in ("name", "base", "source"):
-            if not isinstance(value, str) or not value:
-                col.add(loc, f"found {brief(value)}", "a non-empty string")
-        elif key in ("chips", "cores_per_chip"):
-            _check_int(col, loc, value, 1, None)
-        elif key == "mesh":
-            if not (isinstance(value, (list, tuple)) and len(value) == 2
-                    and all(_is_int(v) and v >= 1 for v in value)):
-                col.add(loc, f"found {brief(value)}", "[x, y], two integers >= 1")
-        elif key == "core":
-            _validate_section(col, value, key, CORE_KEYS, where, core=True)
-        elif key in ("energy_pj", "time_ns"):
-            _validate_section(col, value, key, COST_KEYS if key == "energy_pj" else TIME_KEYS,
-                              where, core=False)
-        elif key == "sources":
-            if not isinstance(value, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-                col.add(loc, f"found {brief(value)}",
-                        "a mapping of figure key (e.g. energy_pj.synop) to text")
-            else:
-                for k in value:
-                    if k not in FIGURE_KEYS:
-                        col.add(where(f"sources.{k}"),
-                                f"unknown figure {brief(k)}{suggest(k, FIGURE_KEYS)}",
-                                ", ".join(FIGURE_KEYS))
+        _validate_key(col, key, value, where)
     return col
+
+
+def _validate_key(col: Collector, key: Any, value: Any, where: Any) -> None:
+    """One top-level key of a target layer and its value."""
+    loc = where(str(key))
+    if key not in TOP_KEYS:
+        col.add(loc, f"unknown key {brief(key)}{suggest(str(key), TOP_KEYS)}",
+                ", ".join(TOP_KEYS))
+    elif key in ("name", "base", "source"):
+        if not isinstance(value, str) or not value:
+            col.add(loc, f"found {brief(value)}", "a non-empty string")
+    elif key in ("chips", "cores_per_chip"):
+        _check_int(col, loc, value, 1, None)
+    elif key == "mesh":
+        if not (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(_is_int(v) and v >= 1 for v in value)):
+            col.add(loc, f"found {brief(value)}", "[x, y], two integers >= 1")
+    elif key == "core":
+        _validate_section(col, value, key, CORE_KEYS, where, core=True)
+    elif key in ("energy_pj", "time_ns"):
+        _validate_section(col, value, key, COST_KEYS if key == "energy_pj" else TIME_KEYS,
+                          where, core=False)
+    else:  # sources
+        _validate_sources(col, value, loc, where)
+
+
+def _validate_sources(col: Collector, value: Any, loc: Location, where: Any) -> None:
+    """`sources`: a mapping of known figure keys to citation text."""
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        col.add(loc, f"found {brief(value)}",
+                "a mapping of figure key (e.g. energy_pj.synop) to text")
+        return
+    for k in value:
+        if k not in FIGURE_KEYS:
+            col.add(where(f"sources.{k}"), f"unknown figure {brief(k)}{suggest(k, FIGURE_KEYS)}",
+                    ", ".join(FIGURE_KEYS))
 
 
 def _validate_section(col: Collector, value: Any, name: str, keys: tuple[str, ...], where: Any,
