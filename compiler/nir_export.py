@@ -13,7 +13,9 @@ truncation, times `2**weight_exp`; Lava's round-toward-zero of u and v is not pa
 
 Projections become Linear nodes (weight (post, pre)); synapses with delay d > 0 go
 through their own Linear followed by a Delay of `d * dt`. Spike sources become Input
-nodes, spike probes Output nodes. NIR has no plasticity and no adaptive threshold: a
+nodes (their data are given when the graph runs); every population gets an Output node.
+A population that nothing feeds gets a silent entry Input node (`snnc_role: silent`,
+through an all-zero Linear), so that `nir.read` reads the graph back as written. NIR has no plasticity and no adaptive threshold: a
 plastic projection is written with its current weights (with a warning), and an
 adaptive threshold is an error.
 """
@@ -83,14 +85,36 @@ def export_nir(network_or_program: NetworkIR | Program, *, dt: float = 1.0) -> A
                           n_pre, n_post, dt, nodes, edges)
     if diags:
         raise InputError(diags)
-    for probe in net.probes:
-        if probe.var == "spikes" and probe.target in nodes:
-            out = _free(f"{probe.target}.out", nodes)
-            nodes[out] = nir.Output(output_type=np.array([net.populations[probe.target].size]))
-            edges.append((probe.target, out))
+    _outputs_and_entries(nir, net, nodes, edges)
     metadata = {"snnc_name": net.name, "snnc_precision": net.precision, "dt": float(dt),
                 "snnc_v_scale": 1.0 / 64 if fixed else 1.0}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def _outputs_and_entries(nir: Any, net: NetworkIR, nodes: dict[str, Any],
+                         edges: list[tuple[str, str]]) -> None:
+    """An Output node for every population; a silent entry Input node (metadata
+    `snnc_role: silent`, fed through an all-zero Linear) into each population that no
+    edge reaches, and into one population when the graph has no Input node at all, so
+    that `nir.read`'s type check finds its entry points without inventing Input nodes."""
+    fed = {b for _, b in edges}
+    roots = [n for n in net.populations if n in nodes and not net.populations[n].is_source
+             and n not in fed]
+    has_input = any(net.populations[n].is_source for n in net.populations if n in nodes)
+    if not roots and not has_input:
+        roots = [n for n in net.populations if n in nodes][:1]
+    for name in roots:
+        size = net.populations[name].size
+        entry = _free(f"{name}.entry", nodes)
+        nodes[entry] = nir.Input(input_type=np.array([1]), metadata={"snnc_role": "silent"})
+        lin = _free(f"{entry}.zero", nodes)
+        nodes[lin] = nir.Linear(weight=np.zeros((size, 1)))
+        edges.extend([(entry, lin), (lin, name)])
+    for name, pop in net.populations.items():
+        if name in nodes:
+            out = _free(f"{name}.out", nodes)
+            nodes[out] = nir.Output(output_type=np.array([pop.size]))
+            edges.append((name, out))
 
 
 class _Unmappable(Exception):

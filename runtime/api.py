@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ from compiler.ir import PROBE_VARS, Probe
 from compiler.program import Program
 
 from .budget_check import check_run
-from .loading import to_program
+from .loading import prepare, to_program
+from .nir_inputs import NirRun
 from .results import save_npz
 
 
@@ -27,13 +28,18 @@ def compile(  # noqa: A001 - mirrors `snnc compile`
     partitioner: str = "auto",
     output: str | os.PathLike | None = None,
     quantize: bool = False,
+    dt: float | None = None,
+    precision: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> Program:
     """Compile a network (path, builder or IR); write the artifact to `output` if given.
 
-    `quantize=True` makes a float network's program run in Loihi fixed point.
+    `quantize=True` makes a float network's program run in Loihi fixed point. `dt`,
+    `precision` and `inputs` (Input node id -> array or .npy path) import a NIR graph.
     """
     if output is not None:
         check_writable(output, make_parents=False)  # refuse a bad destination before compiling
+    network, _ = prepare(network, dt=dt, precision=precision, inputs=inputs)
     program = to_program(network, target=target, partitioner=partitioner, quantize=quantize)
     if output is not None:
         from compiler.artifact import save_program
@@ -72,6 +78,9 @@ def run(
     target: str | None = None,
     partitioner: str = "auto",
     progress: Callable[[int, int], None] | None = None,
+    dt: float | None = None,
+    precision: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> RunResult:
     """Run a network on a backend; returns spikes of every population and the probes.
@@ -80,18 +89,28 @@ def run(
     matrix) with `result["proj.pre"]`, `["proj.post"]`, `["proj.weight"]` (one entry per
     synapse) are the same arrays the CLI writes to the results .npz (written atomically
     when `output` is given). `progress(done, total)` is called as steps complete.
+
+    A NIR graph (.nir path) is imported with `dt` (seconds per step, default 1.0),
+    `precision` ("fixed" default, or "float") and `inputs` (Input node id -> bool or 0/1
+    array (steps, *shape) or (steps, size), or a .npy path; every Input node needs one);
+    `steps` defaults to the inputs' length; results and `probes` use the NIR node ids.
     """
     if output is not None:
         check_writable(output)  # refuse a bad destination before compiling and running
+    network, nir_run = prepare(network, dt=dt, precision=precision, inputs=inputs, steps=steps)
     program = to_program(network, target=target, partitioner=partitioner)
     if program.network.phases:  # a network with phases runs them (runtime/phases.py)
         return _run_phases(program, backend, steps, output, probes, progress, options)
-    return _run_plain(program, backend, steps, output, probes, progress, options)
+    if nir_run is not None:
+        probes = nir_run.probe_names(probes)
+    return _run_plain(program, backend, steps, output, probes, progress, options, nir_run)
 
 
 def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
-               probes: list[str] | None, progress: Any, options: dict[str, Any]) -> RunResult:
-    """`steps` steps of the program (phases, if any, are not applied)."""
+               probes: list[str] | None, progress: Any, options: dict[str, Any],
+               nir_run: NirRun | None = None) -> RunResult:
+    """`steps` steps of the program (phases, if any, are not applied); a NIR graph's
+    results are keyed by its node ids."""
     n_steps = int(program.network.steps if steps is None else steps)
     if n_steps <= 0:
         raise InputError(f"steps: {n_steps}; allowed: a positive number of steps")
@@ -104,6 +123,10 @@ def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
     result.wall_s = result.wall_s or time.perf_counter() - t0
     result.meta.setdefault("program", program)
     add_synapse_lists(result.values, program.network.projections)
+    if nir_run is not None:
+        result.spikes = {k[: -len(".spikes")]: v for k, v in
+                         nir_run.rename({f"{p}.spikes": s for p, s in result.spikes.items()}).items()}
+        result.values = nir_run.rename(result.values)
     if output is not None:
         save_npz(output, result.arrays())
     return result
@@ -135,13 +158,18 @@ def profile(
     plot_dir: str | os.PathLike | None = None,
     target: str | None = None,
     partitioner: str = "auto",
+    dt: float | None = None,
+    precision: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Static utilization plus activity, time and energy of a run: the `snnc profile` data."""
+    """Static utilization plus activity, time and energy of a run: the `snnc profile` data
+    (`dt`, `precision`, `inputs`: a NIR graph's import, as for `run`)."""
     from .profiling import profile_report, write_plots
 
     if plot_dir is not None:
         check_folder_writable(plot_dir)  # refuse a bad --plot folder before running
+    network, _ = prepare(network, dt=dt, precision=precision, inputs=inputs, steps=steps)
     program = to_program(network, target=target, partitioner=partitioner)
     # a network with phases is profiled over `steps` plain steps (dataset inputs keep
     # presenting samples; plasticity as compiled): a representative window, not the phases

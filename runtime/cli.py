@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--quantize", action="store_true",
                    help="float networks: compile the quantized fixed-point network (runs as Loihi "
                    "integers) instead of keeping float semantics")
+    _nir_options(c)
 
     e = sub.add_parser("export", help="export a network or compiled program to a NIR graph (.nir)")
     e.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
@@ -113,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="record this probe instead of the file's (repeatable), e.g. hid.v")
     r.add_argument("--target", help="target to compile for (YAML input only)")
     r.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)}")
+    _nir_options(r)
     _lava_options(r)
     _quiet_option(r)
 
@@ -125,9 +127,41 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--plot", metavar="DIR", help="write PNG plots into DIR")
     f.add_argument("--target", help="target to compile for (YAML input only)")
     f.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)}")
+    _nir_options(f)
     _lava_options(f)
     _quiet_option(f)
     return p
+
+
+def _nir_dt(text: str) -> float:
+    """An argparse type: --dt, a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number; allowed: a finite "
+                                         "number of seconds > 0") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}; allowed: a finite number of seconds > 0")
+    return value
+
+
+def _nir_options(p: argparse.ArgumentParser) -> None:
+    """--dt, --precision and --input: how a NIR graph (.nir) is imported."""
+    p.add_argument("--dt", type=_nir_dt, default=None,
+                   help="NIR graphs: seconds per step (default 1.0: time constants in steps)")
+    p.add_argument("--precision", choices=("float", "fixed"), default=None,
+                   help="NIR graphs: import in float or Loihi fixed point (default fixed)")
+    p.add_argument("--input", action="append", dest="inputs", metavar="NODE=FILE.npy",
+                   help="NIR graphs: events of Input node NODE, a bool or 0/1 integer array "
+                   "(steps, *shape) or (steps, size) (repeatable; every Input node needs one)")
+
+
+def _nir_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The NIR import options given on the command line."""
+    from .nir_inputs import parse_input_options
+
+    inputs = parse_input_options(args.inputs) if args.inputs else None
+    return {"dt": args.dt, "precision": args.precision, "inputs": inputs}
 
 
 def _lava_options(p: argparse.ArgumentParser) -> None:
@@ -206,7 +240,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         program = compile_program(src, target=args.target, partitioner=args.partitioner,
-                                  output=out, quantize=args.quantize)
+                                  output=out, quantize=args.quantize, **_nir_kwargs(args))
     listed = set(program.report.get("warnings", []))
     for w in caught:
         if str(w.message) not in listed:
@@ -252,7 +286,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     bar = _progress(args)
     try:
         result = run(src, backend=args.backend, steps=args.steps, output=out, probes=args.probes,
-                     target=args.target, partitioner=args.partitioner, progress=bar, **opts)
+                     target=args.target, partitioner=args.partitioner, progress=bar,
+                     **_nir_kwargs(args), **opts)
     finally:
         if bar is not None:
             bar.close()
@@ -275,7 +310,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     bar = _progress(args)
     try:
         report = profile(src, backend=args.backend, steps=args.steps, plot_dir=args.plot,
-                         target=args.target, partitioner=args.partitioner, progress=bar, **opts)
+                         target=args.target, partitioner=args.partitioner, progress=bar,
+                         **_nir_kwargs(args), **opts)
     finally:
         if bar is not None:
             bar.close()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from compiler.errors import InputError
 from compiler.ir import NetworkIR
 from compiler.program import Program
+
+from .nir_inputs import NirRun, is_nir, load_nir, refuse_nir_options
 
 NETWORK_SUFFIXES = (".yaml", ".yml", ".nir")
 PROGRAM_SUFFIXES = (".snnc",)
@@ -23,6 +26,21 @@ def load_network_file(path: str | os.PathLike) -> NetworkIR:
     from compiler.frontend import load_network
 
     return load_network(path)
+
+
+def prepare(obj: Any, *, dt: float | None = None, precision: str | None = None,
+            inputs: Mapping[str, Any] | None = None, steps: int | None = None
+            ) -> tuple[Any, NirRun | None]:
+    """A NIR graph path imported with its dt, precision and Input data (see nir_inputs.py);
+    anything else unchanged (dt, precision and inputs are an error for it)."""
+    if is_nir(obj):
+        path = Path(obj)
+        if not path.exists():
+            raise InputError(f"{path}: file not found")
+        run = load_nir(path, dt=dt, precision=precision, inputs=inputs, steps=steps)
+        return run.network, run
+    refuse_nir_options(obj, dt, precision, inputs)
+    return obj, None
 
 
 def to_program(obj: Any, *, target: str | None = None, partitioner: str = "auto",

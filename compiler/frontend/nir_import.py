@@ -157,6 +157,11 @@ def _readouts(spec: dict[str, Any]) -> list[str]:
             if pop.get("model") == "lif" and pop["params"]["vth"] == READOUT_VTH]
 
 
+def read_graph(graph_or_path: Any) -> tuple[Any, str | None]:
+    """The `nir.NIRGraph` of a graph or NIR file, and the file name (None for a graph)."""
+    return _load(graph_or_path, _nir())
+
+
 def population_names(graph_or_path: Any) -> dict[str, str]:
     """NIR node id -> snnc population name for every Input and spiking node of a graph."""
     nir = _nir()

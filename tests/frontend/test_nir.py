@@ -237,9 +237,9 @@ def test_round_trip_graph_import_export():
                "out": nir.Output(output_type=np.array([1]))},
               [("in", "fc1"), ("fc1", "l1"), ("l1", "fc2"), ("fc2", "l2"), ("l2", "out")])
     back = export_nir(import_nir(g, dt=dt), dt=dt)
-    assert set(back.nodes) == {"in", "fc1", "l1", "fc2", "l2", "l2.out"}
+    assert set(back.nodes) == {"in", "fc1", "l1", "fc2", "l2", "in.out", "l1.out", "l2.out"}
     assert set(back.edges) == {("in", "fc1"), ("fc1", "l1"), ("l1", "fc2"), ("fc2", "l2"),
-                               ("l2", "l2.out")}
+                               ("in", "in.out"), ("l1", "l1.out"), ("l2", "l2.out")}
     for name in ("l1", "l2"):
         a, b = g.nodes[name], back.nodes[name]
         assert isinstance(b, nir.CubaLIF)
@@ -299,7 +299,7 @@ def test_export_program_metadata_and_errors():
     g = export_nir(prog)
     assert np.array_equal(g.nodes["ok"].metadata["snnc_cores"], prog.core_of["ok"])
     assert np.allclose(g.nodes["a"].weight, 0.5 / 0.5)  # Lava weight / du
-    assert [e for e in g.edges if e[1].endswith(".out")] == [("ok", "ok.out")]
+    assert [e for e in g.edges if e[1].endswith(".out")] == [("src", "src.out"), ("ok", "ok.out")]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert isinstance(export_nir(net, dt=2.0).nodes["ok"], nir.CubaLIF)

@@ -139,8 +139,11 @@ def test_export_nir_and_run_it(tmp_path):
     assert main(["export", str(TWO_LAYER), "-o", str(graph)]) == 0
     assert graph.exists()
     out = tmp_path / "r.npz"
-    assert main(["run", str(graph), "--steps", "10", "-o", str(out)]) == 0
+    inp = tmp_path / "inp.npy"
+    np.save(inp, np.ones((20, 16), dtype=bool))
+    assert main(["run", str(graph), "--steps", "10", "--input", f"inp={inp}", "-o", str(out)]) == 0
     with np.load(out) as z:
         assert z["hid.spikes"].shape == (10, 32)
     art = tmp_path / "g.snnc"
-    assert main(["compile", str(graph), "-o", str(art)]) == 0 and art.exists()
+    assert main(["compile", str(graph), "--input", f"inp={inp}", "-o", str(art)]) == 0
+    assert art.exists()

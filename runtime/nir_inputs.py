@@ -1,0 +1,237 @@
+"""Run a NIR graph: its dt, precision and Input-node data, and results named by node id.
+
+A NIR graph carries no input data and no step count. `load_nir` imports a graph with
+the data of every Input node (bool or non-negative integer arrays `(steps, *shape)` or
+`(steps, size)`, as `--input NODE=FILE.npy` gives them), takes the step count from that
+data, and keeps the NIR node id of every population so that results and probes use the
+graph's own names (`lif.a.spikes`, `--probe lif.a.v`; dotted ids split at the last dot).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compiler.errors import Diagnostic, InputError
+from compiler.ir import NetworkIR
+
+DEFAULT_STEPS = 100  # a graph without Input nodes and no --steps
+INPUT_ALLOWED = ("a bool or non-negative integer array (steps, *node_shape) or (steps, size), "
+                 "at most one event per neuron and step")
+SILENT_ROLE = "silent"  # metadata snnc_role of the entry node snnc's export adds (no data)
+
+
+@dataclass
+class NirRun:
+    """An imported graph ready to compile: the network, and population <-> node id names."""
+
+    network: NetworkIR
+    node_of: dict[str, str] = field(default_factory=dict)  # population name -> NIR node id
+    hidden: set[str] = field(default_factory=set)  # populations not reported (silent entries)
+
+    def probe_names(self, probes: list[str] | None) -> list[str] | None:
+        """`--probe` names given with NIR node ids, as population names (split at the last dot)."""
+        if probes is None:
+            return None
+        pop_of = {nid: pop for pop, nid in self.node_of.items()}
+        out = []
+        for name in probes:
+            target, dot, var = name.rpartition(".")
+            out.append(f"{pop_of[target]}.{var}" if dot and target in pop_of else name)
+        return out
+
+    def rename(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Result arrays keyed by NIR node id (`<node>.spikes`, `<node>.v`, ...)."""
+        out = {}
+        for key, arr in values.items():
+            target, dot, var = key.rpartition(".")
+            if target in self.hidden:
+                continue
+            out[f"{self.node_of[target]}.{var}" if dot and target in self.node_of else key] = arr
+        return out
+
+
+def is_nir(obj: Any) -> bool:
+    """Whether `obj` is the path of a NIR graph file."""
+    return isinstance(obj, (str, os.PathLike)) and Path(obj).suffix == ".nir"
+
+
+def refuse_nir_options(obj: Any, dt: Any, precision: Any, inputs: Any) -> None:
+    """dt, precision and inputs apply to NIR graphs only: an error for anything else."""
+    given = [n for n, v in (("--dt", dt), ("--precision", precision), ("--input", inputs))
+             if v is not None]
+    if given:
+        where = str(obj) if isinstance(obj, (str, os.PathLike)) else type(obj).__name__
+        raise InputError(Diagnostic(f"{', '.join(given)} apply to NIR graphs only", file=where,
+                                    allowed="--dt, --precision and --input with a .nir graph"))
+
+
+def parse_input_options(specs: list[str]) -> dict[str, str]:
+    """`--input NODE=FILE.npy` values -> {node id: file} (each node once)."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        node, eq, file = spec.partition("=")
+        if not eq or not node or not file:
+            raise InputError(Diagnostic(f"--input {spec}: expected NODE=FILE.npy",
+                                        allowed="--input NODE=FILE.npy, NODE an Input node id"))
+        if node in out:
+            raise InputError(Diagnostic(f"--input {spec}: node '{node}' is given twice",
+                                        allowed="one --input per Input node"))
+        out[node] = file
+    return out
+
+
+def read_input_file(node: str, file: str | os.PathLike) -> np.ndarray:
+    """The array of one `--input NODE=FILE.npy` (np.save format, no pickles)."""
+    path = Path(file)
+    if not path.is_file():
+        raise InputError(Diagnostic(f"--input {node}={file}: file not found", file=str(file),
+                                    field=f"inputs.{node}", allowed="an existing .npy file"))
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy raises several kinds for foreign or broken files
+        raise InputError(Diagnostic(f"--input {node}={file}: cannot read: "
+                                    f"{type(exc).__name__}: {exc}", file=str(file),
+                                    field=f"inputs.{node}", allowed="a .npy file (np.save)")
+                         ) from exc
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise InputError(Diagnostic(f"--input {node}={file}: an .npz archive, not one array",
+                                    file=str(file), field=f"inputs.{node}",
+                                    allowed="a .npy file (np.save)"))
+    return arr
+
+
+def input_array(node: str, value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
+    """The data of Input node `node` (node shape `shape`) checked: bool (steps, size).
+
+    `source` names where it came from (a file, or `inputs[...]`) in the error messages.
+    """
+    size = math.prod(shape)
+    want = f"(steps, {', '.join(map(str, shape))})" + (f" or (steps, {size})"
+                                                        if len(shape) > 1 else "")
+
+    def bad(message: str) -> InputError:
+        return InputError(Diagnostic(f"Input node '{node}': {message}", file=source,
+                                     field=f"inputs.{node}", allowed=f"{INPUT_ALLOWED}; {want}"))
+
+    arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if arr.dtype.kind not in "biu":
+        raise bad(f"found {arr.dtype} data; event data are bool or integer counts")
+    if arr.ndim < 2 or arr.shape[0] < 1 or (arr.shape[1:] != tuple(shape)
+                                            and arr.shape[1:] != (size,)):
+        raise bad(f"found shape {arr.shape}; expected {want}")
+    arr = arr.reshape(arr.shape[0], size)
+    if arr.dtype.kind == "b":
+        return arr
+    if arr.size and arr.min() < 0:
+        t, i = np.argwhere(arr < 0)[0]
+        raise bad(f"negative count {arr[t, i]} at step {t}, neuron {i}")
+    if arr.size and arr.max() > 1:
+        t, i = np.argwhere(arr > 1)[0]
+        raise bad(f"count {arr[t, i]} at step {t}, neuron {i}: snnc spike sources deliver at "
+                  "most one event per neuron and step on every backend, so graded counts "
+                  "cannot be honoured exactly (spread them over steps, or clip with "
+                  "np.minimum(data, 1))")
+    return arr.astype(bool)
+
+
+def input_nodes(graph: Any) -> dict[str, tuple[int, ...]]:
+    """Input node id -> shape for the top-level Input nodes that take data."""
+    import nir
+
+    out = {}
+    for nid, node in graph.nodes.items():
+        if not isinstance(node, nir.Input):
+            continue
+        meta = getattr(node, "metadata", None) or {}
+        if _text(meta.get("snnc_role")) == SILENT_ROLE:
+            continue
+        shape = np.atleast_1d(np.asarray(node.input_type.get("input", []))).astype(np.int64)
+        out[str(nid)] = tuple(int(s) for s in shape)
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf8")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return _text(value.item())
+    return value if isinstance(value, str) else None
+
+
+def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str | None = None,
+             inputs: Mapping[str, Any] | None = None, steps: int | None = None) -> NirRun:
+    """Import a NIR graph to run: every data-taking Input node must be given in `inputs`.
+
+    `dt` (seconds per step, default 1.0: time constants in steps), `precision` ("fixed",
+    the default, or "float"); `steps` defaults to the length of the input data (100 for a
+    graph without Input nodes). An input is an array or the path of a .npy file.
+    """
+    from compiler.frontend.nir_import import import_nir, population_names, read_graph
+
+    file = str(path)
+    dt = 1.0 if dt is None else dt
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(dt) or dt <= 0:
+        raise InputError(Diagnostic(f"dt = {dt!r}", file=file, field="dt",
+                                    allowed="a finite number of seconds > 0"))
+    precision = "fixed" if precision is None else precision
+    if precision not in ("float", "fixed"):
+        raise InputError(Diagnostic(f"unknown precision {precision!r}", file=file,
+                                    field="precision", allowed="float | fixed"))
+    graph, _ = read_graph(path)
+    shapes = input_nodes(graph)
+    inputs = dict(inputs or {})
+    unknown = [k for k in inputs if k not in shapes]
+    if unknown:
+        raise InputError(Diagnostic(f"'{unknown[0]}' is not an Input node of the graph",
+                                    file=file, field=f"inputs.{unknown[0]}",
+                                    allowed=_listing(shapes) or "no Input nodes (no --input)"))
+    missing = [k for k in shapes if k not in inputs]
+    if missing:
+        raise InputError(Diagnostic(
+            f"no data for Input node(s) {', '.join(repr(m) for m in missing)}; every Input "
+            f"node needs --input NODE=FILE.npy", file=file, field="inputs",
+            allowed=f"the graph's Input nodes: {_listing(shapes)}"))
+    data = {}
+    for k, v in inputs.items():
+        if isinstance(v, (str, os.PathLike)):
+            data[k] = input_array(k, read_input_file(k, v), shapes[k], str(v))
+        else:
+            data[k] = input_array(k, v, shapes[k], f"inputs[{k!r}]")
+    lengths = {v.shape[0] for v in data.values()}
+    if steps is None:
+        if len(lengths) > 1:
+            raise InputError(Diagnostic(
+                f"the inputs have different lengths {sorted(lengths)}", file=file,
+                field="inputs", allowed="inputs of one length, or --steps N"))
+        steps = lengths.pop() if lengths else DEFAULT_STEPS
+    try:
+        net = import_nir(graph, name=Path(path).stem, precision=precision, dt=float(dt),
+                         inputs=data, steps=int(steps))
+    except InputError as exc:  # the graph was passed as an object: name its file
+        for d in exc.diagnostics:
+            d.file = d.file or file
+        raise InputError(exc.diagnostics) from None
+    names = population_names(graph)
+    node_of = {pop: nid for nid, pop in names.items()}
+    silent = {nid for nid, node in graph.nodes.items()
+              if nid in names and nid not in shapes and _is_input(node)}
+    return NirRun(net, node_of, {names[nid] for nid in silent})
+
+
+def _is_input(node: Any) -> bool:
+    import nir
+
+    return isinstance(node, nir.Input)
+
+
+def _listing(shapes: Mapping[str, tuple[int, ...]]) -> str:
+    return ", ".join(f"{k} {tuple(s)}" for k, s in shapes.items())
