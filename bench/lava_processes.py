@@ -1,13 +1,13 @@
 """What one Lava process costs on this machine: memory and construction time per process.
 
 Runs networks whose `core` plan has a growing number of Lava processes (a spike source into
-a recurrent LIF population cut into k cores: 1 + 2k + k^2 processes) through the lava
+a recurrent LIF population cut into k cores: about 1 + 2k + k^2 processes) through the lava
 backend, samples the proportional set size (PSS) of this process and all its descendants
 (the worker and Lava's one OS process per Lava process) every 0.1 s, and prints per run the
-processes, peak memory, wall time and the worker's build/run times, then the per-process
-slopes (least squares) that `backends.lava.capabilities` uses as its estimate.
+processes, peak memory, wall time and the worker's build/run times, then the fits (least
+squares: memory linear, wall time a * n + b * n^2) behind `backends.lava.cost`'s estimate.
 
-Usage: .venv/bin/python bench/lava_processes.py [k ...]   (default: 1 3 5 7)
+Usage: .venv/bin/python bench/lava_processes.py [k ...]   (default: 1 3 5 7 9 12 14)
 """
 
 from __future__ import annotations
@@ -117,10 +117,13 @@ def main(ks: list[int]) -> None:
         print(f"| {r['k']} | {r['processes']} | {r['peak_mib']:.0f} | {r['wall_s']:.1f} | "
               f"{r['build_s']:.2f} | {r['run_s']:.1f} |")
     n = np.array([r["processes"] for r in rows], float)
-    for key, unit in (("peak_mib", "MiB"), ("wall_s", "s")):
-        slope, icept = np.polyfit(n, [r[key] for r in rows], 1)
-        print(f"{key}: {slope:.3f} {unit} per process + {icept:.2f} {unit}")
-
+    mem = np.array([r["peak_mib"] for r in rows])
+    slope, icept = np.polyfit(n, mem, 1)
+    print(f"memory: {slope:.2f} MiB per process + {icept:.0f} MiB "
+          f"(max per process {np.max(mem / n):.2f} MiB)")
+    a, b = np.linalg.lstsq(np.stack([n, n * n], 1), [r["wall_s"] for r in rows], rcond=None)[0]
+    print(f"wall: {a:.3g} s * n + {b:.3g} s * n^2; "
+          f"most processes within 180 s: {int((-a + np.sqrt(a * a + 720 * b)) / (2 * b))}")
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1, 3, 5, 7])
+    main([int(a) for a in sys.argv[1:]] or [1, 3, 5, 7, 9, 12, 14])

@@ -19,14 +19,15 @@ from compiler.budget import human, memory_limit, remedy_text
 from compiler.errors import Diagnostic
 from compiler.program import Program
 
-PROCESS_MIB = 9.0  # measured: memory (PSS) per Lava process, its OS process included
+from .plan import SPARSE_BELOW
+
+PROCESS_MIB = 9.0  # measured 8.4: memory (PSS) per Lava process, its OS process included
 BASE_MIB = 80.0  # measured: the worker and Lava's runtime with a handful of processes
-BUILD_S = (0.05, 3e-4)  # measured: construct + start seconds = a * n + b * n^2 (n processes)
+BUILD_S = (0.09, 3.7e-4)  # measured: construct + start seconds = a * n + b * n^2 (n processes)
 WEIGHT_COPIES = 3  # a block's weights live in the plan, the Lava process and its model
-MAX_PROCESSES = 700  # about the most that construct and start within ~3 minutes (BUILD_S)
+MAX_PROCESSES = 600  # about the most that construct and start within 3 minutes (BUILD_S)
 ENV_MAX = "SNNC_LAVA_MAX_PROCESSES"
-THREADS_PER_PROCESS = 4  # OS tasks (process + threads) one Lava process holds, at least
-SPARSE_BELOW = 0.2  # as in `plan.SPARSE_BELOW`
+THREADS_PER_PROCESS = 4  # assumed OS tasks (process + threads) per Lava process
 
 
 @dataclass(frozen=True)
