@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import Collector, FitError, InputError
-from ..ir import NetworkIR
+from ..errors import Collector, FitError, InputError, suggest
+from ..ir import NetworkIR, Population, Projection
 from ..target import Target
 from .rules import LearningRuleSpec, RuleError, lower
 
@@ -51,53 +51,68 @@ def check_network(net: NetworkIR, target: Target | None = None) -> None:
     col = Collector()
     only_fit = True
     for name, proj in net.projections.items():
-        if proj.plasticity is None:
-            continue
-        base = f"projections.{name}.plasticity"
-        issues = []
-        try:
-            spec = lower_projection(net, name)
-        except RuleError as e:
-            issues = e.issues
-            spec = None
-        for i in issues:
-            only_fit &= i.fit
-            col.add(net.loc(f"{base}.{i.field}"), i.message, i.allowed)
-        mod = proj.plasticity.modulator_name
-        if spec is not None:
-            mod = spec.modulator
-        if isinstance(mod, str):
-            where = net.loc(f"{base}.modulator")
-            post = net.populations.get(proj.post)
-            if mod in net.projections and mod not in net.populations:
-                col.add(where, f"'{mod}' is a projection, not a population: a modulator is a population "
-                        f"whose spikes are broadcast to this projection's synapses", "a population name")
-                only_fit = False
-            elif mod not in net.populations:
-                from ..errors import suggest
-
-                col.add(where, f"modulator '{mod}' is not a population of this network"
-                        f"{suggest(mod, net.populations)}", ", ".join(net.populations))
-                only_fit = False
-            elif post is not None and net.populations[mod].size not in (1, post.size):
-                col.add(where, f"modulator '{mod}' has {net.populations[mod].size} neurons: it must have 1 "
-                        f"(broadcast to all synapses) or {post.size} (= post '{proj.post}', neuron i "
-                        f"modulates the synapses onto post neuron i)", f"size 1 or {post.size}")
-                only_fit = False
+        if proj.plasticity is not None:
+            only_fit = _check_rule(col, net, name, proj) and only_fit
     for pop in net.populations.values():
-        adapt = pop.lif.adapt if pop.lif is not None else None
-        if adapt is None:
-            continue
-        base = f"populations.{pop.name}.params.adapt"
-        if not adapt.increment >= 0:
-            col.add(net.loc(f"{base}.increment"), f"{adapt.increment!r} is negative", "number >= 0")
-            only_fit = False
-        if not adapt.tau > 0:
-            col.add(net.loc(f"{base}.tau"), f"{adapt.tau!r} is not a positive time constant",
-                    "number > 0 (steps)")
-            only_fit = False
+        only_fit = _check_adapt(col, net, pop) and only_fit
     if col:
         raise (FitError if only_fit else InputError)(col.items)
+
+
+def _check_rule(col: Collector, net: NetworkIR, name: str, proj: Projection) -> bool:
+    """Projection `name`'s plasticity block (lowered as the compiler does) and its modulator;
+    True when every problem found is an engine limit only (a fit problem)."""
+    base = f"projections.{name}.plasticity"
+    only_fit = True
+    try:
+        spec = lower_projection(net, name)
+    except RuleError as e:
+        for i in e.issues:
+            only_fit &= i.fit
+            col.add(net.loc(f"{base}.{i.field}"), i.message, i.allowed)
+        spec = None
+    mod = spec.modulator if spec is not None else proj.plasticity.modulator_name
+    if isinstance(mod, str) and not _check_modulator(col, net, proj, mod, base):
+        only_fit = False
+    return only_fit
+
+
+def _check_modulator(col: Collector, net: NetworkIR, proj: Projection, mod: str,
+                     base: str) -> bool:
+    """A declared modulator is a population of size 1 or of the post population's size."""
+    where = net.loc(f"{base}.modulator")
+    post = net.populations.get(proj.post)
+    if mod in net.projections and mod not in net.populations:
+        col.add(where, f"'{mod}' is a projection, not a population: a modulator is a population "
+                f"whose spikes are broadcast to this projection's synapses", "a population name")
+        return False
+    if mod not in net.populations:
+        col.add(where, f"modulator '{mod}' is not a population of this network"
+                f"{suggest(mod, net.populations)}", ", ".join(net.populations))
+        return False
+    if post is not None and net.populations[mod].size not in (1, post.size):
+        col.add(where, f"modulator '{mod}' has {net.populations[mod].size} neurons: it must have 1 "
+                f"(broadcast to all synapses) or {post.size} (= post '{proj.post}', neuron i "
+                f"modulates the synapses onto post neuron i)", f"size 1 or {post.size}")
+        return False
+    return True
+
+
+def _check_adapt(col: Collector, net: NetworkIR, pop: Population) -> bool:
+    """An adaptive-threshold block (if any): increment >= 0, tau > 0; True when valid."""
+    adapt = pop.lif.adapt if pop.lif is not None else None
+    if adapt is None:
+        return True
+    base = f"populations.{pop.name}.params.adapt"
+    ok = True
+    if not adapt.increment >= 0:
+        col.add(net.loc(f"{base}.increment"), f"{adapt.increment!r} is negative", "number >= 0")
+        ok = False
+    if not adapt.tau > 0:
+        col.add(net.loc(f"{base}.tau"), f"{adapt.tau!r} is not a positive time constant",
+                "number > 0 (steps)")
+        ok = False
+    return ok
 
 
 def native_notes(net: NetworkIR) -> list[str]:
