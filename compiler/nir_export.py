@@ -54,6 +54,21 @@ def export_nir(network_or_program: NetworkIR | Program, *, dt: float = 1.0) -> A
     fixed = net.precision == "fixed"
     diags: list[Diagnostic] = []
     nodes: dict[str, Any] = {}
+    gains = _population_nodes(nir, net, program, fixed, dt, nodes, diags)
+    edges: list[tuple[str, str]] = []
+    _projection_edges(nir, net, gains, fixed, dt, nodes, edges, diags)
+    if diags:
+        raise InputError(diags)
+    _outputs_and_entries(nir, net, nodes, edges)
+    metadata = {"snnc_name": net.name, "snnc_precision": net.precision, "dt": float(dt),
+                "snnc_v_scale": 1.0 / 64 if fixed else 1.0}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def _population_nodes(nir: Any, net: NetworkIR, program: Program | None, fixed: bool, dt: float,
+                      nodes: dict[str, Any], diags: list[Diagnostic]) -> dict[str, float]:
+    """An Input node per spike source and a neuron node per neuron population into `nodes`
+    (unmappable ones into `diags`); the input gain of each neuron node, by population."""
     gains: dict[str, float] = {}
     for name, pop in net.populations.items():
         meta: dict[str, Any] = {"snnc_name": name}
@@ -67,7 +82,14 @@ def export_nir(network_or_program: NetworkIR | Program, *, dt: float = 1.0) -> A
         except _Unmappable as exc:
             diags.append(Diagnostic.at(net.loc(f"populations.{name}.params"), str(exc),
                                        exc.allowed))
-    edges: list[tuple[str, str]] = []
+    return gains
+
+
+def _projection_edges(nir: Any, net: NetworkIR, gains: dict[str, float], fixed: bool,
+                      dt: float, nodes: dict[str, Any], edges: list[tuple[str, str]],
+                      diags: list[Diagnostic]) -> None:
+    """The nodes and edges of every projection onto a mapped population, weights divided by
+    the post node's gain; too-big dense matrices into `diags`."""
     for name, proj in net.projections.items():
         if proj.post not in gains:
             continue  # its population was reported above
@@ -80,15 +102,9 @@ def export_nir(network_or_program: NetworkIR | Program, *, dt: float = 1.0) -> A
             continue
         if proj.plasticity is not None:
             warnings.warn(f"projection {name}: NIR has no plasticity; exporting its initial "
-                          "weights only", stacklevel=2)
+                          "weights only", stacklevel=3)
         _projection_nodes(nir, proj, _effective(proj, fixed) / gains[proj.post],
                           n_pre, n_post, dt, nodes, edges)
-    if diags:
-        raise InputError(diags)
-    _outputs_and_entries(nir, net, nodes, edges)
-    metadata = {"snnc_name": net.name, "snnc_precision": net.precision, "dt": float(dt),
-                "snnc_v_scale": 1.0 / 64 if fixed else 1.0}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 
 def _outputs_and_entries(nir: Any, net: NetworkIR, nodes: dict[str, Any],
