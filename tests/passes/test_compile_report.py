@@ -51,7 +51,15 @@ def test_program_given_a_dict_report_holds_a_compile_report():
     assert prog.report.lower_bound == 4 and prog.report["note"] == "x"
 
 
-def test_artifact_written_with_a_dict_report_loads():
-    prog = load_program(ROOT / "examples" / "two_layer.snnc")
+def test_artifact_written_with_a_dict_report_loads(tmp_path):
+    """The report is stored as a plain mapping (as artifacts always stored it) and loads typed."""
+    from compiler.frontend import load_network
+
+    path = save_program(compile_network(load_network(ROOT / "examples" / "two_layer.yaml")),
+                        tmp_path / "two_layer.snnc")
+    with zipfile.ZipFile(path) as zf:
+        stored = json.loads(zf.read("manifest.json"))["report"]
+    assert isinstance(stored, dict) and "__dc__" not in stored and "cores_used" in stored
+    prog = load_program(path)
     assert isinstance(prog.report, CompileReport)
     assert prog.report.cores_used == len(prog.cores) and prog.report.extra == {}
