@@ -91,7 +91,7 @@ def run(
     when `output` is given). `progress(done, total)` is called as steps complete.
 
     A NIR graph (.nir path) is imported with `dt` (seconds per step, default 1.0),
-    `precision` ("fixed" default, or "float") and `inputs` (Input node id -> bool or 0/1
+    `precision` ("fixed" default, or "float") and `inputs` (Input node id -> bool or count
     array (steps, *shape) or (steps, size), or a .npy path; every Input node needs one);
     `steps` defaults to the inputs' length; results and `probes` use the NIR node ids.
     """

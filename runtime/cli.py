@@ -152,7 +152,7 @@ def _nir_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=("float", "fixed"), default=None,
                    help="NIR graphs: import in float or Loihi fixed point (default fixed)")
     p.add_argument("--input", action="append", dest="inputs", metavar="NODE=FILE.npy",
-                   help="NIR graphs: events of Input node NODE, a bool or 0/1 integer array "
+                   help="NIR graphs: events of Input node NODE, a bool or event-count array "
                    "(steps, *shape) or (steps, size) (repeatable; every Input node needs one)")
 
 
@@ -261,7 +261,7 @@ def _print_run_summary(result: Any) -> None:
         print(f"  {'population':<{width}}  {'size':>7}  {'spikes':>9}  {'rate/step':>9}  {'Hz@1ms':>8}")
     for pop, s in result.spikes.items():
         n = s.shape[1] if s.ndim == 2 else 0
-        count = int(np.count_nonzero(s))
+        count = int(s.sum())  # graded Input counts: events, not nonzero entries
         rate = count / max(n * steps, 1)
         print(f"  {pop:<{width}}  {n:>7}  {count:>9}  {rate:>9.4f}  {1000 * rate:>8.1f}")
     counts = {k: v for k, v in result.values.items() if k.endswith(".counts")}

@@ -5,6 +5,8 @@ the data of every Input node (bool or non-negative integer arrays `(steps, *shap
 `(steps, size)`, as `--input NODE=FILE.npy` gives them), takes the step count from that
 data, and keeps the NIR node id of every population so that results and probes use the
 graph's own names (`lif.a.spikes`, `--probe lif.a.v`; dotted ids split at the last dot).
+Graded event counts (N-MNIST frames) run as one spike source per count level, which
+delivers count x weight exactly on every backend (`_graded_layers`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from compiler.errors import Diagnostic, InputError
 from compiler.ir import NetworkIR
 
 DEFAULT_STEPS = 100  # a graph without Input nodes and no --steps
+MAX_COUNT = 32  # events per neuron and step of an Input node (graded counts)
 INPUT_ALLOWED = ("a bool or non-negative integer array (steps, *node_shape) or (steps, size), "
-                 "at most one event per neuron and step")
+                 f"counts 0..{MAX_COUNT}")
 SILENT_ROLE = "silent"  # metadata snnc_role of the entry node snnc's export adds (no data)
 
 
@@ -34,6 +37,7 @@ class NirRun:
     network: NetworkIR
     node_of: dict[str, str] = field(default_factory=dict)  # population name -> NIR node id
     hidden: set[str] = field(default_factory=set)  # populations not reported (silent entries)
+    layer_of: dict[str, str] = field(default_factory=dict)  # graded Input: population -> node
 
     def probe_names(self, probes: list[str] | None) -> list[str] | None:
         """`--probe` names given with NIR node ids, as population names (split at the last dot)."""
@@ -48,10 +52,14 @@ class NirRun:
 
     def rename(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Result arrays keyed by NIR node id (`<node>.spikes`, `<node>.v`, ...)."""
-        out = {}
+        out: dict[str, np.ndarray] = {}
         for key, arr in values.items():
             target, dot, var = key.rpartition(".")
             if target in self.hidden:
+                continue
+            if target in self.layer_of and var == "spikes":  # counts: the sum of its layers
+                k = f"{self.layer_of[target]}.spikes"
+                out[k] = out.get(k, 0) + arr.astype(np.int64)
                 continue
             out[f"{self.node_of[target]}.{var}" if dot and target in self.node_of else key] = arr
         return out
@@ -109,7 +117,8 @@ def read_input_file(node: str, file: str | os.PathLike) -> np.ndarray:
 
 
 def input_array(node: str, value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
-    """The data of Input node `node` (node shape `shape`) checked: bool (steps, size).
+    """The data of Input node `node` (node shape `shape`) checked: (steps, size), bool or
+    int64 event counts (when some count is > 1).
 
     `source` names where it came from (a file, or `inputs[...]`) in the error messages.
     """
@@ -133,13 +142,11 @@ def input_array(node: str, value: Any, shape: tuple[int, ...], source: str) -> n
     if arr.size and arr.min() < 0:
         t, i = np.argwhere(arr < 0)[0]
         raise bad(f"negative count {arr[t, i]} at step {t}, neuron {i}")
-    if arr.size and arr.max() > 1:
-        t, i = np.argwhere(arr > 1)[0]
-        raise bad(f"count {arr[t, i]} at step {t}, neuron {i}: snnc spike sources deliver at "
-                  "most one event per neuron and step on every backend, so graded counts "
-                  "cannot be honoured exactly (spread them over steps, or clip with "
-                  "np.minimum(data, 1))")
-    return arr.astype(bool)
+    if arr.size and arr.max() > MAX_COUNT:
+        t, i = np.argwhere(arr > MAX_COUNT)[0]
+        raise bad(f"count {arr[t, i]} at step {t}, neuron {i}: a count c is delivered by c "
+                  f"spike sources (one event each), at most {MAX_COUNT}")
+    return arr.astype(bool) if not arr.size or arr.max() <= 1 else arr.astype(np.int64)
 
 
 def input_nodes(graph: Any) -> dict[str, tuple[int, ...]]:
@@ -213,6 +220,7 @@ def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str
                 f"the inputs have different lengths {sorted(lengths)}", file=file,
                 field="inputs", allowed="inputs of one length, or --steps N"))
         steps = lengths.pop() if lengths else DEFAULT_STEPS
+    graph, layers = _graded_layers(graph, data)
     try:
         net = import_nir(graph, name=Path(path).stem, precision=precision, dt=float(dt),
                          inputs=data, steps=int(steps))
@@ -222,9 +230,37 @@ def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str
         raise InputError(exc.diagnostics) from None
     names = population_names(graph)
     node_of = {pop: nid for nid, pop in names.items()}
-    silent = {nid for nid, node in graph.nodes.items()
-              if nid in names and nid not in shapes and _is_input(node)}
-    return NirRun(net, node_of, {names[nid] for nid in silent})
+    layer_of = {names[c]: nid for nid, copies in layers.items() for c in copies}
+    silent = {nid for nid, node in graph.nodes.items() if nid in names and nid not in shapes
+              and names[nid] not in layer_of and _is_input(node)}
+    return NirRun(net, node_of, {names[nid] for nid in silent}, layer_of)
+
+
+def _graded_layers(graph: Any, data: dict[str, np.ndarray]) -> tuple[Any, dict[str, list[str]]]:
+    """Graded counts as spikes: an Input node with counts up to K becomes K Input nodes
+    with the same edges, layer j firing where the count is > j. Edges sum, so every
+    successor receives count x weight, exactly, on every backend. `data` is updated to
+    bool layers; returns the graph (a copy when it changes) and node -> its layer ids."""
+    import nir
+
+    graded = {k: v for k, v in data.items() if v.dtype != bool}
+    if not graded:
+        return graph, {}
+    nodes, edges = dict(graph.nodes), list(graph.edges)
+    layers: dict[str, list[str]] = {}
+    for nid, counts in graded.items():
+        layers[nid] = [nid]
+        data[nid] = counts > 0
+        for j in range(1, int(counts.max())):
+            cid, i = f"{nid}.count{j}", 1
+            while cid in nodes:
+                cid, i = f"{nid}.count{j}_{i}", i + 1
+            nodes[cid] = nir.Input(input_type=np.asarray(graph.nodes[nid].input_type["input"]))
+            edges.extend((cid, b) for a, b in graph.edges if a == nid)
+            data[cid] = counts > j
+            layers[nid].append(cid)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata or {}),
+                        type_check=False), layers
 
 
 def _is_input(node: Any) -> bool:

@@ -168,18 +168,49 @@ def test_nir_options_refused_for_yaml(tmp_path):
         assert "NIR graphs only" in r.stderr and "two_layer.yaml" in r.stderr
 
 
-def test_graded_counts_are_refused_clearly(graph, tmp_path):
+def graded() -> np.ndarray:
     x = events().astype(np.int16)
-    ok = snnc("run", graph, "--dt", str(DT), "--precision", "float", "--input",
-              f"in={save(tmp_path, 'ones.npy', x)}", "-o", str(tmp_path / "a.npz"), "-q")
-    assert ok.returncode == 0, ok.stderr  # 0/1 integer counts are events
-    assert np.array_equal(np.load(tmp_path / "a.npz")["lif.a.spikes"], reference(x > 0)[0])
-    x[4, 1] = 3
+    x[3, 0], x[4, 1], x[12, 2] = 3, 2, 5
+    return x
+
+
+def test_graded_counts_deliver_count_times_weight(graph, tmp_path):
+    x = graded()
+    out = tmp_path / "a.npz"
+    r = snnc("run", graph, "--dt", str(DT), "--precision", "float", "--input",
+             f"in={save(tmp_path, 'c.npy', x)}", "-o", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    res = np.load(out)
+    want = reference(x)[0]  # W @ counts: a count c acts as c events
+    assert np.array_equal(res["lif.a.spikes"], want)
+    assert not np.array_equal(want, reference(x > 0)[0])  # the counts matter here
+    assert np.array_equal(res["in.spikes"], x)  # the Input node's counts come back as given
+    assert sorted(res.keys()) == ["in.spikes", "lif.a.spikes"]  # no per-count populations
+    assert f"in                3  {int(x.sum()):>9}" in r.stdout
+
+
+def test_counts_above_the_limit_are_refused_clearly(graph, tmp_path):
+    from runtime.nir_inputs import MAX_COUNT
+
+    x = events().astype(np.int64)
+    x[4, 1] = MAX_COUNT + 1
     r = snnc("run", graph, "--dt", str(DT), "--input", f"in={save(tmp_path, 'c.npy', x)}",
              "-o", str(tmp_path / "b.npz"), "-q")
     assert r.returncode == 2
-    assert "count 3 at step 4, neuron 1" in r.stderr and "c.npy" in r.stderr
+    assert f"count {MAX_COUNT + 1} at step 4, neuron 1" in r.stderr and "c.npy" in r.stderr
     assert not (tmp_path / "b.npz").exists()
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_graded_counts_are_exact_on_lava(graph):
+    pytest.importorskip("lava")
+    x = graded()
+    cpu = runtime.run(graph, dt=DT, inputs={"in": x})
+    lava = runtime.run(graph, backend="lava", dt=DT, inputs={"in": x})
+    assert np.array_equal(cpu["lif.a.spikes"], lava["lif.a.spikes"])
+    assert np.array_equal(lava["lif.a.spikes"], reference(x)[0])
+    assert np.array_equal(lava["in.spikes"], x)
 
 
 def test_compile_and_profile_take_the_nir_options(graph, tmp_path):
