@@ -134,15 +134,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _nir_dt(text: str) -> float:
-    """An argparse type: --dt, a finite number of seconds > 0."""
+    """An argparse type: --dt as a number (its range is checked with the graph, naming it)."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number; allowed: a finite "
                                          "number of seconds > 0") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text}; allowed: a finite number of seconds > 0")
-    return value
 
 
 def _nir_options(p: argparse.ArgumentParser) -> None:

@@ -187,7 +187,7 @@ def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str
     dt = 1.0 if dt is None else dt
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating, np.integer)) \
             or not np.isfinite(dt) or dt <= 0:
-        raise InputError(Diagnostic(f"dt = {dt!r}", file=file, field="dt",
+        raise InputError(Diagnostic(f"--dt {dt!r}: not a time step", file=file, field="dt",
                                     allowed="a finite number of seconds > 0"))
     precision = "fixed" if precision is None else precision
     if precision not in ("float", "fixed"):

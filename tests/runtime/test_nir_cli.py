@@ -147,9 +147,10 @@ def test_bad_options_exit_2(graph, tmp_path):
         (["--input", f"nope={xf}"], ["'nope' is not an Input node", "in (3,)"]),
         (["--input", f"in={tmp_path / 'missing.npy'}"], ["missing.npy", "file not found"]),
         (["--input", "in"], ["NODE=FILE.npy"]),
-        (["--input", f"in={xf}", "--dt", "nan"], ["--dt"]),
-        (["--input", f"in={xf}", "--dt", "0"], ["--dt"]),
-        (["--input", f"in={xf}", "--dt", "-1e-4"], ["--dt"]),
+        (["--input", f"in={xf}", "--dt", "nan"], ["--dt nan", "lif.nir", "seconds > 0"]),
+        (["--input", f"in={xf}", "--dt", "0"], ["--dt 0.0", "lif.nir"]),
+        (["--input", f"in={xf}", "--dt=-1e-4"], ["--dt -0.0001", "lif.nir"]),
+        (["--input", f"in={xf}", "--dt", "abc"], ["--dt", "not a number"]),
         (["--input", f"in={xf}", "--precision", "double"], ["--precision"]),
     ]
     for extra, words in cases:
@@ -160,12 +161,36 @@ def test_bad_options_exit_2(graph, tmp_path):
             assert w in r.stderr, (extra, r.stderr)
 
 
+def test_multi_dimensional_input_node_takes_both_layouts(tmp_path):
+    g = nir.NIRGraph(nodes={
+        "img": nir.Input(input_type=np.array([2, 2])), "flat": nir.Flatten(
+            input_type={"input": np.array([2, 2])}, start_dim=0),
+        "fc": nir.Linear(weight=np.eye(4) * 2.0),
+        "n": nir.IF(r=np.ones(4), v_threshold=np.ones(4), v_reset=np.zeros(4)),
+        "o": nir.Output(output_type=np.array([4]))},
+        edges=[("img", "flat"), ("flat", "fc"), ("fc", "n"), ("n", "o")], type_check=False)
+    path = tmp_path / "img.nir"
+    nir.write(path, g)
+    x = np.zeros((6, 2, 2), dtype=bool)
+    x[1, 0, 1] = x[3, 1, 1] = True
+    for data in (x, x.reshape(6, 4)):
+        res = runtime.run(str(path), precision="float", inputs={"img": data})
+        assert res["n.spikes"].shape == (6, 4)
+        assert np.argwhere(res["n.spikes"]).tolist() == [[2, 1], [4, 3]]  # C order, 1 step late
+    with pytest.raises(InputError, match=r"\(steps, 2, 2\) or \(steps, 4\)"):
+        runtime.run(str(path), inputs={"img": x.reshape(6, 1, 4)})
+
+
 def test_nir_options_refused_for_yaml(tmp_path):
     net = str(ROOT / "examples" / "two_layer.yaml")
     for extra in (["--dt", "0.001"], ["--precision", "float"], ["--input", "inp=x.npy"]):
         r = snnc("run", net, *extra, "-o", str(tmp_path / "r.npz"), "-q")
         assert r.returncode == 2, (extra, r.stderr)
         assert "NIR graphs only" in r.stderr and "two_layer.yaml" in r.stderr
+    art = tmp_path / "two.snnc"
+    assert snnc("compile", net, "-o", str(art)).returncode == 0
+    r = snnc("run", str(art), "--dt", "0.001", "-o", str(tmp_path / "r.npz"), "-q")
+    assert r.returncode == 2 and "NIR graphs only" in r.stderr and "two.snnc" in r.stderr
 
 
 def graded() -> np.ndarray:
