@@ -73,7 +73,8 @@ def test_default_limit_never_exceeds_the_os_limits():
 
 
 def test_brunel_core_plan_refused_in_seconds():
-    cmd = [sys.executable, "-m", "runtime.cli", "run", "examples/brunel.snnc", "--backend",
+    """Compiling brunel takes a second or two; the refusal after it well under one."""
+    cmd = [sys.executable, "-m", "runtime.cli", "run", "examples/brunel.yaml", "--backend",
            "lava", "--granularity", "core", "--steps", "50"]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -84,7 +85,7 @@ def test_brunel_core_plan_refused_in_seconds():
     assert f"limit of {cost.MAX_PROCESSES} processes" in out.stderr
     assert "--granularity grouped" in out.stderr
     assert "Traceback" not in out.stderr
-    assert elapsed < 60
+    assert elapsed < 90
 
 
 def test_process_names_and_cores_of_a_core_plan():
