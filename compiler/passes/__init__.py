@@ -1,0 +1,1 @@
+"""Compiler passes over the IR: quantize, resources (the resource model), partition, place."""
