@@ -23,6 +23,7 @@ from .archives import NUMERIC_KINDS, ArrayInfo
 from .errors import Diagnostic, InputError, Location
 from .ir import (
     DATASET_KIND,
+    LIF_FIXED_RANGES,
     NEURON_MODELS,
     PRECISIONS,
     PROBE_VARS,
@@ -40,6 +41,7 @@ from .ir import (
     Readout,
     SpikeSource,
 )
+from .lava_weights import INHIBITORY, MIXED, clip_range
 from .program import CompileReport, Core, Program
 from .target import CoreLimits, Target
 
@@ -50,9 +52,7 @@ MAX_SYNAPSES = 2**31 - 1  # synapses of one projection
 MAX_SEED = 2**32 - 1
 MAX_SHOWN = 20  # diagnostics listed at most
 # fixed precision ranges (the frontend's: compiler/frontend/network.py, projections.py)
-LIF_FIXED = {"du": (0, 4095), "dv": (0, 4095), "vth": (0, 131071),
-             "bias_mant": (-4096, 4095), "bias_exp": (0, 7)}
-WEIGHT_MIN, WEIGHT_MAX = -256, 255
+WEIGHT_MIN, WEIGHT_MAX = clip_range(MIXED)
 WEIGHT_EXP = (-8, 7)
 CORE_RANGES = {"neurons": (1, None), "in_axons": (1, None), "out_axons": (1, None),
                "synapse_bits": (1, None), "weight_bits": (1, 8), "max_delay": (0, 63)}
@@ -548,7 +548,7 @@ def _check_populations(pr: Problems, net: NetworkIR, fixed: bool) -> bool:
 
 
 def _check_lif(pr: Problems, lif: LIFParams, path: str, fixed: bool) -> None:
-    for k, (lo, hi) in LIF_FIXED.items():
+    for k, (lo, hi) in LIF_FIXED_RANGES.items():
         v = getattr(lif, k)
         if fixed:
             pr.integer(v, f"{path}.{k}", lo, hi)
@@ -672,7 +672,7 @@ def _check_weights(pr: Problems, w: np.ndarray, path: str, fixed: bool) -> None:
             pr.add(ARRAYS, path, "found non-finite weights", "finite numbers")
         return
     lo, hi = int(w.min()), int(w.max())
-    if hi <= 0 and lo < -255:
+    if hi <= 0 and lo < clip_range(INHIBITORY)[0]:
         pr.add(ARRAYS, path, f"found weight {lo} in an all-inhibitory projection",
                "integers in [-255, 0] when all weights are <= 0")
     else:

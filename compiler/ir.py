@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .errors import Collector, Diagnostic, InputError, Location
+from .lava_weights import INHIBITORY, MIXED, clip_range
 
 PRECISIONS = ("fixed", "float")
 NEURON_MODELS = ("lif", "spike_source")
@@ -610,9 +611,9 @@ def _validate_projection(net: NetworkIR, key: str, proj: Projection, fixed: bool
         if w.dtype.kind == "f" and w.size and not np.isfinite(w).all():
             bad(f"{path}.weight", "found non-finite weights", "finite numbers")
     elif w.size and w.max() <= 0:  # all-inhibitory: Lava clips to [-255, 0]
-        _check_values(w, f"{path}.weight", bad, -255, 0, integer=True)
+        _check_values(w, f"{path}.weight", bad, *clip_range(INHIBITORY), integer=True)
     else:
-        _check_values(w, f"{path}.weight", bad, -256, 255, integer=True)
+        _check_values(w, f"{path}.weight", bad, *clip_range(MIXED), integer=True)
 
 
 def _validate_probe(net: NetworkIR, path: str, probe: Any, bad: Any) -> None:
