@@ -121,8 +121,7 @@ def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
     t0 = time.perf_counter()
     result = engine.run(program, n_steps, chosen, progress=progress, **options)
     result.wall_s = result.wall_s or time.perf_counter() - t0
-    result.meta.setdefault("program", program)
-    add_synapse_lists(result.values, program.network.projections)
+    _complete(result, program)
     if nir_run is not None:
         result.spikes = {k[: -len(".spikes")]: v for k, v in
                          nir_run.rename({f"{p}.spikes": s for p, s in result.spikes.items()}).items()}
@@ -130,6 +129,13 @@ def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
     if output is not None:
         save_npz(output, result.arrays())
     return result
+
+
+def _complete(result: RunResult, program: Program) -> None:
+    """What every run's result carries besides the backend's arrays: its program and the
+    synapse list of each projection whose weights it holds."""
+    result.meta.setdefault("program", program)
+    add_synapse_lists(result.values, program.network.projections)
 
 
 def _run_phases(program: Program, backend: str, steps: int | None, output: Any,
@@ -143,8 +149,7 @@ def _run_phases(program: Program, backend: str, steps: int | None, output: Any,
     get_backend(backend)  # InputError for an unknown backend name, before the probes
     result = run_phases(program, backend, parse_probes(program, probes), progress=progress,
                         **options)
-    result.meta.setdefault("program", program)
-    add_synapse_lists(result.values, program.network.projections)
+    _complete(result, program)
     if output is not None:
         save_npz(output, result.arrays())
     return result

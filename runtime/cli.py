@@ -332,10 +332,10 @@ def _json_default(obj: Any) -> Any:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from compiler.fileio import write_atomic
     from compiler.nir_export import save_nir
 
     from .loading import load_network_file, to_program
-    from .results import write_atomic
 
     src = _input_path(args.network, RUNNABLE_SUFFIXES,
                       "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)")

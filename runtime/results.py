@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.fileio import atomic_path, check_writable, write_atomic
-
-__all__ = ["atomic_path", "check_writable", "save_npz", "write_atomic"]
+from compiler.fileio import write_atomic
 
 
 def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
