@@ -25,7 +25,7 @@ import numpy as np
 from compiler.errors import InputError, SnncError
 from compiler.passes.partition import METHODS as PARTITIONERS
 
-from .loading import NETWORK_SUFFIXES, PROGRAM_SUFFIXES
+from .loading import ALLOWED, NETWORK_SUFFIXES, PROGRAM_SUFFIXES, check_input
 
 RUNNABLE_SUFFIXES = NETWORK_SUFFIXES + PROGRAM_SUFFIXES
 
@@ -199,22 +199,6 @@ def _check_partitioner(name: str) -> None:
                          f"allowed: {', '.join(PARTITIONERS)}")
 
 
-def _input_path(text: str, suffixes: tuple[str, ...], allowed: str) -> Path:
-    """The input file `text`, checked: it exists, is a readable file, has a known suffix."""
-    path = Path(text)
-    if not path.exists():
-        raise InputError(f"{path}: file not found; allowed: {allowed}")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; allowed: {allowed}")
-    if not path.is_file():  # a FIFO or device would block or never end
-        raise InputError(f"{path}: not a regular file; allowed: {allowed}")
-    if path.suffix not in suffixes:
-        raise InputError(f"{path}: unknown file type '{path.suffix}'; allowed: {allowed}")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied (not readable)")
-    return path
-
-
 def _progress(args: argparse.Namespace) -> Any:
     """The run's progress bar on stderr, or None with --quiet."""
     if getattr(args, "quiet", False):
@@ -230,7 +214,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .api import compile as compile_program
 
     _check_partitioner(args.partitioner)
-    src = _input_path(args.network, NETWORK_SUFFIXES,
+    src = check_input(args.network, NETWORK_SUFFIXES,
                       "a network file (.yaml, .yml) or a NIR graph (.nir)")
     out = Path(args.output) if args.output is not None else src.with_suffix(".snnc")
     # the summary lists the compiler's warnings: print only the others on stderr
@@ -277,8 +261,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _check_partitioner(args.partitioner)
     opts = _backend_options(args)
-    src = _input_path(args.network, RUNNABLE_SUFFIXES,
-                      "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)")
+    src = check_input(args.network, RUNNABLE_SUFFIXES, ALLOWED)
     out = Path(args.output) if args.output is not None else Path(f"{src.stem}_results.npz")
     bar = _progress(args)
     try:
@@ -302,8 +285,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
     _check_partitioner(args.partitioner)
     opts = _backend_options(args)
-    src = _input_path(args.network, RUNNABLE_SUFFIXES,
-                      "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)")
+    src = check_input(args.network, RUNNABLE_SUFFIXES, ALLOWED)
     bar = _progress(args)
     try:
         report = profile(src, backend=args.backend, steps=args.steps, plot_dir=args.plot,
@@ -337,8 +319,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from .loading import load_network_file, to_program
 
-    src = _input_path(args.network, RUNNABLE_SUFFIXES,
-                      "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)")
+    src = check_input(args.network, RUNNABLE_SUFFIXES, ALLOWED)
     out = Path(args.output)
     obj = to_program(src) if src.suffix == ".snnc" else load_network_file(src)
     write_atomic(out, lambda tmp: save_nir(obj, tmp, dt=args.dt))

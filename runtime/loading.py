@@ -15,6 +15,24 @@ from .nir_inputs import NirRun, is_nir, load_nir, refuse_nir_options
 
 NETWORK_SUFFIXES = (".yaml", ".yml", ".nir")
 PROGRAM_SUFFIXES = (".snnc",)
+ALLOWED = "a network (.yaml, .yml), a NIR graph (.nir) or a compiled program (.snnc)"
+
+
+def check_input(text: str | os.PathLike, suffixes: tuple[str, ...], allowed: str) -> Path:
+    """The input file `text`, checked: it exists, is a readable regular file (a FIFO or
+    device would block or never end), has a known suffix."""
+    path = Path(text)
+    if not path.exists():
+        raise InputError(f"{path}: file not found; allowed: {allowed}")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; allowed: {allowed}")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file; allowed: {allowed}")
+    if path.suffix not in suffixes:
+        raise InputError(f"{path}: unknown file type '{path.suffix}'; allowed: {allowed}")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied (not readable)")
+    return path
 
 
 def load_network_file(path: str | os.PathLike) -> NetworkIR:
@@ -34,9 +52,7 @@ def prepare(obj: Any, *, dt: float | None = None, precision: str | None = None,
     """A NIR graph path imported with its dt, precision and Input data (see nir_inputs.py);
     anything else unchanged (dt, precision and inputs are an error for it)."""
     if is_nir(obj):
-        path = Path(obj)
-        if not path.exists():
-            raise InputError(f"{path}: file not found")
+        path = check_input(obj, (".nir",), "a NIR graph (.nir)")
         run = load_nir(path, dt=dt, precision=precision, inputs=inputs, steps=steps)
         return run.network, run
     refuse_nir_options(obj, dt, precision, inputs)
@@ -49,20 +65,13 @@ def to_program(obj: Any, *, target: str | None = None, partitioner: str = "auto"
     if isinstance(obj, Program):
         return obj
     if isinstance(obj, (str, os.PathLike)):
-        path = Path(obj)
-        if not path.exists():
-            raise InputError(f"{path}: file not found")
+        path = check_input(obj, NETWORK_SUFFIXES + PROGRAM_SUFFIXES, ALLOWED)
         if path.suffix in PROGRAM_SUFFIXES:
             from compiler.artifact import load_program
 
             if target is not None:
                 raise InputError(f"{path}: --target cannot change a compiled program; recompile the network")
             return load_program(path)
-        if path.suffix not in NETWORK_SUFFIXES:
-            raise InputError(
-                f"{path}: unknown file type '{path.suffix}'; allowed: a network (.yaml, .yml), "
-                "a NIR graph (.nir) or a compiled program (.snnc)"
-            )
         net = load_network_file(path)
         from compiler.pipeline import compile_network
 
