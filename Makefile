@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@if [ -z "$(PY310)" ]; then echo "snnc: Python 3.10 not found (lava-nc 0.10.0 needs 3.10). Install it, e.g. 'pyenv install 3.10.13'." >&2; exit 1; fi
 	@[ -x $(PY) ] || $(PY310) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[lava,dev,nir,bench]'
+	$(PY) -m pip install -q -e '.[lava,dev,nir,bench,mpi]'
 	@touch $(STAMP)
 
 test: $(STAMP)

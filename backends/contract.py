@@ -42,6 +42,7 @@ class Backend(Protocol):
 
     name: str
     capabilities: Capabilities
+    options: tuple[str, ...]  # keyword options its run / run_phases take from the command line
 
     def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
               ) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from backends import BACKENDS
 from compiler.errors import InputError, SnncError
 from compiler.passes.partition import METHODS as PARTITIONERS
 
@@ -106,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a network or compiled program on a backend")
     r.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
-    r.add_argument("--backend", default="cpu", help="cpu | lava (default cpu)")
+    r.add_argument("--backend", default="cpu", help=f"{' | '.join(BACKENDS)} (default cpu)")
     r.add_argument("--steps", type=_positive_int,
                    help="number of steps (default: the file's `steps`)")
     r.add_argument("-o", "--output", help="results .npz (default: <network>_results.npz)")
@@ -115,12 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--target", help="target to compile for (YAML input only)")
     r.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)}")
     _nir_options(r)
-    _lava_options(r)
+    _backend_flags(r)
     _quiet_option(r)
 
     f = sub.add_parser("profile", help="per-core utilization, activity, time and energy")
     f.add_argument("network", help="network file (.yaml) or compiled program (.snnc)")
-    f.add_argument("--backend", default="cpu", help="cpu | lava (default cpu)")
+    f.add_argument("--backend", default="cpu", help=f"{' | '.join(BACKENDS)} (default cpu)")
     f.add_argument("--steps", type=_positive_int,
                    help="number of steps (default: the file's `steps`)")
     f.add_argument("--json", action="store_true", help="print the profile as JSON")
@@ -128,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--target", help="target to compile for (YAML input only)")
     f.add_argument("--partitioner", default="auto", help=f"one of {', '.join(PARTITIONERS)}")
     _nir_options(f)
-    _lava_options(f)
+    _backend_flags(f)
     _quiet_option(f)
     return p
 
@@ -161,12 +162,29 @@ def _nir_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"dt": args.dt, "precision": args.precision, "inputs": inputs}
 
 
-def _lava_options(p: argparse.ArgumentParser) -> None:
+# flag (argparse dest) -> the keyword option a backend's run takes; a backend lists the
+# ones it takes in `Backend.options`, and a flag given to a backend that does not take it
+# is an error naming the backends that do
+BACKEND_FLAGS: tuple[tuple[str, str], ...] = (
+    ("granularity", "granularity"), ("timeout", "timeout_s"), ("threads", "threads"),
+    ("engine", "engine"), ("timing", "timing"), ("ranks", "ranks"))
+
+
+def _backend_flags(p: argparse.ArgumentParser) -> None:
+    """The command-line options that go to the chosen backend (see BACKEND_FLAGS)."""
     p.add_argument("--granularity", choices=("grouped", "core"), default=None,
-                   help="lava backend: one process group per population (grouped, default) "
+                   help="lava backend: Lava processes per population (grouped, default) "
                    "or per compiled core (core)")
     p.add_argument("--timeout", type=_positive_float, default=None,
                    help="lava backend: watchdog timeout in seconds")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="cpu/mpi backends: threads per process (default: all cores)")
+    p.add_argument("--engine", choices=("compiled", "numpy"), default=None,
+                   help="cpu backend: compiled kernels (default) or the numpy reference engine")
+    p.add_argument("--timing", action="store_true", default=None,
+                   help="print where the step time goes (delivery, neurons, learning, ...)")
+    p.add_argument("--ranks", type=_positive_int, default=None,
+                   help="mpi backend: start this many ranks with the bundled mpiexec")
 
 
 def _quiet_option(p: argparse.ArgumentParser) -> None:
@@ -176,19 +194,27 @@ def _quiet_option(p: argparse.ArgumentParser) -> None:
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """The backend's options from the command line, checked before anything is compiled."""
-    from backends import BACKENDS, get_backend
+    from backends import get_backend
 
-    if args.backend not in BACKENDS:
-        get_backend(args.backend)  # InputError naming the allowed backends
+    engine = get_backend(args.backend)  # InputError naming the allowed backends
     opts: dict[str, Any] = {}
-    if args.backend == "lava":
-        if args.granularity:
-            opts["granularity"] = args.granularity
-        if args.timeout is not None:
-            opts["timeout_s"] = args.timeout
-    elif args.granularity or args.timeout is not None:
-        raise InputError("--granularity/--timeout apply to --backend lava only")
+    for flag, key in BACKEND_FLAGS:
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if key not in engine.options:
+            takers = [b for b in BACKENDS if key in get_backend(b).options]
+            allowed = (f"--backend {' | '.join(takers)} only" if takers
+                       else "no backend of this installation")
+            raise InputError(f"--{flag} applies to {allowed}; --backend {args.backend} "
+                             f"takes {', '.join(_flag_of(k) for k in engine.options) or 'none'}")
+        opts[key] = value
     return opts
+
+
+def _flag_of(option: str) -> str:
+    """The command-line flag of backend option `option`."""
+    return next((f"--{flag}" for flag, key in BACKEND_FLAGS if key == option), option)
 
 
 def _check_partitioner(name: str) -> None:
@@ -256,6 +282,19 @@ def _print_run_summary(result: Any) -> None:
                   f"{total / max(n_samples, 1):>10.1f}")
 
 
+def _print_timing(result: Any) -> None:
+    """Where the step time went: `result.meta["timing"]` {part: seconds} of the whole run."""
+    timing = result.meta.get("timing") or {}
+    if not timing:
+        print(f"{result.backend} backend: no timing breakdown recorded")
+        return
+    total = sum(timing.values()) or 1.0
+    steps = max(result.steps, 1)
+    print(f"  {'part':<12}  {'ms/step':>9}  {'share':>6}")
+    for part, sec in timing.items():
+        print(f"  {part:<12}  {1e3 * sec / steps:>9.4f}  {100 * sec / total:>5.1f}%")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .api import run
 
@@ -272,6 +311,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     _print_run_summary(result)
+    if args.timing:
+        _print_timing(result)
     if "readout.accuracy" in result.values:
         acc = float(result.values["readout.accuracy"])
         print(f"readout accuracy: {100 * acc:.1f} %")

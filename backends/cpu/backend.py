@@ -21,6 +21,7 @@ class CpuBackend:
     capabilities = Capabilities(phases=True, plasticity=True, plasticity_with_delay=True,
                                 wta=True, progress=True, float_precision=True,
                                 duplicate_synapses=True, phases_in_chunks=True)
+    options: tuple[str, ...] = ()
 
     def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
               ) -> None:

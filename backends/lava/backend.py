@@ -25,6 +25,7 @@ class LavaBackend:
     capabilities = Capabilities(phases=True, plasticity=True, plasticity_with_delay=False,
                                 wta=True, progress=False, float_precision=True,
                                 duplicate_synapses=False, phases_in_chunks=False)
+    options: tuple[str, ...] = ("granularity", "timeout_s")
 
     def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
               ) -> None:

@@ -101,6 +101,7 @@ class FakeBackend:
     capabilities: Capabilities = Capabilities(
         phases=True, plasticity=False, plasticity_with_delay=False, wta=False, progress=True,
         float_precision=False, duplicate_synapses=False, phases_in_chunks=True)
+    options: tuple[str, ...] = ()
     calls: list[str] = dataclasses.field(default_factory=list)
 
     def check(self, program: Any, options: dict[str, Any], *, phases: bool = False) -> None:

@@ -61,7 +61,7 @@ BAD = [
     (["run", "TXT"], "unknown file type '.txt'"),
     (["compile", "SNNC"], "unknown file type '.snnc'"),
     (["run", "TWO", "--backend", "gpu"], "unknown backend 'gpu'"),
-    (["run", "TWO", "--granularity", "core"], "apply to --backend lava only"),
+    (["run", "TWO", "--granularity", "core"], "--granularity applies to --backend lava only"),
     (["frobnicate"], "invalid choice"),
 ]
 
