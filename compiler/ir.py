@@ -338,6 +338,52 @@ class Plasticity:
 
 
 @dataclass
+class ConvSpec:
+    """The convolution a projection unrolls (PyTorch's NCHW cross-correlation): post neuron
+    (o, *q) gets pre neuron (c, *(q * stride - padding + k * dilation)) through kernel element
+    (o, c mod in_c/groups, *k), c in o's group. The synapse arrays stay the form every pass and
+    backend reads; this records that their weights are shared across positions.
+
+    Shapes are (channels, *spatial) with 1 or 2 spatial dimensions; `padding` is the lower
+    padding per dimension (the upper one follows from `out_shape`).
+    """
+
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        if not _CHECKS_ON.get():
+            return
+        dims = len(self.kernel)
+        allowed = f"tuples of {dims} integers (one per spatial dimension)"
+        if dims not in (1, 2):
+            _fail("conv.kernel", f"found {self.kernel!r:.60}", "1 or 2 spatial dimensions")
+        for key, lo, n in (("in_shape", 1, dims + 1), ("out_shape", 1, dims + 1),
+                           ("kernel", 1, dims), ("stride", 1, dims), ("padding", 0, dims),
+                           ("dilation", 1, dims)):
+            v = getattr(self, key)
+            if not isinstance(v, tuple) or len(v) != n or not all(_is_int(x) for x in v):
+                _fail(f"conv.{key}", f"found {v!r:.60}",
+                      allowed if n == dims else "(channels, *spatial) integers")
+            if min(v) < lo:
+                _fail(f"conv.{key}", f"found {v!r:.60}", f"integers >= {lo}")
+        _need_int(self.groups, "conv.groups", 1)
+        if self.in_shape[0] % self.groups or self.out_shape[0] % self.groups:
+            _fail("conv.groups", f"{self.groups} groups for {self.in_shape[0]} in and "
+                  f"{self.out_shape[0]} out channels", "a divisor of both channel counts")
+
+    @property
+    def kernel_size(self) -> int:
+        """Distinct weights: out channels x in channels per group x kernel elements."""
+        return self.out_shape[0] * (self.in_shape[0] // self.groups) * math.prod(self.kernel)
+
+
+@dataclass
 class Projection:
     """Synapses from `pre` to `post`, one entry per synapse (1-D COO arrays of equal length).
 
@@ -365,6 +411,7 @@ class Projection:
     weight_exp: int = 0
     num_weight_bits: int = 8
     plasticity: Plasticity | None = None
+    conv: ConvSpec | None = None  # the convolution these synapses unroll, if any
 
     def __post_init__(self) -> None:
         if not _CHECKS_ON.get():
@@ -386,6 +433,7 @@ class Projection:
         _need_int(self.weight_exp, f"{path}.weight_exp")
         _need_int(self.num_weight_bits, f"{path}.num_weight_bits")
         _need_instance(self.plasticity, Plasticity, f"{path}.plasticity")
+        _need_instance(self.conv, ConvSpec, f"{path}.conv")
 
     @property
     def n_synapses(self) -> int:
@@ -603,6 +651,10 @@ def _validate_projection(net: NetworkIR, key: str, proj: Projection, fixed: bool
             bad(f"{path}.post", f"'{pop.name}' is a spike source", "a lif population")
         _check_values(idx, f"{path}.{end}_idx", bad, 0, pop.size - 1, integer=True)
         sizes.append(pop.size)
+        shape = None if proj.conv is None else getattr(proj.conv, f"{'in' if end == 'pre' else 'out'}_shape")
+        if shape is not None and math.prod(shape) != pop.size:
+            bad(f"{path}.conv", f"{end} shape {shape} for {pop.size} neurons of '{pop.name}'",
+                f"a {end} shape of {pop.size} elements")
     _check_values(proj.weight_exp, f"{path}.weight_exp", bad, *WEIGHT_EXP_RANGE, integer=True)
     _check_values(proj.num_weight_bits, f"{path}.num_weight_bits", bad,
                   *NUM_WEIGHT_BITS_RANGE, integer=True)
