@@ -273,6 +273,9 @@ class Readout:
     assign: str
     evaluate: str
     vote: str = "max"  # max: each neuron votes for its best class; soft: by its class profile
+    # vote: the host labels neurons in `assign`, then votes; output_population: the answer is
+    # the class whose neurons (size / n_classes each, in class order) spike most in `evaluate`
+    kind: str = "vote"
 # --- end datasets and phases ---
 
 
