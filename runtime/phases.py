@@ -9,7 +9,9 @@ Results (keys of `RunResult.values`, the same names in the results .npz):
   `<phase>.<pop>.v|u` for state probes (sample phases record counts only, no v/u);
 * `<proj>.weights`: final (post, pre) weights of every plastic or probed projection;
 * with `readout:` `readout.assignment` int64 (size,) (-1: never fired),
-  `readout.predictions` int64 and `readout.accuracy` (scalar), see runtime/readout.py.
+  `readout.predictions` int64 and `readout.accuracy` (scalar), see runtime/readout.py;
+  kind `output_population`: `readout.class_counts`, `readout.predictions`,
+  `readout.accuracy`, `readout.confusion` instead.
 At the start of each phase its `plastic` switches and `set:` overrides are applied (they
 stay until changed). Dataset sources are silent in phases without samples.
 The backend runs the phases (`Backend.run_phases`: cpu on one Simulator, lava as one Lava
@@ -72,6 +74,9 @@ def evaluate_readout(net: NetworkIR, values: dict[str, np.ndarray]) -> dict[str,
     r = net.readout
     ds = net.populations[dataset_population(net)].source.dataset
     n_classes = int(ds.y.max()) + 1 if ds.y.size else 1
+    if r.kind == "output_population":
+        return ro.output_readout(values[f"{r.evaluate}.{r.population}.counts"],
+                                 values[f"{r.evaluate}.labels"], n_classes)
     means = ro.class_means(values[f"{r.assign}.{r.population}.counts"],
                            values[f"{r.assign}.labels"], n_classes)
     assignment = ro.best_class(means)

@@ -8,6 +8,11 @@ predicted -1 (wrong). `predict_soft` (vote `soft`) keeps each neuron's whole cla
 profile instead of its best class: score(c) = sum_j count_j * P(c | j), with P(c | j) the
 neuron's mean response to class c over its summed mean responses (a neuron that fires
 for both 4 and 9 then votes for both, in proportion).
+
+The `output_population` readout needs no host labelling: the network's output population
+has k = size / n_classes neurons per class (neuron i answers class i // k); the answer
+to a sample is the class whose neurons spiked most (`class_counts`, `predict_output`),
+-1 (wrong) when none spiked or several classes tie for the most.
 """
 
 from __future__ import annotations
@@ -78,3 +83,41 @@ def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of samples predicted right (0.0 for no samples)."""
     pred, labels = np.asarray(pred), np.asarray(labels)
     return float(np.mean(pred == labels)) if labels.size else 0.0
+
+
+def class_counts(counts: np.ndarray, n_classes: int) -> np.ndarray:
+    """Spikes per class per sample, int64 (n, n_classes): the sum over each class's block of
+    size / n_classes consecutive neurons of the output population's counts (n, size)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    n, size = counts.shape
+    if size % n_classes:
+        raise ValueError(f"{size} output neurons are not a whole number per class for "
+                         f"{n_classes} classes")
+    return counts.reshape(n, n_classes, size // n_classes).sum(axis=2)
+
+
+def predict_output(per_class: np.ndarray) -> np.ndarray:
+    """The class with most spikes per sample (int64 (n,)); -1 where no class spiked or the
+    most spikes are shared by several classes (no decision)."""
+    per_class = np.asarray(per_class)
+    pred = np.argmax(per_class, axis=1).astype(np.int64)
+    top = per_class.max(axis=1) if per_class.size else np.zeros(len(per_class))
+    ties = (per_class == top[:, None]).sum(axis=1) > 1
+    pred[(top <= 0) | ties] = -1
+    return pred
+
+
+def output_readout(counts: np.ndarray, labels: np.ndarray, n_classes: int
+                   ) -> dict[str, np.ndarray]:
+    """`readout.class_counts` (n, n_classes), `readout.predictions`, `readout.accuracy` and
+    `readout.confusion` (true class, predicted class; undecided samples not counted) of an
+    output population's counts (n, size) for samples of `labels`."""
+    per_class = class_counts(counts, n_classes)
+    pred = predict_output(per_class)
+    labels = np.asarray(labels, dtype=np.int64)
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    ok = pred >= 0
+    np.add.at(confusion, (labels[ok], pred[ok]), 1)
+    return {"readout.class_counts": per_class, "readout.predictions": pred,
+            "readout.accuracy": np.asarray(accuracy(pred, labels)),
+            "readout.confusion": confusion}

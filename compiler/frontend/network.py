@@ -38,6 +38,7 @@ from ..ir import (
 )
 from ..yamlio import load_yaml
 from .checks import INVALID, Checker, array_field, is_int, show
+from .labels import LABELS_KIND, label_source
 from .phases import dataset_source, phases_and_readout
 from .positions import population_positions
 from .projections import projections
@@ -99,7 +100,7 @@ def network_from_dict(spec: Any, source_file: str | None = None,
         projs, proj_names = projections(ck, top["projections"], pops, declared, fixed, seed)
     probes = _probes(ck, top.get("probes"), declared, proj_names)
     phases, readout = phases_and_readout(ck, top.get("phases"), top.get("readout"), pops, projs,
-                                         fixed)  # phases.py
+                                         fixed, seed)  # phases.py
 
     ck.errors.raise_if_any()
     locs = {k: v for k, v in ck.locations.items() if k}
@@ -217,6 +218,8 @@ def _spikes(ck: Checker, spec: Any, path: str, size: int | Any) -> SpikeSource |
         return ck.error(path, "missing required key 'kind'", " | ".join(SOURCE_KINDS))
     if spec["kind"] == DATASET_KIND:  # phases.py
         return dataset_source(ck, spec, path, size)
+    if spec["kind"] == LABELS_KIND:  # labels.py
+        return label_source(ck, spec, path, size)
     kind = ck.choice(spec["kind"], f"{path}.kind", SOURCE_KINDS + (DATASET_KIND,),
                      "spike source kind")
     if kind == "poisson":

@@ -61,6 +61,7 @@ from ..ir import (
     SpikeSource,
 )
 from .checks import INVALID, NAME_RE, Checker, as_array, show
+from .labels import resolve_labels
 
 DATASET_KEYS = ("kind", "dataset", "split", "encoding", "max_rate", "present", "rest")
 SPLIT_KEYS = ("test", "validation", "shuffle_seed")
@@ -69,6 +70,8 @@ PHASE_KEYS = ("name", "samples", "steps", "plastic", "set")
 SAMPLE_KEYS = ("split", "count", "epochs", "shuffle", "present", "rest")
 READOUT_KEYS = ("population", "assign", "evaluate")
 READOUT_VOTES = ("max", "soft")
+READOUT_KINDS = ("vote", "output_population")
+OUTPUT_KEYS = ("population", "evaluate")
 LIF_SET = ("vth", "bias_mant", "du", "dv")
 ADAPT_SET = ("increment", "tau")
 SET_ALLOWED = ("projections.<static projection>.weight_scale, projections.<plastic projection>"
@@ -197,9 +200,10 @@ def _check_y(ck: Checker, x: np.ndarray, y: np.ndarray, path: str) -> bool | Any
 
 
 def phases_and_readout(ck: Checker, spec: Any, readout: Any, pops: dict[str, Population],
-                       projs: dict[str, Projection], fixed: bool = True
+                       projs: dict[str, Projection], fixed: bool = True, seed: int = 0
                        ) -> tuple[list[Phase], Readout | None]:
-    """Validated phases and readout (errors collected in `ck`)."""
+    """Validated phases and readout (errors collected in `ck`); label sources get their
+    spikes (labels.py)."""
     phases: list[Phase] = []
     if spec is not None:
         if not isinstance(spec, (list, tuple)) or not spec:
@@ -220,6 +224,7 @@ def phases_and_readout(ck: Checker, spec: Any, readout: Any, pops: dict[str, Pop
                 if ph is not INVALID:
                     phases.append(ph)
             _bound_total_steps(ck, phases, datasets)
+    resolve_labels(ck, pops, phases, spec is not None, seed)
     ro = None
     if readout is not None:
         declared = {b.get("name") for b in spec if isinstance(b, Mapping)} \
@@ -464,10 +469,23 @@ def _lif_value(ck: Checker, param: str, value: Any, path: str, fixed: bool) -> f
 
 def _readout(ck: Checker, spec: Any, pops: dict[str, Population], phases: list[Phase],
              have_phases: bool, declared: set) -> Readout | Any:
-    m = ck.mapping(spec, "readout", READOUT_KEYS + ("vote",), required=READOUT_KEYS)
-    if m is INVALID or any(k not in m for k in READOUT_KEYS):
+    """`readout:` of kind `vote` (default: population, assign, evaluate, vote) or
+    `output_population` (population, evaluate): a Readout, INVALID when reported."""
+    kind = spec.get("kind", "vote") if isinstance(spec, Mapping) else "vote"
+    kind = ck.choice(kind, "readout.kind", READOUT_KINDS, "readout kind")
+    if kind is INVALID:
         return INVALID
-    vote = ck.choice(m.get("vote", "max"), "readout.vote", READOUT_VOTES, "vote")
+    if kind == "output_population":
+        m = ck.mapping(spec, "readout", ("kind",) + OUTPUT_KEYS, required=OUTPUT_KEYS)
+        keys, vote = OUTPUT_KEYS, "max"
+    else:
+        m = ck.mapping(spec, "readout", ("kind",) + READOUT_KEYS + ("vote",),
+                       required=READOUT_KEYS)
+        keys = READOUT_KEYS
+        vote = ck.choice(m.get("vote", "max"), "readout.vote", READOUT_VOTES, "vote") \
+            if m is not INVALID else INVALID
+    if m is INVALID or any(k not in m for k in keys):
+        return INVALID
     lif = [n for n, p in pops.items() if p.lif is not None]
     pop = m["population"]
     ok = True
@@ -479,14 +497,31 @@ def _readout(ck: Checker, spec: Any, pops: dict[str, Population], phases: list[P
                         "phases: [...] with samples")
     with_samples = [p.name for p in phases if p.split is not None]
     valid = {p.name for p in phases}
-    for key in ("assign", "evaluate"):
+    for key in keys[1:]:
         if m[key] in declared and m[key] not in valid:
             ok = INVALID  # that phase has its own error already
         elif m[key] not in with_samples:
             ok = ck.error(f"readout.{key}", f"{show(m[key])} is not a phase with samples"
                           f"{suggest(str(m[key]), with_samples)}",
                           ", ".join(with_samples) or "a phase with samples")
+    if ok is not INVALID and kind == "output_population" and pop in lif:
+        ok = _check_output_size(ck, pops[pop], pops)
     if ok is INVALID or vote is INVALID:
         return INVALID
-    return Readout(pop, m["assign"], m["evaluate"], vote)
+    assign = m.get("assign", m["evaluate"])  # output_population labels no neurons
+    return Readout(pop, assign, m["evaluate"], vote, kind=kind)
 
+
+def _check_output_size(ck: Checker, pop: Population, pops: dict[str, Population]) -> bool | Any:
+    """An output population has the same number of neurons for every class of the dataset."""
+    sources = [p.source.dataset for p in pops.values()
+               if p.source is not None and p.source.kind == DATASET_KIND]
+    if len(sources) != 1:
+        return True  # the phases report it
+    n_classes = int(sources[0].y.max()) + 1 if sources[0].y.size else 1
+    if pop.size % n_classes:
+        return ck.error("readout.population", f"'{pop.name}' has {pop.size} neurons for "
+                        f"{n_classes} classes; an output population has the same number of "
+                        "neurons per class (neuron i answers class i // (size / classes))",
+                        f"a multiple of {n_classes} neurons")
+    return True
