@@ -1,4 +1,4 @@
-"""The nengo-loihi half of bench/peers.py; runs in its own venv (nengo 3.2, numpy < 1.24).
+"""The nengo-loihi half of bench/peers_lava.py; runs in its own venv (nengo 3.2, numpy < 1.24).
 
     PY bench/peers_nengo.py --case ens2x1000|rand4k --steps N --repeat R --out OUT.npz [--net NET.npz]
 

@@ -1,7 +1,7 @@
 """snnc vs Lava vs nengo-loihi's emulator, side by side, on the same networks.
 
-    .venv/bin/python bench/peers.py [--cases ens2x1000,rand4k] [--steps 200] [--repeat 3]
-                                    [--nengo-python PATH] [--setup-nengo] [--md bench/results/peers.md]
+    .venv/bin/python bench/peers_lava.py [--cases ens2x1000,rand4k] [--steps 200] [--repeat 3]
+                                    [--nengo-python PATH] [--setup-nengo] [--md bench/results/peers_lava.md]
 
 Runners: snnc `cpu`, snnc `lava` (grouped), a hand-written Lava net (LIF -> Dense -> LIF,
 fixed_pt, under a subprocess timeout) and nengo-loihi's emulator (`target="sim"`, run by
@@ -16,7 +16,7 @@ Cases:
   (post, pre) pairs summed (`merge_pairs`), as that worker's Dense does.
 Spikes: snnc cpu vs snnc lava vs hand Lava must agree exactly; nengo-loihi discretizes and
 clips voltages its own way, so only firing rates (mean, per-neuron r) are compared.
-Results and discussion: bench/results/peers.md.
+Results and discussion: bench/results/peers_lava.md.
 Times: build = network construction + compile (snnc: runtime.compile; nengo: Simulator());
 ms/step: best of --repeat (cpu: whole runs; nengo: consecutive windows; hand Lava: Lava's
 run() after a 1-step start-up; snnc lava: the worker's run() time, which excludes start-up).
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     py = setup_nengo() if args.setup_nengo else find_nengo_python(args.nengo_python)
     if py is None:
-        print("nengo-loihi: not installed (see bench/peers.py --help)")
+        print("nengo-loihi: not installed (see bench/peers_lava.py --help)")
     print(f"load average (1/5/15 min): {os.getloadavg()} on {os.cpu_count()} cores; "
           f"steps {args.steps}, best of {args.repeat}", flush=True)
     rows = []
