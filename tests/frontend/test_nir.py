@@ -119,8 +119,8 @@ def test_linear_chains_compose_and_delays_become_synaptic_delays():
 
 
 def test_every_unmappable_node_is_reported_at_once():
-    conv = nir.Conv2d(input_shape=(4, 4), weight=np.ones((1, 1, 3, 3)), stride=1, padding=0,
-                      dilation=1, groups=1, bias=np.zeros(1))
+    conv = nir.Conv2d(input_shape=(4, 4), weight=np.ones((1, 1, 5, 5)), stride=1, padding=0,
+                      dilation=1, groups=1, bias=np.zeros(1))  # kernel larger than the input
     g = graph({"in": nir.Input(input_type=np.array([1, 4, 4])), "conv": conv,
                "thr": nir.Threshold(threshold=np.ones(4)),
                "li": nir.LI(tau=full(4, 2.0), r=full(4, 1.0), v_leak=full(4, 0.0)),
@@ -133,7 +133,7 @@ def test_every_unmappable_node_is_reported_at_once():
         import_nir(g)
     diags = err.value.diagnostics
     text = str(err.value)
-    for needle in ("Conv2d node 'conv'", "not supported yet",
+    for needle in ("Conv2d node 'conv'", "larger than the padded input",
                    "v_reset = 0.5", "tau_syn = 0.5 is shorter than dt", "tau differs"):
         assert needle in text, needle
     assert {d.field for d in diags} >= {"nodes.conv", "nodes.lif", "nodes.fast", "nodes.mixed"}

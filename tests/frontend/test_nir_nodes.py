@@ -272,18 +272,6 @@ def test_file_failing_nir_type_check_is_read_with_a_warning(tmp_path):
     assert net.populations["lif"].size == 4 and net.populations["lif"].lif.dv == 0.5
 
 
-def test_convolution_is_a_clear_not_supported_error():
-    conv = nir.Conv1d(input_shape=4, weight=np.ones((1, 1, 2)), stride=1, padding=0,
-                      dilation=1, groups=1, bias=np.zeros(1))
-    g = graph({"in": nir.Input(input_type=np.array([1, 4])), "c1": conv, "n": cubalif(3)},
-              [("in", "c1"), ("c1", "n")])
-    with pytest.raises(InputError) as err:
-        import_nir(g, dt=DT)
-    (d,) = err.value.diagnostics
-    assert d.field == "nodes.c1"
-    assert "Conv1d node 'c1'" in d.message and "not supported yet" in d.message
-
-
 def test_fixed_precision_readout_keeps_the_scale_of_its_voltage():
     """Quantized LI readout: v_fixed = 64 k v (k a power of two chosen from a bound of |v|),
     far from Lava's clip, never spiking."""
