@@ -2,8 +2,10 @@
 
 `RUNS` maps each method name to its function; a method answers `Fill` (sequential fill at
 its breaks) or `Cores` (its own cores), which `assign` turns into an assignment that holds
-every limit. With `bound` set (auto's race), a candidate that needs more cores raises
-`Worse` as soon as that shows.
+every limit, then packs its partly used cores into shared ones (`pack`). With `bound`
+set (auto's race), a candidate that needs more cores raises `Worse` as soon as that
+shows (before packing, with one core of slack per population: packing saves at most
+about one core per population's remainder).
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ...errors import FitError
 from ..resources import Usage, traffic_stats
 from .blocks import greedy, tile
 from .context import Context, Cores, Fill, Partition, Worse
 from .graph import graph
+from .pack import pack
 from .repair import renumber, repair
 from .sequential import fill_cores, sequential
 
 RUNS: dict[str, Callable[[Context], Fill | Cores]] = {
     "sequential": sequential, "greedy": greedy, "graph": graph, "tile": tile}
+
+SHARED_POPS = 0.02  # a fill without breaks is tried with at least this many populations
+# per core (each population boundary can save at most about one core)
 
 Assigned = tuple[np.ndarray, int, Usage]  # per-gid cores, cores, exact usage
 
@@ -43,15 +50,48 @@ def run_candidate(ctx: Context, method: str, bound: int | None = None) -> Partit
 
 
 def assign(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
-    """A method's answer -> an assignment with every limit held (repaired)."""
+    """A method's answer -> an assignment with every limit held (repaired, packed)."""
     usage = None
+    slack = pack_slack(ctx) if bound is not None else 0
+    ctx.bound = None if bound is None else bound + slack
     if isinstance(answer, Fill):
         cg, n, usage = fill_cores(ctx, answer.breaks)
+        if answer.shared and len(ctx.pops) > 1:
+            cg, n, usage = _shared_fill(ctx, cg, n, usage)
     else:
         cg, n = answer.cores, answer.count
+    if bound is not None and n > bound + slack:
+        raise Worse(n)
+    cg, n, usage = pack(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage))
     if bound is not None and n > bound:
         raise Worse(n)
-    return repair(ctx, np.asarray(cg, np.int32), n, usage)
+    return cg, n, usage
+
+
+def pack_slack(ctx: Context) -> int:
+    """Cores a candidate may exceed the bound by before packing: one per population
+    when several populations may share cores."""
+    return len(ctx.pops) if len(ctx.pops) > 1 else 0
+
+
+def _shared_fill(ctx: Context, cg: np.ndarray, n: int, usage: Usage | None
+                 ) -> tuple[np.ndarray, int, Usage | None]:
+    """The fill without population breaks (consecutive populations share cores) when it
+    needs fewer cores than the aligned fill `cg` after repair and packing; else `cg`."""
+    aligned = pack(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage))
+    if aligned[1] <= int(ctx.lb["cores"]) or len(ctx.pops) < SHARED_POPS * aligned[1]:
+        return aligned
+    info = ctx.info.pop("packed", None)
+    try:
+        shared = repair(ctx, *fill_cores(ctx, None)[:2])
+    except (Worse, FitError):  # e.g. a neuron whose targets the shared cores spread too far
+        shared = None
+    if shared is None or shared[1] >= aligned[1]:
+        if info is not None:
+            ctx.info["packed"] = info
+        return aligned
+    ctx.info["shared_fill"] = {"cores": shared[1], "aligned_cores": aligned[1]}
+    return shared
 
 
 def _assign_answer(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:

@@ -38,9 +38,11 @@ class Partition:
 
 @dataclass
 class Fill:
-    """A method's answer: fill cores in gid order, starting a new core at every break."""
+    """A method's answer: fill cores in gid order, starting a new core at every break;
+    `shared`: also fill without breaks (populations share cores), keep the fewer cores."""
 
     breaks: np.ndarray | None
+    shared: bool = False
 
 
 @dataclass

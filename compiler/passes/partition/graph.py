@@ -9,6 +9,13 @@ smoothed on all synapses (`refine.refine_parts`). Each part is a core: the exact
 and repair split a part over a limit; when the refined parts need more cores than the
 unrefined ones, those are assigned too and the fewer cores kept.
 
+With many small populations (at least POPS_PER_CORE per core of the lower bound: their
+neurons' inputs are mostly their population's), each population is partitioned on its own synapses (its parts
+never hold other populations' neurons, whose input axons METIS cannot see: pymetis takes
+one vertex weight per vertex), into as many parts as its binding resource needs; the
+partly used last parts are then packed into shared cores like every method's
+(`pack`).
+
 `locality_probe` runs METIS on a small sample so that auto can tell whether this method
 would pay off before paying for it.
 """
@@ -30,12 +37,15 @@ REFINE_ROUNDS = 12  # label-propagation rounds after METIS (gains level off by a
 REFINE_MAX_CUT = 0.5  # no refinement when METIS cut more synapses than this (not local)
 SLACK = 1.04  # parts = binding-resource estimate of the cores x this (room for repair)
 METIS_UFACTOR = 10  # METIS imbalance tolerance, in 1/1000
+POPS_PER_CORE = 0.25  # populations of <= 4 cores on average: each population on its own
 
 
 def graph(ctx: Context, slack: float = SLACK, max_degree: float = GRAPH_DEGREE,
           refine_rounds: int = REFINE_ROUNDS) -> Fill | Cores:
     """METIS parts (refined when METIS found locality) as cores; one part: a plain fill."""
     per_neuron, lif_indeg = _vertex_weights(ctx)
+    if len(ctx.pops) > 1 and len(ctx.pops) >= POPS_PER_CORE * ctx.lb["cores"]:
+        return _per_population(ctx, per_neuron, slack, max_degree)
     est = max(ctx.lb["cores"], per_neuron.sum())
     k = max(int(ctx.lb["cores"]), int(round(est * slack)))
     k = max(1, min(k, ctx.n))
@@ -50,6 +60,75 @@ def graph(ctx: Context, slack: float = SLACK, max_degree: float = GRAPH_DEGREE,
         refined = _refine(ctx, part, k, vw, lif_indeg, refine_rounds)
         return Cores(refined, k, unrefined=Cores(part, k))
     return Cores(part, k)
+
+
+def _per_population(ctx: Context, per_neuron: np.ndarray, slack: float,
+                    max_degree: float) -> Cores:
+    """Each population cut on its own recurrent synapses into METIS parts: as many parts
+    of 1/slack of a core's binding resource as its demand fills (when neurons bind: of
+    a core less METIS's imbalance), and one smaller part for the rest (index blocks without recurrent synapses)."""
+    cg = np.empty(ctx.n, np.int32)
+    base, cut = 0, [0, 0]
+    for name in ctx.pops:
+        size = ctx.net.populations[name].size
+        o = ctx.loff[name]
+        share = per_neuron[o:o + size]
+        # neurons bind (exact count): room for METIS's imbalance only
+        room = 1.0 + METIS_UFACTOR / 1000 if share.max() * ctx.cap.neurons <= 1.0 else slack
+        tp = _target_weights(float(share.sum()) * room, size)
+        vw = np.maximum(1, np.round(share * ctx.cap.neurons * 16)).astype(np.int64)
+        cg[o:o + size] = base + _population_parts(ctx, name, tp, vw, max_degree, cut)
+        base += tp.size
+    ctx.info["graph_parts"] = base
+    ctx.info["graph_cut_fraction"] = round(cut[0] / max(cut[1], 1), 3)
+    return Cores(cg, base)
+
+
+def _target_weights(cores: float, size: int) -> np.ndarray:
+    """Part weight fractions for a demand of `cores` (slack included): whole cores, then
+    the rest as one smaller part (dropped when under 1 % of a core)."""
+    full = max(1, int(cores))
+    rest = cores - full
+    w = [1.0] * full + ([rest] if rest > 0.01 else [])
+    w = np.array(w[:max(1, size)])
+    return w / w.sum()
+
+
+def _population_parts(ctx: Context, name: str, tp: np.ndarray, vw: np.ndarray,
+                      max_degree: float, cut: list[int]) -> np.ndarray:
+    """METIS parts with weight fractions `tp` of population `name` on its recurrent
+    synapses (edge-sampled); adds the sampled synapses it cut and saw to `cut`."""
+    import pymetis
+
+    size, k = vw.size, tp.size
+    if k <= 1:
+        return np.zeros(size, np.int32)
+    rec = [pr for pr in ctx.projs if pr.pre == name and pr.post == name and pr.n_synapses]
+    total = sum(pr.n_synapses for pr in rec)
+    if not total:  # index blocks of the target weights
+        edges = np.searchsorted(np.cumsum(vw), np.cumsum(tp)[:-1] * vw.sum(), side="right")
+        return np.repeat(np.arange(k, dtype=np.int32), np.diff(np.r_[0, edges, size]))
+    keep = min(1.0, max_degree * size / total)
+    rng = np.random.default_rng([int(ctx.net.seed), 7321])
+    rows, cols = [], []
+    for pr in rec:
+        idx = sample_positions(rng, pr.n_synapses, keep) if keep < 1.0 else slice(None)
+        rows.append(pr.pre_idx[idx])
+        cols.append(pr.post_idx[idx])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    m = r != c
+    a = sp.csr_matrix((np.ones(2 * int(m.sum()), np.int32),
+                       (np.concatenate((r[m], c[m])), np.concatenate((c[m], r[m])))),
+                      shape=(size, size))
+    a.sum_duplicates()
+    opts = pymetis.Options(seed=int(ctx.net.seed) & 0x7FFFFFFF, ufactor=METIS_UFACTOR)
+    res = pymetis.part_graph(k, pymetis.CSRAdjacency(a.indptr.astype(np.int64),
+                                                     a.indices.astype(np.int64)),
+                             vweights=vw, eweights=a.data.astype(np.int64),
+                             tpwgts=tp.tolist(), options=opts)
+    cut[0] += int(res.edge_cuts)
+    cut[1] += int(a.data.sum()) // 2
+    return np.asarray(res.vertex_part, dtype=np.int32)
 
 
 def _vertex_weights(ctx: Context) -> tuple[np.ndarray, np.ndarray]:

@@ -30,8 +30,9 @@ REFILL_MARGIN = 1.1  # a refill counts 10 % more destination cores than the firs
 
 
 def sequential(ctx: Context) -> Fill:
-    """The sequential method: a new core at every population start."""
-    return Fill(np.array([ctx.loff[p] for p in ctx.pops], np.int64))
+    """The sequential method: a new core at every population start, or, when fewer
+    cores, no break at all (consecutive populations share a core)."""
+    return Fill(np.array([ctx.loff[p] for p in ctx.pops], np.int64), shared=True)
 
 
 def fill_cores(ctx: Context, breaks: np.ndarray | None

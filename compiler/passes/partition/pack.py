@@ -1,0 +1,139 @@
+"""Core sharing: bin-pack the partly used cores of a valid assignment into fewer cores.
+
+A method cuts each population (or graph part) into cores; the last core of a population
+is often nearly empty, so a network of many populations wastes up to a core per
+population. `pack` takes the cores whose fullest limit is below PACK_LOAD as items and
+packs them first-fit decreasing (by that load) into shared cores: an item goes into the
+first open core where it fits, preferring, among the first AFFINITY_TRIES that fit, the
+one sharing the most presynaptic neurons with it or holding its presynaptic neurons
+(slices that talk to each other). Fit is checked per limit: neurons add up exactly,
+input axons are the exact union of the presynaptic neurons, synapse bits and output axons
+add up (merging cores never raises anyone's output axons; synapse lists of one
+presynaptic neuron merge). The exact resource model then counts the packed assignment;
+a shared core still over a limit is split back into the cores it came from, which were
+valid (every count only shrank elsewhere), so every limit holds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..resources import LIMITS, Usage, usage_with_traffic
+from .context import Context
+from .repair import renumber
+
+PACK_LOAD = 0.75  # cores whose fullest limit is below this fraction are packed
+MAX_ITEMS = 4096  # at most this many (the lightest) cores are packed
+AFFINITY_TRIES = 8  # among this many fitting shared cores, the best connected one wins
+
+
+def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray, int, Usage]:
+    """Fewer cores for the valid assignment `cg` (per lif gid) by sharing partly used
+    cores; returns (per-gid cores, cores, exact usage), renumbered 0..cores-1 when packed,
+    the input itself when nothing packs."""
+    caps = np.array([getattr(ctx.cap, lim) for lim in LIMITS], np.float64)
+    vals = np.stack([getattr(usage, lim) for lim in LIMITS], axis=1).astype(np.int64)
+    load = (vals / caps).max(axis=1) if n else np.zeros(0)
+    items = np.flatnonzero(load < PACK_LOAD)
+    if items.size > MAX_ITEMS:
+        items = items[np.argsort(load[items], kind="stable")[:MAX_ITEMS]]
+    if items.size < 2:
+        return cg, n, usage
+    items = items[np.argsort(-load[items], kind="stable")]
+    pres, own = _touch_sets(ctx, cg, items, n)
+    bin_of = _first_fit(items, vals[items], caps.astype(np.int64), pres, own)
+    if bin_of.max() + 1 == items.size:
+        return cg, n, usage
+    lut = np.arange(n, dtype=np.int64)
+    lut[items] = items[bin_of]  # every bin keeps the id of its first (heaviest) item
+    packed = lut[cg].astype(np.int32)
+    new = usage_with_traffic(ctx.net, ctx.split(packed), n, ctx.target)
+    bad = new.bad_cores(ctx.target)
+    if bad.size:  # undo the shared cores still over a limit
+        undo = np.isin(lut, bad) & (lut != np.arange(n))
+        lut[undo] = np.flatnonzero(undo)
+        packed = lut[cg].astype(np.int32)
+        new = usage_with_traffic(ctx.net, ctx.split(packed), n, ctx.target)
+        if new.bad_cores(ctx.target).size:
+            return cg, n, usage
+    packed, m, old_ids = renumber(packed)
+    ctx.info["packed"] = {"items": int(items.size), "saved": n - m, "undone": int(bad.size)}
+    return packed, m, new.relabelled(old_ids)
+
+
+def _touch_sets(ctx: Context, cg: np.ndarray, items: np.ndarray, n: int
+                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per item core (in `items` order): its sorted distinct presynaptic neurons, and its
+    own lif neurons, both as global ids over all populations."""
+    pos = np.full(n, -1, np.int64)
+    pos[items] = np.arange(items.size)
+    keys = []
+    for pr in ctx.projs:
+        if not pr.n_synapses:
+            continue
+        where = pos[cg[ctx.loff[pr.post] + pr.post_idx]]
+        sel = np.flatnonzero(where >= 0)
+        keys.append(np.unique(where[sel] << 32 | (ctx.aoff[pr.pre] + pr.pre_idx[sel])))
+    k = np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
+    pres = _per_item(k >> 32, k & 0xFFFFFFFF, items.size)
+    gids = np.flatnonzero(pos[cg] >= 0)
+    owner = pos[cg[gids]]
+    o = np.argsort(owner, kind="stable")
+    glob = _lif_to_all(ctx, gids[o])
+    return pres, _per_item(owner[o], glob, items.size)
+
+
+def _lif_to_all(ctx: Context, gids: np.ndarray) -> np.ndarray:
+    """Lif gids -> global ids over all populations (sources included)."""
+    shift = np.zeros(ctx.n, np.int64)
+    for p in ctx.pops:
+        o = ctx.loff[p]
+        shift[o:o + ctx.net.populations[p].size] = ctx.aoff[p] - o
+    return gids + shift[gids]
+
+
+def _per_item(owner: np.ndarray, values: np.ndarray, count: int) -> list[np.ndarray]:
+    """`values` grouped by `owner` (sorted, 0..count-1) into `count` arrays."""
+    bounds = np.searchsorted(owner, np.arange(count + 1))
+    return [values[bounds[i]:bounds[i + 1]] for i in range(count)]
+
+
+def _first_fit(items: np.ndarray, vals: np.ndarray, caps: np.ndarray,
+               pres: list[np.ndarray], own: list[np.ndarray]) -> np.ndarray:
+    """Per item (heaviest first), its bin: the best connected of the first AFFINITY_TRIES
+    open bins where it fits, else a new bin."""
+    ia = LIMITS.index("in_axons")
+    other = [i for i in range(len(LIMITS)) if i != ia]
+    binv = np.zeros((items.size, len(LIMITS)), np.int64)
+    bpre: list[np.ndarray] = []
+    bown: list[np.ndarray] = []
+    bin_of = np.empty(items.size, np.int64)
+    nb = 0
+    for i in range(items.size):
+        ok = np.flatnonzero((binv[:nb, other] + vals[i, other] <= caps[other]).all(axis=1))
+        best, best_aff, best_in = -1, -1, 0
+        tried = 0
+        for b in ok:
+            union = np.union1d(bpre[b], pres[i])
+            if union.size > caps[ia]:
+                continue
+            aff = (bpre[b].size + pres[i].size - union.size
+                   + int(np.isin(pres[i], bown[b], assume_unique=True).sum())
+                   + int(np.isin(bpre[b], own[i], assume_unique=True).sum()))
+            if aff > best_aff:
+                best, best_aff, best_in, best_pre = int(b), aff, union.size, union
+            tried += 1
+            if tried >= AFFINITY_TRIES:
+                break
+        if best < 0:
+            best, nb = nb, nb + 1
+            binv[best] = vals[i]
+            bpre.append(pres[i])
+            bown.append(own[i])
+        else:
+            binv[best, other] += vals[i, other]
+            binv[best, ia] = best_in
+            bpre[best] = best_pre
+            bown[best] = np.concatenate((bown[best], own[i]))
+        bin_of[i] = best
+    return bin_of
