@@ -11,7 +11,7 @@ PY310 := $(shell \
   elif python3.10 -c 'import sys' >/dev/null 2>&1; then command -v python3.10; \
   fi)
 
-.PHONY: venv test test-fast demo lint bench clean
+.PHONY: venv test test-fast demo lint bench clean peers
 
 venv: $(STAMP)
 
@@ -36,6 +36,22 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check compiler runtime backends tests bench examples
+
+# Brian2 and NEST for bench/peers.py, in their own venv (Python 3.11; Brian2 2.9 needs numpy < 2.3)
+PEERS_VENV := bench/.peers-venv
+PY311 := $(shell \
+  if command -v pyenv >/dev/null 2>&1 && ls -d "$$(pyenv root)"/versions/3.11.*/bin/python >/dev/null 2>&1; then ls -d "$$(pyenv root)"/versions/3.11.*/bin/python | tail -1; \
+  elif python3.11 -c 'import sys' >/dev/null 2>&1; then command -v python3.11; \
+  fi)
+
+peers: $(PEERS_VENV)/.installed
+
+$(PEERS_VENV)/.installed:
+	@if [ -z "$(PY311)" ]; then echo "snnc: Python 3.11 not found (the peers venv for Brian2 and NEST). Install it, e.g. 'pyenv install 3.11.7'." >&2; exit 1; fi
+	@[ -x $(PEERS_VENV)/bin/python ] || $(PY311) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q brian2 nest-simulator 'numpy<2.3'
+	@touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info
