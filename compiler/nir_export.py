@@ -22,13 +22,17 @@ adaptive threshold is an error.
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
 from .errors import Diagnostic, InputError, SnncError
+from .frontend.nir_graph import ALWAYS_ON, SILENT
 from .ir import NetworkIR, Population, Projection
+from .nir_export_conv import ConvPlan, conv_node, plan
 from .passes.quantize import lava_effective_weights
 from .program import Program
 
@@ -55,11 +59,15 @@ def export_nir(network_or_program: NetworkIR | Program, *, dt: float = 1.0) -> A
     diags: list[Diagnostic] = []
     nodes: dict[str, Any] = {}
     gains = _population_nodes(nir, net, program, fixed, dt, nodes, diags)
+    weights = {name: _effective(proj, fixed) / gains[proj.post]
+               for name, proj in net.projections.items() if proj.post in gains}
+    shapes = plan(net, weights)
+    _shape_nodes(nir, shapes.shapes, nodes)
     edges: list[tuple[str, str]] = []
-    _projection_edges(nir, net, gains, fixed, dt, nodes, edges, diags)
+    _projection_edges(nir, net, weights, shapes, dt, nodes, edges, diags)
     if diags:
         raise InputError(diags)
-    _outputs_and_entries(nir, net, nodes, edges)
+    _outputs_and_entries(nir, net, shapes.shapes, nodes, edges)
     metadata = {"snnc_name": net.name, "snnc_precision": net.precision, "dt": float(dt),
                 "snnc_v_scale": 1.0 / 64 if fixed else 1.0}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
@@ -75,6 +83,9 @@ def _population_nodes(nir: Any, net: NetworkIR, program: Program | None, fixed: 
         if program is not None and name in program.core_of:
             meta["snnc_cores"] = np.asarray(program.core_of[name], dtype=np.int32)
         if pop.is_source:
+            src = pop.source
+            if src is not None and src.kind == "periodic" and src.period == 1 and src.phase == 0:
+                meta["snnc_role"] = ALWAYS_ON  # spikes every step: needs no input data
             nodes[name] = nir.Input(input_type=np.array([pop.size]), metadata=meta)
             continue
         try:
@@ -85,14 +96,48 @@ def _population_nodes(nir: Any, net: NetworkIR, program: Program | None, fixed: 
     return gains
 
 
-def _projection_edges(nir: Any, net: NetworkIR, gains: dict[str, float], fixed: bool,
-                      dt: float, nodes: dict[str, Any], edges: list[tuple[str, str]],
-                      diags: list[Diagnostic]) -> None:
-    """The nodes and edges of every projection onto a mapped population, weights divided by
-    the post node's gain; too-big dense matrices into `diags`."""
-    for name, proj in net.projections.items():
-        if proj.post not in gains:
-            continue  # its population was reported above
+def _shape_nodes(nir: Any, shapes: dict[str, tuple[int, ...]], nodes: dict[str, Any]) -> None:
+    """Feature-map populations written with their (C, *spatial) shape: per-neuron arrays
+    reshaped, the node rebuilt so that its types follow."""
+    for name, shape in shapes.items():
+        node = nodes.get(name)
+        if node is None:
+            continue
+        if isinstance(node, nir.Input):
+            nodes[name] = nir.Input(input_type=np.array(shape), metadata=node.metadata)
+            continue
+        args = {f.name: getattr(node, f.name) for f in fields(node)
+                if f.init and f.name not in ("input_type", "output_type")}
+        for key, value in args.items():
+            if isinstance(value, np.ndarray) and value.size == math.prod(shape):
+                args[key] = value.reshape(shape)
+        nodes[name] = type(node)(**args)
+
+
+def _projection_edges(nir: Any, net: NetworkIR, weights: dict[str, np.ndarray],
+                      shapes: ConvPlan, dt: float, nodes: dict[str, Any],
+                      edges: list[tuple[str, str]], diags: list[Diagnostic]) -> None:
+    """The nodes and edges of every projection onto a mapped population (`weights`: its
+    weights divided by the post node's gain): convolutions and pools as such (see
+    nir_export_conv.py), one-to-one inputs of feature maps as Scale nodes, the others as
+    Linear nodes; too-big dense matrices into `diags`."""
+    for name, w in weights.items():
+        proj = net.projections[name]
+        if proj.plasticity is not None:
+            warnings.warn(f"projection {name}: NIR has no plasticity; exporting its initial "
+                          "weights only", stacklevel=3)
+        if name in shapes.kernels:
+            assert proj.conv is not None
+            chain = conv_node(nir, proj.conv, shapes.kernels[name], {"snnc_projection": name})
+            _chain(nir, proj, chain, shapes.shapes[proj.post], dt, nodes, edges)
+            continue
+        if name in shapes.scales:
+            scale = np.zeros(net.populations[proj.post].size)
+            np.add.at(scale, proj.post_idx, w)
+            node = nir.Scale(scale=scale.reshape(shapes.shapes[proj.post]),
+                             metadata={"snnc_projection": name})
+            _chain(nir, proj, [node], shapes.shapes[proj.post], dt, nodes, edges)
+            continue
         n_pre, n_post = net.populations[proj.pre].size, net.populations[proj.post].size
         if n_pre * n_post > MAX_DENSE:
             diags.append(Diagnostic.at(
@@ -100,15 +145,40 @@ def _projection_edges(nir: Any, net: NetworkIR, gains: dict[str, float], fixed: 
                 f"projection '{name}' ({n_post} x {n_pre}) is too big for a dense NIR Linear",
                 f"at most {MAX_DENSE} (post x pre) entries"))
             continue
-        if proj.plasticity is not None:
-            warnings.warn(f"projection {name}: NIR has no plasticity; exporting its initial "
-                          "weights only", stacklevel=3)
-        _projection_nodes(nir, proj, _effective(proj, fixed) / gains[proj.post],
-                          n_pre, n_post, dt, nodes, edges)
+        src = _flat_view(nir, proj.pre, shapes.shapes, nodes, edges)
+        _projection_nodes(nir, proj, src, w, n_pre, n_post, dt, nodes, edges)
 
 
-def _outputs_and_entries(nir: Any, net: NetworkIR, nodes: dict[str, Any],
-                         edges: list[tuple[str, str]]) -> None:
+def _chain(nir: Any, proj: Projection, chain: list[Any], shape: tuple[int, ...], dt: float,
+           nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
+    """pre -> chain nodes -> [Delay] -> post, the first node named after the projection."""
+    names = [_free(proj.name if i == 0 else f"{proj.name}.{type(n).__name__.lower()}", nodes)
+             for i, n in enumerate(chain)]
+    for key, node in zip(names, chain, strict=True):
+        nodes[key] = node
+    d = int(proj.delay[0]) if proj.n_synapses else 0
+    if d > 0:
+        names.append(_free(f"{proj.name}.delay", nodes))
+        nodes[names[-1]] = nir.Delay(delay=np.full(shape, float(d) * dt),
+                                     metadata={"snnc_projection": proj.name})
+    path = [proj.pre, *names, proj.post]
+    edges.extend(zip(path[:-1], path[1:], strict=True))
+
+
+def _flat_view(nir: Any, pop: str, shapes: dict[str, tuple[int, ...]], nodes: dict[str, Any],
+               edges: list[tuple[str, str]]) -> str:
+    """`pop`, or for a feature map the Flatten node that Linear nodes read it through."""
+    if pop not in shapes:
+        return pop
+    key = f"{pop}.flat"
+    if key not in nodes:
+        nodes[key] = nir.Flatten(input_type={"input": np.array(shapes[pop])}, start_dim=0)
+        edges.append((pop, key))
+    return key
+
+
+def _outputs_and_entries(nir: Any, net: NetworkIR, shapes: dict[str, tuple[int, ...]],
+                         nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
     """An Output node for every population; a silent entry Input node (metadata
     `snnc_role: silent`, fed through an all-zero Linear) into each population that no
     edge reaches, and into one population when the graph has no Input node at all, so
@@ -122,14 +192,19 @@ def _outputs_and_entries(nir: Any, net: NetworkIR, nodes: dict[str, Any],
     for name in roots:
         size = net.populations[name].size
         entry = _free(f"{name}.entry", nodes)
-        nodes[entry] = nir.Input(input_type=np.array([1]), metadata={"snnc_role": "silent"})
         lin = _free(f"{entry}.zero", nodes)
-        nodes[lin] = nir.Linear(weight=np.zeros((size, 1)))
+        if name in shapes:  # a feature map: a zero Scale of its shape
+            nodes[entry] = nir.Input(input_type=np.array(shapes[name]),
+                                     metadata={"snnc_role": SILENT})
+            nodes[lin] = nir.Scale(scale=np.zeros(shapes[name]))
+        else:
+            nodes[entry] = nir.Input(input_type=np.array([1]), metadata={"snnc_role": SILENT})
+            nodes[lin] = nir.Linear(weight=np.zeros((size, 1)))
         edges.extend([(entry, lin), (lin, name)])
     for name, pop in net.populations.items():
         if name in nodes:
             out = _free(f"{name}.out", nodes)
-            nodes[out] = nir.Output(output_type=np.array([pop.size]))
+            nodes[out] = nir.Output(output_type=np.array(shapes.get(name, [pop.size])))
             edges.append((name, out))
 
 
@@ -184,8 +259,9 @@ def _effective(proj: Projection, fixed: bool) -> np.ndarray:
     return w.astype(np.float64) * 2.0 ** int(proj.weight_exp)
 
 
-def _projection_nodes(nir: Any, proj: Projection, w: np.ndarray, n_pre: int, n_post: int,
-                      dt: float, nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
+def _projection_nodes(nir: Any, proj: Projection, src: str, w: np.ndarray, n_pre: int,
+                      n_post: int, dt: float, nodes: dict[str, Any],
+                      edges: list[tuple[str, str]]) -> None:
     """One Linear per delay value (delays > 0 followed by a Delay node)."""
     delays = np.unique(proj.delay) if proj.n_synapses else np.zeros(1, dtype=np.int64)
     for d in delays:
@@ -195,7 +271,7 @@ def _projection_nodes(nir: Any, proj: Projection, w: np.ndarray, n_pre: int, n_p
         meta = {"snnc_projection": proj.name}
         lin = _free(proj.name if d == 0 else f"{proj.name}.d{int(d)}", nodes)
         nodes[lin] = nir.Linear(weight=mat, metadata=meta)
-        edges.append((proj.pre, lin))
+        edges.append((src, lin))
         if d == 0:
             edges.append((lin, proj.post))
             continue

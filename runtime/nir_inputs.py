@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from compiler.errors import Diagnostic, InputError
+from compiler.frontend.nir_graph import ALWAYS_ON, SILENT
 from compiler.ir import NetworkIR
 
 DEFAULT_STEPS = 100  # a graph without Input nodes and no --steps
 MAX_COUNT = 32  # events per neuron and step of an Input node (graded counts)
 INPUT_ALLOWED = ("a bool or non-negative integer array (steps, *node_shape) or (steps, size), "
                  f"counts 0..{MAX_COUNT}")
-SILENT_ROLE = "silent"  # metadata snnc_role of the entry node snnc's export adds (no data)
 
 
 @dataclass
@@ -158,7 +158,7 @@ def input_nodes(graph: Any) -> dict[str, tuple[int, ...]]:
         if not isinstance(node, nir.Input):
             continue
         meta = getattr(node, "metadata", None) or {}
-        if _text(meta.get("snnc_role")) == SILENT_ROLE:
+        if _text(meta.get("snnc_role")) in (SILENT, ALWAYS_ON):  # no data needed
             continue
         shape = np.atleast_1d(np.asarray(node.input_type.get("input", []))).astype(np.int64)
         out[str(nid)] = tuple(int(s) for s in shape)
@@ -181,9 +181,21 @@ def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str
     the default, or "float"); `steps` defaults to the length of the input data (100 for a
     graph without Input nodes). An input is an array or the path of a .npy file.
     """
-    from compiler.frontend.nir_import import import_nir, population_names, read_graph
+    from compiler.frontend.nir_import import read_graph  # scipy and nir: only for NIR runs
 
     file = str(path)
+    dt, precision = _run_options(file, dt, precision)
+    graph, _ = read_graph(path)
+    shapes = input_nodes(graph)
+    data = _input_data(file, shapes, dict(inputs or {}))
+    steps = _steps(file, data, steps)
+    graph, layers = _graded_layers(graph, data)
+    net = _imported(graph, file, precision, dt, data, steps)
+    return _named(net, graph, shapes, layers)
+
+
+def _run_options(file: str, dt: Any, precision: Any) -> tuple[float, str]:
+    """dt (default 1.0) and precision (default fixed), checked."""
     dt = 1.0 if dt is None else dt
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating, np.integer)) \
             or not np.isfinite(dt) or dt <= 0:
@@ -193,9 +205,12 @@ def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str
     if precision not in ("float", "fixed"):
         raise InputError(Diagnostic(f"unknown precision {precision!r}", file=file,
                                     field="precision", allowed="float | fixed"))
-    graph, _ = read_graph(path)
-    shapes = input_nodes(graph)
-    inputs = dict(inputs or {})
+    return float(dt), precision
+
+
+def _input_data(file: str, shapes: dict[str, tuple[int, ...]], inputs: dict[str, Any]
+                ) -> dict[str, np.ndarray]:
+    """The checked data of every Input node (each one given, no other key)."""
     unknown = [k for k in inputs if k not in shapes]
     if unknown:
         raise InputError(Diagnostic(f"'{unknown[0]}' is not an Input node of the graph",
@@ -213,21 +228,40 @@ def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str
             data[k] = input_array(k, read_input_file(k, v), shapes[k], str(v))
         else:
             data[k] = input_array(k, v, shapes[k], f"inputs[{k!r}]")
+    return data
+
+
+def _steps(file: str, data: dict[str, np.ndarray], steps: int | None) -> int:
+    """`steps`, else the inputs' common length (DEFAULT_STEPS without inputs)."""
+    if steps is not None:
+        return int(steps)
     lengths = {v.shape[0] for v in data.values()}
-    if steps is None:
-        if len(lengths) > 1:
-            raise InputError(Diagnostic(
-                f"the inputs have different lengths {sorted(lengths)}", file=file,
-                field="inputs", allowed="inputs of one length, or --steps N"))
-        steps = lengths.pop() if lengths else DEFAULT_STEPS
-    graph, layers = _graded_layers(graph, data)
+    if len(lengths) > 1:
+        raise InputError(Diagnostic(f"the inputs have different lengths {sorted(lengths)}",
+                                    file=file, field="inputs",
+                                    allowed="inputs of one length, or --steps N"))
+    return lengths.pop() if lengths else DEFAULT_STEPS
+
+
+def _imported(graph: Any, file: str, precision: str, dt: float, data: dict[str, np.ndarray],
+              steps: int) -> NetworkIR:
+    """The graph imported, errors naming its file."""
+    from compiler.frontend.nir_import import import_nir
+
     try:
-        net = import_nir(graph, name=Path(path).stem, precision=precision, dt=float(dt),
-                         inputs=data, steps=int(steps))
+        return import_nir(graph, name=Path(file).stem, precision=precision, dt=dt,
+                          inputs=data, steps=steps)
     except InputError as exc:  # the graph was passed as an object: name its file
         for d in exc.diagnostics:
             d.file = d.file or file
         raise InputError(exc.diagnostics) from None
+
+
+def _named(net: NetworkIR, graph: Any, shapes: dict[str, tuple[int, ...]],
+           layers: dict[str, list[str]]) -> NirRun:
+    """The run with population <-> node id names; entry nodes without data hidden."""
+    from compiler.frontend.nir_import import population_names
+
     names = population_names(graph)
     node_of = {pop: nid for nid, pop in names.items()}
     layer_of = {names[c]: nid for nid, copies in layers.items() for c in copies}

@@ -21,7 +21,16 @@ import scipy.sparse as sp
 
 from ..errors import Diagnostic, InputError
 from ..ir import ConvSpec
-from .nir_graph import Bad, Reporter, node_names, readout_types, sanitize, unique
+from .nir_graph import (
+    ALWAYS_ON,
+    Bad,
+    Reporter,
+    meta_str,
+    node_names,
+    readout_types,
+    sanitize,
+    unique,
+)
 from .nir_nodes import REL_TOL, Neuron, NeuronMapper
 from .nir_signal import CONV, POOL, Signal, Term
 from .nir_walk import SUPPORTED, Walker
@@ -100,8 +109,11 @@ class SpecBuilder:
 
     def _source(self, nid: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         given = inputs.get(nid, inputs.get(self.names[nid]))
-        if given is None:
-            spikes: Any = {"kind": "poisson", "rate": 0.0}
+        role = meta_str((getattr(self.nodes[nid], "metadata", None) or {}).get("snnc_role"))
+        if given is None and role == ALWAYS_ON:
+            spikes: Any = {"kind": "periodic", "period": 1, "phase": 0}
+        elif given is None:
+            spikes = {"kind": "poisson", "rate": 0.0}
         elif isinstance(given, np.ndarray):
             spikes = {"kind": "array", "data": given.reshape(given.shape[0], -1)
                       if given.ndim > 2 else given}

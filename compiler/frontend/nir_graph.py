@@ -19,6 +19,9 @@ import numpy as np
 from ..errors import Collector, Diagnostic, InputError, Location, SnncError
 from .checks import NAME_RE
 
+ALWAYS_ON = "always_on"  # metadata snnc_role of an Input node that spikes every step
+SILENT = "silent"  # metadata snnc_role of an entry Input node that never spikes
+
 
 def nir_module() -> Any:
     """The `nir` package (an optional dependency)."""
