@@ -99,6 +99,8 @@ def run_snnc(net: dict, warmup: int, steps: int, options: dict) -> dict:
     res = backend.run(cpu_step.cpu_program(net, "fixed"), warmup + steps, [], progress=progress,
                       **options)
     (d0, tw), (d1, t1) = marks["warm"], marks["last"]
+    if d1 <= d0:
+        raise RuntimeError("progress callbacks too sparse to time the steps after the warm-up")
     ms = 1e3 * (t1 - tw) / max(1, d1 - d0)
     first_done, first_t, first_rss = marks["first"]
     step, idx = np.nonzero(res.spikes["a"])
@@ -168,14 +170,20 @@ def row(label: str, threads: int, res: dict, n: int, synapses: int, warmup: int,
 
 def run_size(n: int, warmup: int, steps: int, args: argparse.Namespace, tmp: str,
              limits: dict | None = None) -> tuple[list[dict], dict]:
-    """Every system on the n-neuron network; (rows, versions). `limits`: peer -> bytes per
-    synapse measured before, to skip a peer whose estimate exceeds --mem-limit-gb."""
+    """Every system on the n-neuron network; (rows, versions). With `limits` (peer -> bytes
+    per synapse measured before) the memory row: snnc's numpy engine and its last (most
+    threads) engine, the peers with 2 threads; a peer whose estimate exceeds
+    --mem-limit-gb (or 80 % of the free memory) is skipped."""
     net = cpu_step.build(n, args.seed)
     m = net["pre"].size
     npz = os.path.join(tmp, f"net{n}.npz")
     np.savez(npz, **export(net))
     rows, versions, ref = [], {}, None
-    for label, opts in snnc_configs():
+    configs, peers = snnc_configs(), PEERS
+    if limits is not None:
+        configs = list({id(c): c for c in (configs[0], configs[-1])}.values())
+        peers = [p for p in PEERS if p[2] == 2]
+    for label, opts in configs:
         res = run_snnc(net, warmup, steps, opts)
         keys = spike_keys(res, n)
         ref = keys if ref is None else ref
@@ -185,7 +193,7 @@ def run_size(n: int, warmup: int, steps: int, args: argparse.Namespace, tmp: str
               flush=True)
         del res
     del net
-    for label, sim, threads in PEERS:
+    for label, sim, threads in peers:
         key = f"{sim}{threads}"
         if limits is not None:
             need = m * (limits.get(key, 64.0) + 28)  # + the arrays the worker loads and passes
