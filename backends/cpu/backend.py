@@ -15,13 +15,13 @@ from . import phases as phased
 
 
 class CpuBackend:
-    """The numpy simulator (backends/cpu/simulator.py): runs every valid program."""
+    """The cpu simulator (compiled kernels or the numpy reference): runs every valid program."""
 
     name = "cpu"
     capabilities = Capabilities(phases=True, plasticity=True, plasticity_with_delay=True,
                                 wta=True, progress=True, float_precision=True,
                                 duplicate_synapses=True, phases_in_chunks=True)
-    options: tuple[str, ...] = ()
+    options: tuple[str, ...] = cpu_package.OPTIONS
 
     def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
               ) -> None:

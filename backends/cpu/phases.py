@@ -20,6 +20,7 @@ from compiler.errors import BackendError
 from compiler.ir import NetworkIR, Phase, Probe
 from compiler.program import Program
 
+from .compiled import OPTIONS, make_simulator
 from .simulator import LearnerFactory, Simulator
 
 Tick = Callable[..., None]
@@ -30,13 +31,17 @@ def run_phases(program: Program, probes: Iterable[Probe | str] | None = None, *,
                learner_factory: LearnerFactory | None = None, **options: Any) -> RunResult:
     """Every phase of `program.network` on one Simulator (see `backends.contract.Backend`).
 
-    Options other than `learner_factory` are meant for other backends (ignored).
+    `engine`, `threads` and `timing` as in `backends.cpu.run` (timing: seconds per part
+    of the step over all phases in `meta["timing"]`); other options are meant for other
+    backends (listed in `meta["ignored_options"]`).
     """
+    own = {k: options[k] for k in OPTIONS if options.get(k) is not None}
+    ignored = sorted(k for k in options if k not in OPTIONS)
     net = program.network
     recorded = schedule.phase_probes(net, probes)
     state_probes = [p for p in recorded if p.var in ("v", "u")]
     weights = [p.target for p in recorded if p.var == "weights"]
-    sim = Simulator(program, [], learner_factory=learner_factory)
+    sim = make_simulator(program, [], learner_factory=learner_factory, **own)
     total = sum(schedule.phase_steps(net, ph) for ph in net.phases)
     done = [0]
 
@@ -60,7 +65,12 @@ def run_phases(program: Program, probes: Iterable[Probe | str] | None = None, *,
                             "wall_s": time.perf_counter() - t0}
     for name in weights:
         values[f"{name}.weights"] = sim.synapses[name].dense()
-    return RunResult(backend="cpu", steps=total, values=values, meta={"phases": info})
+    meta: dict[str, Any] = {"phases": info, "engine": own.get("engine", "compiled")}
+    if sim.timing:
+        meta["timing"] = dict(sim.time_parts)
+    if ignored:
+        meta["ignored_options"] = ignored
+    return RunResult(backend="cpu", steps=total, values=values, meta=meta)
 
 
 def apply_phase(sim: Simulator, phase: Phase) -> None:

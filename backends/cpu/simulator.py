@@ -25,6 +25,7 @@ from .learning import make_learner
 from .neurons import LIFState
 from .ring import InputRing
 from .synapses import Synapses
+from .timing import StepClock
 
 # learner_factory(projection, synapses, network) -> object with .step(t, pre_spikes, post_spikes)
 LearnerFactory = Callable[[Projection, Synapses, NetworkIR], Any]
@@ -52,7 +53,7 @@ def parse_probe(probe: Probe | str, net: NetworkIR) -> Probe:
 
 
 @dataclass
-class _RunBuffers:
+class RunBuffers:
     """What one `Simulator.run` records into, and the fan-out it delivers through."""
 
     spikes: dict[str, np.ndarray]  # (steps, size) bool per population
@@ -103,6 +104,8 @@ class Simulator:
         self.paused_learners: dict[str, Any] = {}
         self._w0: dict[str, np.ndarray] = {}
         self._lif_params = {name: net.populations[name].lif for name in self.neurons}
+        self.timing = False  # True: each run's result.meta["timing"] says where the time went
+        self.time_parts: dict[str, float] = {}  # with timing: seconds per part, all runs
 
     def _build_neurons(self) -> dict[str, LIFState]:
         """The state of every LIF population; sources must have a source, models must be LIF."""
@@ -161,20 +164,47 @@ class Simulator:
             raise InputError(f"steps: {steps}; allowed: a non-negative number of steps")
         t0 = self.t
         wall0 = time.perf_counter()
+        clock = StepClock() if self.timing else None
         buf = self._start_run(steps, t0)
+        if clock is not None:
+            clock.lap("host_input")
         every = max(1, steps // 100)
         for i in range(steps):
             t = t0 + i
-            fired = self._fire(i, t, buf)
-            self._deliver(i, t, fired, buf)
-            if self.learners:
-                self._learn(t, fired)
+            if clock is None:
+                fired = self._fire(i, t, buf)
+                self._deliver(i, t, fired, buf)
+                if self.learners:
+                    self._learn(t, fired)
+            else:
+                self._timed_step(i, t, buf, clock)
             if progress is not None and ((i + 1) % every == 0 or i + 1 == steps):
                 progress(i + 1, steps)
         self.t = t0 + steps
-        return self._finish_run(buf, t0, steps, time.perf_counter() - wall0)
+        result = self._finish_run(buf, t0, steps, time.perf_counter() - wall0)
+        if clock is not None:
+            clock.lap("probes")
+            result.meta["timing"] = clock.parts
+            for part, sec in clock.parts.items():
+                self.time_parts[part] = self.time_parts.get(part, 0.0) + sec
+        return result
 
-    def _start_run(self, steps: int, t0: int) -> _RunBuffers:
+    def _timed_step(self, i: int, t: int, buf: RunBuffers, clock: StepClock) -> None:
+        """One step as in `run`, each part's wall time charged to `clock`."""
+        clock.start()
+        fired = self._update_neurons(i, t, buf)
+        clock.lap("neurons")
+        self._record_probes(i, buf)
+        clock.lap("probes")
+        self._add_sources(i, buf, fired)
+        clock.lap("host_input")
+        self._deliver(i, t, fired, buf)
+        clock.lap("delivery")
+        if self.learners:
+            self._learn(t, fired)
+            clock.lap("learning")
+
+    def _start_run(self, steps: int, t0: int) -> RunBuffers:
         """Recording buffers for `steps` steps, with the sources' spikes already filled in."""
         net, pops = self.network, self.network.populations
         spikes = {name: np.zeros((steps, p.size), dtype=bool) for name, p in pops.items()}
@@ -192,25 +222,38 @@ class Simulator:
         for name, proj in net.projections.items():
             by_pre[proj.pre].append((self.synapses[name], self.rings[proj.post], name))
         by_pre = {pre: outs for pre, outs in by_pre.items() if outs}  # population order kept
-        return _RunBuffers(spikes=spikes, sources=sources, state_probes=state_probes,
+        return RunBuffers(spikes=spikes, sources=sources, state_probes=state_probes,
                            records=records, by_pre=by_pre,
                            synops={name: np.zeros(steps, dtype=np.int64) for name in self.synapses})
 
-    def _fire(self, i: int, t: int, buf: _RunBuffers) -> dict[str, np.ndarray]:
+    def _fire(self, i: int, t: int, buf: RunBuffers) -> dict[str, np.ndarray]:
         """Update every LIF population from its input ring at step t; the step's spikes of
         neurons and sources by population (state probes record u / v here)."""
+        fired = self._update_neurons(i, t, buf)
+        self._record_probes(i, buf)
+        self._add_sources(i, buf, fired)
+        return fired
+
+    def _update_neurons(self, i: int, t: int, buf: RunBuffers) -> dict[str, np.ndarray]:
+        """Step t of every LIF population: its spikes, recorded into row i of `buf.spikes`."""
         fired: dict[str, np.ndarray] = {}
         for name, lif in self.neurons.items():
             s = lif.step(self.rings[name].take(t))
             buf.spikes[name][i] = s
             fired[name] = s
-        for p in buf.state_probes:
-            buf.records[p.key][i] = getattr(self.neurons[p.target], p.var)
-        for name, arr in buf.sources.items():
-            fired[name] = arr[i]
         return fired
 
-    def _deliver(self, i: int, t: int, fired: dict[str, np.ndarray], buf: _RunBuffers) -> None:
+    def _record_probes(self, i: int, buf: RunBuffers) -> None:
+        """Row i of every u / v probe."""
+        for p in buf.state_probes:
+            buf.records[p.key][i] = getattr(self.neurons[p.target], p.var)
+
+    def _add_sources(self, i: int, buf: RunBuffers, fired: dict[str, np.ndarray]) -> None:
+        """The sources' spikes of row i, into `fired`."""
+        for name, arr in buf.sources.items():
+            fired[name] = arr[i]
+
+    def _deliver(self, i: int, t: int, fired: dict[str, np.ndarray], buf: RunBuffers) -> None:
         """Send the step's spikes through every outgoing projection into the post rings."""
         for pre, outs in buf.by_pre.items():
             idx = np.flatnonzero(fired[pre])
@@ -229,7 +272,7 @@ class Simulator:
             else:
                 learner.step(t, fired[proj.pre], fired[proj.post])
 
-    def _finish_run(self, buf: _RunBuffers, t0: int, steps: int, wall: float) -> RunResult:
+    def _finish_run(self, buf: RunBuffers, t0: int, steps: int, wall: float) -> RunResult:
         """The run's RunResult: probed values (u / v, spikes, final weights) and run metadata."""
         values: dict[str, np.ndarray] = dict(buf.records)
         for p in self.probes:

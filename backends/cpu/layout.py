@@ -1,0 +1,103 @@
+"""Memory layout of the compiled cpu engine: neuron blocks and synapses packed per block.
+
+A population's neurons are cut into contiguous blocks, one unit of work for a thread; cuts
+fall on core boundaries of the compiled placement where there is one. A projection's
+synapses are stored per destination block, sorted by pre neuron (a CSR per block), with
+local post indices and the narrowest weight / delay dtypes that hold the values, so a
+thread walks only synapses onto its own neurons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_BLOCK = 4096  # neurons: smaller populations are one block (no parallel overhead)
+
+
+def partition(n: int, blocks: int, core_ids: np.ndarray | None = None,
+              min_block: int = MIN_BLOCK) -> np.ndarray:
+    """Block bounds (int64, first 0, last n) splitting n neurons into <= `blocks` blocks
+    of at least `min_block` neurons.
+
+    Equal sizes; with `core_ids` (core per neuron) each cut moves to the nearest core
+    boundary, so no core is split between two threads.
+    """
+    nblk = max(1, min(int(blocks), n // max(1, min_block)))
+    cuts = np.linspace(0, n, nblk + 1).round().astype(np.int64)
+    if core_ids is not None and len(core_ids) == n and n and nblk > 1:
+        edges = np.flatnonzero(np.diff(np.asarray(core_ids))) + 1  # first neuron of a core
+        if edges.size:
+            near = edges[np.abs(edges[None, :] - cuts[1:-1, None]).argmin(axis=1)]
+            cuts[1:-1] = near
+    return np.unique(cuts)
+
+
+def narrow_int(values: np.ndarray) -> np.ndarray:
+    """values as int16 if they fit, else int32 (int64 beyond that)."""
+    lo = int(values.min(initial=0))
+    hi = int(values.max(initial=0))
+    for dt in (np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return values.astype(dt)
+    return values.astype(np.int64)
+
+
+class BlockCSR:
+    """One projection's synapses grouped by post block, each group a CSR by pre neuron.
+
+    `ptr[b, i]:ptr[b, i + 1]` are the synapses from pre i onto block b; `post` holds the
+    post index minus the block's first neuron. `order[k]` is the position of synapse k in
+    the arrays it was built from (plastic projections read their weights through it;
+    static ones drop it once their weights are packed).
+    """
+
+    def __init__(self, pre: np.ndarray, post: np.ndarray, delay: np.ndarray,
+                 n_pre: int, bounds: np.ndarray):
+        self.bounds = np.asarray(bounds, dtype=np.int64)
+        self.n_pre = int(n_pre)
+        nblk = self.bounds.shape[0] - 1
+        block = np.searchsorted(self.bounds, post, side="right") - 1
+        # stable by (block, pre): inputs sorted by (pre, delay, post) keep that order inside
+        order = np.argsort(block * np.int64(max(n_pre, 1)) + pre, kind="stable")
+        del block
+        blk_sorted = np.searchsorted(self.bounds, post[order], side="right") - 1
+        key = blk_sorted * np.int64(n_pre + 1) + pre[order]
+        counts = np.bincount(key, minlength=nblk * (n_pre + 1)).reshape(nblk, n_pre + 1)
+        self.ptr = np.zeros((nblk, n_pre + 1), dtype=np.int64)
+        np.cumsum(counts[:, :n_pre], axis=1, out=self.ptr[:, 1:])
+        self.ptr += np.concatenate(([0], np.cumsum(counts.sum(axis=1))[:-1]))[:, None]
+        self.post = (post[order] - self.bounds[blk_sorted]).astype(np.int32)
+        del blk_sorted, key
+        self.max_delay = int(delay.max(initial=0))
+        uniform = delay.size == 0 or bool(np.all(delay == delay[0]))
+        self.uniform_delay = self.max_delay if uniform else -1
+        if uniform:
+            self.delay = np.zeros(0, dtype=np.uint8)
+        else:
+            dt = np.uint8 if self.max_delay < 256 else np.int32
+            self.delay = delay[order].astype(dt)
+        self.order: np.ndarray | None = order  # dropped by the caller once not needed
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays the engine keeps (without the weights)."""
+        extra = self.order.nbytes if self.order is not None else 0
+        return self.ptr.nbytes + self.post.nbytes + self.delay.nbytes + extra
+
+    def pre_of(self) -> np.ndarray:
+        """Pre neuron of every stored synapse (int64), rebuilt from the CSR."""
+        nblk = self.bounds.shape[0] - 1
+        counts = np.diff(self.ptr, axis=1).ravel()
+        return np.tile(np.arange(self.n_pre, dtype=np.int64), nblk).repeat(counts)
+
+    def post_of(self) -> np.ndarray:
+        """Global post neuron of every stored synapse (int64)."""
+        sizes = self.ptr[:, -1] - self.ptr[:, 0]
+        return self.post.astype(np.int64) + np.repeat(self.bounds[:-1], sizes)
+
+    def delay_of(self) -> np.ndarray:
+        """Delay of every stored synapse (int64)."""
+        if self.uniform_delay >= 0:
+            return np.full(self.post.shape[0], self.uniform_delay, dtype=np.int64)
+        return self.delay.astype(np.int64)
