@@ -42,6 +42,17 @@ def binding(program: Program) -> dict[str, Any] | None:
             "capacity": _limits(program)[LIMITS[j]], "fraction": float(frac[i, j])}
 
 
+def bound_gap(program: Program) -> dict[str, Any] | None:
+    """The limit the lower bound comes from and how far the cores used are above it."""
+    lb = program.report.lower_bound
+    by_limit = program.report.lower_bound_by_limit or {}
+    if not lb:
+        return None
+    n = len(program.cores)
+    return {"lower_bound_limit": by_limit.get("binding"),
+            "cores_over_lower_bound": round(n / lb, 4), "cores_above_lower_bound": n - lb}
+
+
 def compile_summary(program: Program) -> dict[str, Any]:
     """JSON-serializable placement summary: per-core placement and limits plus lower bound,
     partitioner, traffic, quantization and host-side inputs."""
@@ -77,6 +88,7 @@ def compile_summary(program: Program) -> dict[str, Any]:
         "warnings": report.warnings,
         "not_native": report.not_native,
     }
+    summary.update(bound_gap(program) or {})
     return jsonable(summary)
 
 
@@ -96,6 +108,18 @@ def _head_line(program: Program) -> str:
     if report.compile_time_s is not None:
         head += f", {report.compile_time_s:.2f} s"
     return head
+
+
+def _bound_line(program: Program) -> list[str]:
+    """Where the lower bound comes from and how far the cores used are above it."""
+    gap = bound_gap(program)
+    if gap is None:
+        return []
+    limit = gap["lower_bound_limit"]
+    return [f"  lower bound {program.report.lower_bound}"
+            + (f" from {limit} (total demand / per-core capacity)" if limit else "")
+            + f"; cores used {gap['cores_over_lower_bound']:.2f}x the bound "
+            + f"(+{gap['cores_above_lower_bound']})"]
 
 
 def _core_table(program: Program) -> list[str]:
@@ -125,7 +149,7 @@ def _core_table(program: Program) -> list[str]:
 def format_summary(program: Program) -> str:
     """A short table: cores used vs lower bound, per-core usage (fullest first), binding limit."""
     report = program.report
-    lines = [_head_line(program)]
+    lines = [_head_line(program)] + _bound_line(program)
     part = report.partition or {}
     if part.get("packets_per_spike") is not None:
         lines.append(f"  packets per spike {float(part['packets_per_spike']):.2f}"

@@ -93,7 +93,11 @@ def place(net: NetworkIR, partition: Partition, target: Target,
     """
     n = partition.n_cores
     if n > target.total_cores:
-        raise too_many_cores(net, target, n)
+        lb = partition.stats.get("lower_bound") or {}
+        why = f" (best partition found: {partition.method}"
+        if lb.get("cores"):
+            why += f"; lower bound {lb['cores']} cores, binding limit {lb['binding']}"
+        raise too_many_cores(net, target, n, "", why + ")")
     if n == 0:
         e = np.zeros(0, np.int32)
         return Placement(e, e, e, e, {"chips": 0, "hops_per_spike": 0.0})

@@ -45,7 +45,9 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
     """Assign every lif neuron to a core so all limits of `target` hold (see module doc).
 
     FitError when the network cannot fit (checked before any method runs); `time_budget_s`
-    bounds auto's race (sequential always runs).
+    bounds auto's race (sequential always runs). A method whose partition needs more
+    cores than the target has is followed by auto's race, and the fewer cores kept, so
+    placement reports a misfit only for the best partition found.
     """
     if method not in METHODS:
         raise InputError(Diagnostic(f"unknown partitioner {method!r}", field="partitioner",
@@ -59,6 +61,13 @@ def partition(net: NetworkIR, target: Target, method: str = "auto",
         best = race(ctx, time_budget_s, t0)
     else:
         best = _single(ctx, method)
+        if best.n_cores > target.total_cores:  # the network may still fit: try them all
+            other = race(ctx, time_budget_s, time.perf_counter())
+            if other.n_cores < best.n_cores:
+                other.stats["fallback"] = (f"{best.method} needs {best.n_cores} cores > "
+                                           f"{target.total_cores} of target '{target.name}'")
+                other.method = f"{best.method}->{other.method}"
+                best = other
     best.stats["lower_bound"] = dict(lb)
     best.stats["cores_over_lb"] = best.n_cores / max(lb["cores"], 1)
     best.stats["total_time_s"] = time.perf_counter() - t0

@@ -46,6 +46,8 @@ def race(ctx: Context, time_budget_s: float, t0: float) -> Partition:
     for m in order + ("graph", "sequential", "greedy"):
         _enter(r, m)
     best = pick(r.kept, r.seq_cores)
+    if best.n_cores > ctx.target.total_cores:  # fewest cores first when the target is short
+        best = min(r.kept, key=lambda c: c.n_cores)
     best.method = f"auto:{best.method}"
     best.stats["candidates"] = r.cands
     return best

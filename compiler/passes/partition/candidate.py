@@ -55,9 +55,13 @@ def assign(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
     slack = pack_slack(ctx) if bound is not None else 0
     ctx.bound = None if bound is None else bound + slack
     if isinstance(answer, Fill):
-        cg, n, usage = fill_cores(ctx, answer.breaks)
-        if answer.shared and len(ctx.pops) > 1:
-            cg, n, usage = _shared_fill(ctx, cg, n, usage)
+        ctx.keep_table = answer.shared and len(ctx.pops) > 1
+        try:
+            cg, n, usage = fill_cores(ctx, answer.breaks)
+            if ctx.keep_table:
+                cg, n, usage = _shared_fill(ctx, cg, n, usage)
+        finally:
+            ctx.keep_table, ctx.table = False, None
     else:
         cg, n = answer.cores, answer.count
     if bound is not None and n > bound + slack:

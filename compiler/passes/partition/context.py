@@ -79,6 +79,8 @@ class Context:
         self.bound: int | None = None  # abandon a candidate needing more cores than this
         self.rest = None  # `cores_left(self)` once a bounded fill needs it
         self.info: dict = {}  # method-specific facts reported in Partition.stats
+        self.keep_table = False  # keep sequential's fill table for a second fill
+        self.table = None  # that table (`table.FillTable`) while kept
 
     def _pslots(self) -> None:
         """pslot offsets per projection, each pslot's presynaptic gid (over all

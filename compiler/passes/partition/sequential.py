@@ -43,7 +43,9 @@ def fill_cores(ctx: Context, breaks: np.ndarray | None
     # pass is exact; else fill with the running estimate and refill if needed
     est = fanout_bound(ctx) if spread(ctx) >= SPREAD_ONE_PASS else None
     early_worse(ctx, breaks, est)
-    tab = FillTable(ctx)
+    tab = ctx.table or FillTable(ctx)
+    if ctx.keep_table:  # a second fill of the same network follows (shared cores)
+        ctx.table = tab
     cg, n = fill(ctx, breaks, est_out=est, tab=tab)
     if ctx.bound is not None and n > ctx.bound:
         raise Worse(n)
