@@ -1,4 +1,5 @@
-"""Backends run a compiled `compiler.program.Program`: `cpu` (numpy) and `lava` (lava-nc).
+"""Backends run a compiled `compiler.program.Program`: `cpu` (numpy), `lava` (lava-nc) and
+`mpi` (the cpu engine distributed over MPI ranks).
 
 Each backend implements `backends.contract.Backend` (check, run, run_phases and its
 `Capabilities`); the runtime reaches one through `get_backend(name)` only. A new backend is
@@ -17,6 +18,7 @@ __all__ = ["BACKENDS", "REGISTRY", "Backend", "Capabilities", "get_backend"]
 REGISTRY: dict[str, Backend | str] = {
     "cpu": "backends.cpu.backend:BACKEND",
     "lava": "backends.lava.backend:BACKEND",
+    "mpi": "backends.mpi.backend:BACKEND",
 }
 BACKENDS = tuple(REGISTRY)
 

@@ -20,6 +20,19 @@ from .loading import prepare, to_program
 from .nir_inputs import NirRun
 from .results import save_npz
 
+# the variables MPI launchers (MPICH / Slurm PMI, Open MPI, PMIx, MVAPICH) set to each rank
+MPI_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
+
+
+def is_root() -> bool:
+    """False only on the ranks other than 0 of a job an MPI launcher started: every rank
+    runs the command (the mpi backend needs them all), rank 0 alone writes and prints."""
+    for var in MPI_RANK_VARS:
+        text = os.environ.get(var, "").strip()
+        if text.isdigit():
+            return int(text) == 0
+    return True
+
 
 def compile(  # noqa: A001 - mirrors `snnc compile`
     network: Any,
@@ -41,7 +54,7 @@ def compile(  # noqa: A001 - mirrors `snnc compile`
         check_writable(output, make_parents=False)  # refuse a bad destination before compiling
     network, _ = prepare(network, dt=dt, precision=precision, inputs=inputs)
     program = to_program(network, target=target, partitioner=partitioner, quantize=quantize)
-    if output is not None:
+    if output is not None and is_root():  # under an MPI launcher rank 0 alone writes
         from compiler.artifact import save_program
 
         save_program(program, output)
@@ -126,7 +139,7 @@ def _run_plain(program: Program, backend: str, steps: int | None, output: Any,
         result.spikes = {k[: -len(".spikes")]: v for k, v in
                          nir_run.rename({f"{p}.spikes": s for p, s in result.spikes.items()}).items()}
         result.values = nir_run.rename(result.values)
-    if output is not None:
+    if output is not None and is_root():  # under an MPI launcher rank 0 alone writes
         save_npz(output, result.arrays())
     return result
 
@@ -150,7 +163,7 @@ def _run_phases(program: Program, backend: str, steps: int | None, output: Any,
     result = run_phases(program, backend, parse_probes(program, probes), progress=progress,
                         **options)
     _complete(result, program)
-    if output is not None:
+    if output is not None and is_root():  # under an MPI launcher rank 0 alone writes
         save_npz(output, result.arrays())
     return result
 

@@ -226,8 +226,10 @@ def _check_partitioner(name: str) -> None:
 
 
 def _progress(args: argparse.Namespace) -> Any:
-    """The run's progress bar on stderr, or None with --quiet."""
-    if getattr(args, "quiet", False):
+    """The run's progress bar on stderr, or None with --quiet (and on MPI ranks other than 0)."""
+    from .api import is_root
+
+    if getattr(args, "quiet", False) or not is_root():
         return None
     from .progress import ProgressBar
 
@@ -415,8 +417,10 @@ def _warning_printer() -> Iterator[None]:
     seen: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        from .api import is_root
+
         text = str(message)
-        if text not in seen:
+        if text not in seen and is_root():  # under an MPI launcher rank 0 alone warns
             seen.add(text)
             print(f"snnc: warning: {text}", file=sys.stderr)
 
@@ -428,6 +432,23 @@ def _warning_printer() -> Iterator[None]:
         warnings.showwarning = old
 
 
+@contextlib.contextmanager
+def _root_prints() -> Iterator[None]:
+    """Under an MPI launcher only rank 0 prints results: the other ranks' stdout is dropped."""
+    from .api import is_root
+
+    if is_root():
+        yield
+        return
+    old = sys.stdout
+    with open(os.devnull, "w") as sink:
+        sys.stdout = sink
+        try:
+            yield
+        finally:
+            sys.stdout = old
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `snnc` console script; returns the exit status."""
     parser = _parser()
@@ -437,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.command:
                 parser.print_help()
                 return 2
-            return COMMANDS[args.command](args)
+            with _root_prints():
+                return COMMANDS[args.command](args)
         except SnncError as e:
             print(f"snnc: error: {e}", file=sys.stderr)
             return e.exit_code

@@ -1,0 +1,89 @@
+"""Spike exchange between ranks: each step, the ids of the neurons that fired go only to
+the ranks that hold a target of theirs, with `Alltoall` (counts) + `Alltoallv` (ids).
+
+Both collectives are non-blocking requests polled against a deadline, so a rank that
+stops answering ends the job (MPI_Abort) after `timeout_s` instead of hanging it.
+The time spent in the counts exchange is reported as *wait* (it is where ranks meet, so it
+holds the load imbalance); the time in the ids exchange as *exchange*.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from compiler.errors import BackendError
+
+DEFAULT_TIMEOUT_S = 600.0  # no exchange may take longer (SNNC_MPI_TIMEOUT overrides)
+SPIN = 50  # polls before each yield of the core (ranks may share cores)
+
+
+def collective_timeout() -> float:
+    """Seconds one collective may take before the job is aborted (SNNC_MPI_TIMEOUT)."""
+    text = os.environ.get("SNNC_MPI_TIMEOUT")
+    try:
+        value = float(text) if text else DEFAULT_TIMEOUT_S
+    except ValueError:
+        value = DEFAULT_TIMEOUT_S
+    return value if value > 0 else DEFAULT_TIMEOUT_S
+
+
+def wait_for(req: Any, timeout_s: float, what: str) -> None:
+    """Poll request `req` until done; BackendError when `timeout_s` passes first."""
+    deadline = time.monotonic() + timeout_s
+    n = 0
+    while not req.Test():
+        n += 1
+        if n % SPIN == 0:
+            os.sched_yield()
+            if time.monotonic() > deadline:
+                raise BackendError(f"{what}: no answer from the other ranks within "
+                                   f"{timeout_s:g} s (SNNC_MPI_TIMEOUT)")
+
+
+class SpikeExchange:
+    """Routes the global spike ids of one step: `route[r]` is a bool mask over this rank's
+    sendable neurons (in `ids` order) of those with a target on rank r."""
+
+    def __init__(self, comm: Any, route: np.ndarray, timeout_s: float | None = None):
+        self.comm = comm
+        self.size = comm.Get_size()
+        self.route = route  # (size, n_local) bool
+        self.timeout_s = collective_timeout() if timeout_s is None else timeout_s
+        self.scount = np.zeros(self.size, dtype=np.int64)
+        self.rcount = np.zeros(self.size, dtype=np.int64)
+        self.sdis = np.zeros(self.size, dtype=np.int64)
+        self.rdis = np.zeros(self.size, dtype=np.int64)
+        self.wait_s = 0.0
+        self.exchange_s = 0.0
+        self.sent = 0  # ids sent to other ranks
+
+    def exchange(self, spiking: np.ndarray, gids: np.ndarray) -> np.ndarray:
+        """Send `gids[spiking]` (local positions -> global ids) where routed; returns the
+        ids received from every rank (this one included), unsorted."""
+        if self.size == 1:  # one rank: nothing to send anywhere
+            return gids[spiking[self.route[0][spiking]]]
+        from mpi4py import MPI
+
+        parts = [gids[spiking[self.route[r][spiking]]] for r in range(self.size)]
+        for r, p in enumerate(parts):
+            self.scount[r] = p.shape[0]
+        t0 = time.perf_counter()
+        wait_for(self.comm.Ialltoall(self.scount, self.rcount), self.timeout_s,
+                 "spike exchange (counts)")
+        t1 = time.perf_counter()
+        send = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        recv = np.empty(int(self.rcount.sum()), dtype=np.int64)
+        np.cumsum(self.scount[:-1], out=self.sdis[1:])
+        np.cumsum(self.rcount[:-1], out=self.rdis[1:])
+        wait_for(self.comm.Ialltoallv([send, (self.scount, self.sdis), MPI.INT64_T],
+                                      [recv, (self.rcount, self.rdis), MPI.INT64_T]),
+                 self.timeout_s, "spike exchange (ids)")
+        t2 = time.perf_counter()
+        self.wait_s += t1 - t0
+        self.exchange_s += t2 - t1
+        self.sent += int(self.scount.sum() - self.scount[self.comm.Get_rank()])
+        return recv
