@@ -65,27 +65,32 @@ def default_timeout(plan: LavaPlan, steps: int) -> float:
 
 
 def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
-        granularity: str = "grouped", timeout_s: float | None = None, **options: Any) -> RunResult:
+        granularity: str = "grouped", timeout_s: float | None = None, checked: bool = False,
+        **options: Any) -> RunResult:
     """Run `program` for `steps` steps on Lava; spikes of every population plus the probes.
 
-    granularity: "grouped" (one LIF per population, one synapse process per projection) or
-    "core" (one LIF per population slice on a compiled core, one synapse process per
-    (projection, source core, destination core)). timeout_s: watchdog limit in seconds, > 0,
+    granularity: "grouped" (one LIF per population, one synapse process per projection),
+    "core" (one LIF per population slice on a compiled core and one synapse process per
+    slice, fed by a spike bus: see `plan`) or "chip" (the same per chip). timeout_s:
+    watchdog limit in seconds, > 0,
     over the whole run, start-up and construction included (default from the network's size
     and `steps`). What the backend cannot run, and a bad timeout_s, raise UnsupportedError
     (an InputError) before Lava starts. options (picklable: they go to the worker process):
     learning_rule_factory (see lower_projection); proc_model_map (dict Process -> model, or
     callable(precision) -> dict) passed to Loihi2SimCfg's exception_proc_model_map.
     A plan over the memory budget or the process limit is refused the same way (see
-    `backends.lava.cost`). `result.meta["lava_processes"]` maps each Lava process name
-    (`<pop>@core<id>`, `<proj>@c<src>->c<dst>` at granularity "core") to the (chip, core)
-    it stands for (None where it spans no single core).
+    `backends.lava.cost`); `checked=True` skips these program checks (the caller made them:
+    `LavaBackend.check`). `result.meta["lava_processes"]` maps each Lava process name
+    (`<pop>@core<id>`, `in:<pop>@core<id>` at granularity "core") to the (chip, core) it
+    stands for (None where it spans no single core), `meta["lava_process_spikes"]` each
+    LIF process to the spikes it recorded.
     """
     t0 = time.perf_counter()
     if steps < 1:
         raise BackendError(f"steps must be >= 1 (got {steps})")
     limit = check_timeout(timeout_s)
-    check_program(program, options, granularity=granularity)
+    if not checked:
+        check_program(program, options, granularity=granularity)
     require_lava()
     net = program.network
     probes = list(net.probes) if probes is None else list(probes)

@@ -5,6 +5,7 @@ Importing it needs no Lava: runs start Lava in a watched child process (backends
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,15 +28,27 @@ class LavaBackend:
                                 duplicate_synapses=False, phases_in_chunks=False)
     options: tuple[str, ...] = ("granularity", "timeout_s")
 
+    def __init__(self) -> None:
+        self._checked: tuple[Any, tuple] | None = None  # (weakref to program, what was checked)
+
     def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
               ) -> None:
         """UnsupportedError (an InputError) for a bad `timeout_s` and for everything of
-        `program` Lava cannot run at `granularity` (with its phases when `phases`)."""
+        `program` Lava cannot run at `granularity` (with its phases when `phases`). The next
+        `run` / `run_phases` of this program with these options does not check it again."""
+        self._checked = None
         rest = dict(options)
         granularity = rest.pop("granularity", "grouped")
         check_timeout(rest.pop("timeout_s", None))
         check_program(program, rest, granularity=granularity,
                       phases=program.network.phases if phases else None)
+        self._checked = (weakref.ref(program), _check_key(options, phases))
+
+    def _was_checked(self, program: Program, options: dict[str, Any], phases: bool) -> bool:
+        """Whether `check` just passed for this program and options (used once)."""
+        done, self._checked = self._checked, None
+        return done is not None and done[0]() is program and done[1] == _check_key(
+            options, phases)
 
     def run(self, program: Program, steps: int, probes: Iterable[Probe | str] | None = None,
             *, progress: Callable[[int, int], None] | None = None, **options: Any
@@ -44,13 +57,21 @@ class LavaBackend:
         run is one Lava call)."""
         chosen = None if probes is None else [
             Probe(*p.rsplit(".", 1)) if isinstance(p, str) else p for p in probes]
-        return lava_package.run(program, steps, chosen, **options)
+        checked = self._was_checked(program, options, phases=False)
+        return lava_package.run(program, steps, chosen, checked=checked, **options)
 
     def run_phases(self, program: Program, probes: Iterable[Probe | str] | None = None, *,
                    progress: Callable[[int, int], None] | None = None, **options: Any
                    ) -> RunResult:
         """See `backends.lava.timeline.run_phases`."""
-        return timeline.run_phases(program, probes, progress=progress, **options)
+        checked = self._was_checked(program, options, phases=True)
+        return timeline.run_phases(program, probes, progress=progress, checked=checked,
+                                   **options)
+
+
+def _check_key(options: dict[str, Any], phases: bool) -> tuple:
+    """What a check depends on: the options (by identity) and whether phases were checked."""
+    return phases, tuple(sorted((k, id(v)) for k, v in options.items()))
 
 
 BACKEND = LavaBackend()

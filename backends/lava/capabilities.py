@@ -21,7 +21,14 @@ from compiler.ir import NetworkIR, Phase
 from compiler.program import Program
 
 from .cost import size_problems
-from .plan import GRANULARITIES, MAX_DELAY, has_duplicate_pairs, split_rounding_conflict
+from .plan import (
+    GRANULARITIES,
+    MAX_DELAY,
+    has_duplicate_pairs,
+    on_bus,
+    split_rounding_conflict,
+    unit_of,
+)
 
 CPU = "--backend cpu"
 
@@ -60,8 +67,8 @@ def check_program(program: Program, options: dict[str, Any] | None = None, *,
     if not options.get("_test_raw_params"):
         diags += _lif_problems(net)
     diags += _projection_problems(net, options)
-    if granularity == "core":
-        diags += _split_problems(program)
+    if granularity in ("core", "chip"):
+        diags += _split_problems(program, granularity)
     diags += _phase_problems(net, phases or [])
     if granularity in GRANULARITIES:
         diags += size_problems(program, granularity)
@@ -131,41 +138,42 @@ def _rule_problems(net: NetworkIR, proj: Any) -> list[str]:
     return unsupported(lower_rule(proj.plasticity, net.precision, seed=net.seed, name=proj.name))
 
 
-def _split_problems(program: Program) -> list[Diagnostic]:
-    """Granularity 'core': what needs a population in one Lava process, and rounding that
-    splitting a projection over source cores would change."""
+def _split_problems(program: Program, granularity: str) -> list[Diagnostic]:
+    """Granularity 'core' / 'chip': what needs a population in one Lava process, and rounding
+    that splitting a plastic projection over source slices would change (static ones share
+    one block per destination slice: exact, see `bus_blocks`)."""
     net = program.network
     grouped = "--granularity grouped"
-    n_cores = {name: int(np.unique(np.asarray(cores)).size)
-               for name, cores in program.core_of.items() if name in net.populations}
-    split = {name for name, n in n_cores.items() if n > 1}
+    units = {name: unit_of(program, name, granularity) for name in net.populations}
+    n_parts = {name: int(np.unique(u).size) for name, u in units.items() if u is not None}
+    split = {name for name, n in n_parts.items() if n > 1}
+    where = "cores" if granularity == "core" else "chips"
     out = []
     for name in sorted(split):
         if net.uses_wta(name):
             out.append(Diagnostic.at(
                 net.loc(f"populations.{name}"), f"population '{name}': winner-take-all (wta) "
-                "needs the whole population in one Lava process, but it spans several cores",
+                f"needs the whole population in one Lava process, but it spans several {where}",
                 f"{grouped}, or {CPU}"))
     for proj in net.projections.values():
         mod = proj.plasticity.modulator_name if proj.plasticity is not None else None
         if isinstance(mod, str) and mod in split:
             out.append(Diagnostic.at(
                 net.loc(f"projections.{proj.name}.plasticity"), f"projection '{proj.name}': "
-                f"modulator '{mod}' is split over {n_cores[mod]} Lava processes (one per core); "
-                "the modulator must be one Lava process",
-                f"{grouped}, or {CPU}"))
-        if net.precision == "fixed" and proj.weight_exp < 0 and proj.pre in split:
-            pre_core = np.asarray(program.core_of[proj.pre])[proj.pre_idx]
-            post_cores = program.core_of.get(proj.post)
-            post_core = (np.zeros(proj.post_idx.size, np.int64) if post_cores is None
-                         else np.asarray(post_cores)[proj.post_idx])
-            if split_rounding_conflict(post_core, pre_core):
+                f"modulator '{mod}' is split over {n_parts[mod]} Lava processes (one per "
+                f"{where[:-1]}); the modulator must be one Lava process", f"{grouped}, or {CPU}"))
+        if (net.precision == "fixed" and proj.weight_exp < 0 and proj.pre in split
+                and not on_bus(proj, granularity)):
+            pre_unit = units[proj.pre][proj.pre_idx]
+            post_unit = (np.zeros(proj.post_idx.size, np.int64) if units[proj.post] is None
+                         else units[proj.post][proj.post_idx])
+            if split_rounding_conflict(post_unit, pre_unit):
                 out.append(Diagnostic.at(
                     net.loc(f"projections.{proj.name}.weight_exp"), f"projection "
-                    f"'{proj.name}': weight_exp {proj.weight_exp} < 0 with synapses from "
-                    "several source cores into one core; Lava shifts each synapse block's "
-                    "summed input right, so 'core' granularity would round differently",
-                    f"{grouped}, or weight_exp >= 0"))
+                    f"'{proj.name}': plastic, weight_exp {proj.weight_exp} < 0 with synapses "
+                    f"from several source {where} into one; Lava shifts each synapse block's "
+                    f"summed input right, so granularity '{granularity}' would round "
+                    "differently", f"{grouped}, or weight_exp >= 0"))
     return out
 
 

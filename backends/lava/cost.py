@@ -19,7 +19,8 @@ from compiler.budget import human, memory_limit, remedy_text
 from compiler.errors import Diagnostic
 from compiler.program import Program
 
-from .plan import SPARSE_BELOW
+from .bus_blocks import merge_class
+from .plan import SPARSE_BELOW, on_bus, unit_of
 
 PROCESS_MIB = 9.0  # measured 8.4: memory (PSS) per Lava process, its OS process included
 BASE_MIB = 80.0  # measured: the worker and Lava's runtime with a handful of processes
@@ -37,10 +38,11 @@ class PlanCost:
     neuron_processes: int
     synapse_processes: int
     weight_bytes: int
+    bus_processes: int = 0  # the spike bus of granularity 'core' / 'chip'
 
     @property
     def processes(self) -> int:
-        return self.neuron_processes + self.synapse_processes
+        return self.neuron_processes + self.synapse_processes + self.bus_processes
 
     @property
     def memory_bytes(self) -> int:
@@ -55,33 +57,40 @@ class PlanCost:
 
 def _group_ids(program: Program, pop: str, granularity: str) -> tuple[np.ndarray, np.ndarray]:
     """(group number per neuron, size per group) of one population, as `plan.make_plan`."""
-    p = program.network.populations[pop]
-    if p.is_source or granularity != "core" or pop not in program.core_of:
-        return np.zeros(p.size, np.int64), np.array([p.size], np.int64)
-    _, gid, sizes = np.unique(np.asarray(program.core_of[pop]), return_inverse=True,
-                              return_counts=True)
+    units = unit_of(program, pop, granularity)
+    if units is None:
+        size = program.network.populations[pop].size
+        return np.zeros(size, np.int64), np.array([size], np.int64)
+    _, gid, sizes = np.unique(units, return_inverse=True, return_counts=True)
     return gid.astype(np.int64).ravel(), sizes.astype(np.int64)
 
 
 def estimate(program: Program, granularity: str) -> PlanCost:
     """The plan's processes and weight bytes, counted from the synapses without building it
-    (numpy only: seconds even for thousands of blocks)."""
+    (numpy only: seconds even for thousands of blocks). Bus blocks are counted as if every
+    projection of a merge class shared them (`bus_blocks`: a few may need more)."""
     net = program.network
     groups = {name: _group_ids(program, name, granularity) for name in net.populations}
     n_neuron = sum(sizes.size for _, sizes in groups.values())
     n_syn, nbytes = 0, 0
+    merged: set[tuple[str, int, tuple]] = set()  # (post population, slice, merge class)
     for proj in net.projections.values():
         if proj.pre_idx.size == 0:
             continue
         (pre_g, pre_n), (post_g, post_n) = groups[proj.pre], groups[proj.post]
+        factor = 2 if proj.delay.size and int(proj.delay.max()) > 0 else 1
+        if on_bus(proj, granularity):
+            cls = merge_class(proj, net.precision, dense=False)
+            merged.update((proj.post, int(d), cls) for d in np.unique(post_g[proj.post_idx]))
+            nbytes += factor * 12 * int(proj.pre_idx.size)
+            continue
         key = pre_g[proj.pre_idx] * post_n.size + post_g[proj.post_idx]
         blocks, count = np.unique(key, return_counts=True)
         elements = pre_n[blocks // post_n.size] * post_n[blocks % post_n.size]
-        factor = 2 if proj.delay.size and int(proj.delay.max()) > 0 else 1
         sparse = count < SPARSE_BELOW * elements
         nbytes += factor * int(np.sum(np.where(sparse, 12 * count, 8 * elements)))
         n_syn += int(blocks.size)
-    return PlanCost(n_neuron, n_syn, nbytes)
+    return PlanCost(n_neuron, n_syn + len(merged), nbytes, bus_processes=int(bool(merged)))
 
 
 def process_limit() -> tuple[int, str]:
@@ -110,12 +119,15 @@ def process_limit() -> tuple[int, str]:
 def size_problems(program: Program, granularity: str) -> list[Diagnostic]:
     """A Diagnostic when the plan would exceed the memory budget or the process limit."""
     cost = estimate(program, granularity)
-    remedy = ("--granularity grouped (one Lava process per population and projection)"
-              if granularity == "core" else "fewer populations and projections")
+    remedy = {"core": "--granularity chip (one Lava process set per chip) or --granularity "
+                      "grouped (one Lava process per population and projection)",
+              "chip": "--granularity grouped (one Lava process per population and projection)"
+              }.get(granularity, "fewer populations and projections")
     remedy += ", fewer cores (a target with larger cores), or --backend cpu"
+    bus = ", 1 spike bus" if cost.bus_processes else ""
     what = (f"the lava plan at granularity '{granularity}' has {cost.processes} Lava "
-            f"processes ({cost.neuron_processes} neuron, {cost.synapse_processes} synapse), "
-            f"one OS process each: about {human(cost.memory_bytes)} and "
+            f"processes ({cost.neuron_processes} neuron, {cost.synapse_processes} synapse"
+            f"{bus}), one OS process each: about {human(cost.memory_bytes)} and "
             f"{_duration(cost.build_s)} to construct")
     over, allowed = [], remedy
     limit, source = process_limit()

@@ -35,15 +35,19 @@ def without_synapses(proj: Projection) -> Projection:
     return dataclasses.replace(proj, pre_idx=empty, post_idx=empty, weight=empty[:0].astype(
         proj.weight.dtype), delay=empty.astype(np.int16))
 
+
 def assemble(program: Program, plan: LavaPlan, steps: int, probes: list[Probe],
               sources: dict[str, np.ndarray], out: dict[str, Any]) -> RunResult:
-    """Put the per-process recordings back into per-population arrays (CPU backend layout)."""
+    """Put the per-process recordings back into per-population arrays (CPU backend layout);
+    `meta["lava_process_spikes"]`: the spikes each LIF process recorded, by process name."""
     net = program.network
     fixed = net.precision == "fixed"
     vdtype = np.int64 if fixed else np.float64
     res = RunResult(backend="lava", steps=steps)
     records = {key: np.load(path) for key, path in out["records"].items()}
     want = {p.key for p in probes}
+    fired: dict[str, int] = {}  # spikes recorded by each LIF process, by process name
+    res.meta["lava_process_spikes"] = fired
     for pop in net.populations.values():
         if pop.is_source:
             res.spikes[pop.name] = np.asarray(sources[pop.name], dtype=bool)
@@ -54,6 +58,7 @@ def assemble(program: Program, plan: LavaPlan, steps: int, probes: list[Probe],
         for g in plan.groups_of(pop.name):
             rec = records[g.key]
             spikes[:, g.index] = rec[0] != 0
+            fired[g.name] = int(np.count_nonzero(rec[0]))
             if rec.shape[0] == 3:
                 for row, var in ((1, "v"), (2, "u")):
                     if var in state:
@@ -71,7 +76,7 @@ def assemble(program: Program, plan: LavaPlan, steps: int, probes: list[Probe],
             for key, block_w in out["weights"].get(p.target, []):
                 b = plan.blocks[key]
                 rows = plan.groups[b.post_group].index
-                cols = plan.groups[b.pre_group].index
-                w[np.ix_(rows, cols)] = np.asarray(block_w)
+                cols, pre = plan.pre_columns(b, proj.pre)
+                w[np.ix_(rows, pre)] = np.asarray(block_w)[:, cols]
             res.values[p.key] = w
     return res

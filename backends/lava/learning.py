@@ -118,6 +118,65 @@ def _sign_saturate_sparse(model, values):
     return values
 
 
+def _learn_on_dense_copies(model: Any, apply: Any, fixed_model: bool, x_hist: Any,
+                           y_hist: Any) -> None:
+    """Lava's appliers fail on csr synaptic variables used as factors (w, t, d: the float
+    one evaluates to None, the fixed one calls np.clip on them): run `apply` (the model's
+    own `_apply_learning_rules`) on dense copies, as LearningDense does, and keep the
+    result at the existing synapses only (one value per synapse, as the cpu engine)."""
+    saved = {n: getattr(model, n) for n in ("weights", "tag_1", "tag_2")}
+    try:
+        for n, v in saved.items():
+            v = v.toarray() if _is_sparse(v) else np.asarray(v)
+            setattr(model, n, v.astype(np.int64) if fixed_model else v)
+        apply(x_hist, y_hist)
+        new = {n: getattr(model, n) for n in model._learning_rule_appliers}
+    finally:
+        for n, v in saved.items():
+            setattr(model, n, v)
+    for n, dense in new.items():
+        setattr(model, n, _on_pattern(saved["weights"], dense))
+
+
+def _bounded_weights(model: Any, values: Any) -> Any:
+    """w_min / w_max (proc param BOUNDS_PARAM) applied to a dense or csr weight matrix."""
+    if _is_sparse(values):
+        values.data = _clip_bounds(model, values.data)
+        return values
+    return _clip_bounds(model, values)
+
+
+def bounded(base: type) -> type:
+    """Learning model `base` plus w_min / w_max clipping and the LearningSparse fixes (see
+    the module docstring)."""
+    from lava.magma.core.model.py.connection import LearningConnectionModelBitApproximate
+
+    fixed_model = issubclass(base, LearningConnectionModelBitApproximate)
+
+    class Bounded(base):
+        def _apply_learning_rules(self, x_hist, y_hist):
+            if not _is_sparse(self.weights):
+                return super()._apply_learning_rules(x_hist, y_hist)
+            _learn_on_dense_copies(self, super()._apply_learning_rules, fixed_model,
+                                   x_hist, y_hist)
+            return None
+
+        def _saturate_synaptic_variable_accumulator(self, name, values):
+            if name == "weights" and _is_sparse(values):
+                return _sign_saturate_sparse(self, values)  # Lava's np.maximum fails on csr
+            return super()._saturate_synaptic_variable_accumulator(name, values)
+
+        def _saturate_synaptic_variable(self, name, values):
+            if name == "weights" and _is_sparse(values) and not fixed_model:
+                values = _sign_saturate_sparse(self, values)
+            else:
+                values = super()._saturate_synaptic_variable(name, values)
+            return _bounded_weights(self, values) if name == "weights" else values
+
+    Bounded.__name__ = f"Bounded{base.__name__}"
+    return Bounded
+
+
 def proc_model_map(precision: str) -> dict:
     """{LearningDense: model, LearningSparse: model} adding w_min/w_max clipping to Lava's models."""
     from lava.proc.dense.models import PyLearningDenseModelBitApproximate, PyLearningDenseModelFloat
@@ -128,52 +187,6 @@ def proc_model_map(precision: str) -> dict:
     )
     from lava.proc.sparse.process import LearningSparse
 
-    def bounded(base):
-        from lava.magma.core.model.py.connection import LearningConnectionModelBitApproximate
-
-        fixed_model = issubclass(base, LearningConnectionModelBitApproximate)
-
-        class Bounded(base):
-            def _apply_learning_rules(self, x_hist, y_hist):
-                # Lava's appliers fail on csr synaptic variables used as factors (w, t, d:
-                # the float one evaluates to None, the fixed one calls np.clip on them).
-                # Learn on dense copies (as LearningDense) and keep the existing synapses.
-                if not _is_sparse(self.weights):
-                    return super()._apply_learning_rules(x_hist, y_hist)
-                saved = {n: getattr(self, n) for n in ("weights", "tag_1", "tag_2")}
-                try:
-                    for n, v in saved.items():
-                        v = v.toarray() if _is_sparse(v) else np.asarray(v)
-                        setattr(self, n, v.astype(np.int64) if fixed_model else v)
-                    super()._apply_learning_rules(x_hist, y_hist)
-                    new = {n: getattr(self, n) for n in self._learning_rule_appliers}
-                finally:
-                    for n, v in saved.items():
-                        setattr(self, n, v)
-                for n, dense in new.items():  # one value per synapse, as the cpu engine
-                    setattr(self, n, _on_pattern(saved["weights"], dense))
-                return None
-
-            def _saturate_synaptic_variable_accumulator(self, name, values):
-                if name == "weights" and _is_sparse(values):
-                    return _sign_saturate_sparse(self, values)  # Lava's np.maximum fails on csr
-                return super()._saturate_synaptic_variable_accumulator(name, values)
-
-            def _saturate_synaptic_variable(self, name, values):
-                if name == "weights" and _is_sparse(values) and not fixed_model:
-                    values = _sign_saturate_sparse(self, values)
-                else:
-                    values = super()._saturate_synaptic_variable(name, values)
-                if name != "weights":
-                    return values
-                if _is_sparse(values):
-                    values.data = _clip_bounds(self, values.data)
-                    return values
-                return _clip_bounds(self, values)
-
-        Bounded.__name__ = f"Bounded{base.__name__}"
-        return Bounded
-
     from .procs.modulated import ModulatedLearningDense, ModulatedLearningSparse
 
     if precision == "fixed":
@@ -183,6 +196,68 @@ def proc_model_map(precision: str) -> dict:
     return {LearningDense: bounded(dense), LearningSparse: bounded(sparse),
             ModulatedLearningDense: modulated(bounded(dense)),
             ModulatedLearningSparse: modulated(bounded(sparse))}
+
+
+class _ModulatedY2:
+    """Mixin for a learning model: y2 impulses at the spike times of `s_in_mod` (the
+    modulator's entry per post neuron, proc param MOD_INDEX) instead of the post's.
+    `_snnc_fixed` is set by `modulated`."""
+
+    _snnc_fixed = True
+
+    def __init__(self, proc_params: Any):
+        from .procs.modulated import MOD_INDEX
+
+        super().__init__(proc_params)
+        self._snnc_mod_index = np.asarray(proc_params[MOD_INDEX], dtype=np.int64)
+        self._snnc_tm = np.zeros(self._snnc_mod_index.size, dtype=np.int64)
+        self._snnc_mod = np.zeros(self._snnc_mod_index.size, dtype=bool)
+
+    def recv_traces(self, s_in: Any) -> None:
+        m = np.asarray(self.s_in_mod.recv())
+        self._snnc_mod = m[self._snnc_mod_index].astype(bool)
+        super().recv_traces(s_in)
+
+    def _add_y_impulses(self, y: np.ndarray, spikes: np.ndarray, times: np.ndarray,
+                        rows: list[int]) -> None:
+        """Impulses on y trace `rows` of the neurons spiking now that spiked before."""
+        multi = (times > 0) & spikes
+        if not multi.any():
+            return
+        r = np.asarray(rows)[:, None]
+        if self._snnc_fixed:
+            y[r, multi] = self._add_impulse(
+                y[r, multi], self._y_random.random_impulse_addition,
+                self._y_impulses_int[rows][:, None], self._y_impulses_frac[rows][:, None])
+        else:
+            y[r, multi] = y[r, multi] + self._y_impulses[rows][:, None]
+
+    def _process_post_spikes(self, s_in_bap: np.ndarray) -> None:
+        self.y0[s_in_bap] = True
+        y = self._y_traces
+        self._add_y_impulses(y, s_in_bap, self.ty, [0, 2])
+        self._add_y_impulses(y, self._snnc_mod, self._snnc_tm, [1])
+        self._set_y_traces(y)
+        ts = self._within_epoch_time_step()
+        self.ty[s_in_bap] = ts
+        self._snnc_tm[self._snnc_mod] = ts
+
+    def _compute_trace_histories(self):
+        # Lava adds every y impulse at the post spike times; y2's come from tm instead.
+        # The trace randoms do not advance here, so both evaluations see the same numbers.
+        xh, yh = super()._compute_trace_histories()
+        ty = self.ty
+        try:
+            self.ty = self._snnc_tm.astype(ty.dtype)
+            _, yh_mod = super()._compute_trace_histories()
+        finally:
+            self.ty = ty
+        yh[:, 1] = yh_mod[:, 1]
+        return xh, yh
+
+    def _reset_dependencies_and_spike_times(self) -> None:
+        super()._reset_dependencies_and_spike_times()
+        self._snnc_tm[:] = 0
 
 
 def modulated(base: type) -> type:
@@ -197,64 +272,12 @@ def modulated(base: type) -> type:
     from lava.magma.core.model.py.type import LavaPyType
 
     from .gating import gated_model
-    from .procs.modulated import MOD_INDEX
 
     fixed = issubclass(base, LearningConnectionModelBitApproximate)
     port_type = (LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24) if fixed
                  else LavaPyType(PyInPort.VEC_DENSE, float))
-
-    class Modulated(gated_model(base)):
-        s_in_mod: PyInPort = port_type
-
-        def __init__(self, proc_params: Any):
-            super().__init__(proc_params)
-            self._snnc_mod_index = np.asarray(proc_params[MOD_INDEX], dtype=np.int64)
-            self._snnc_tm = np.zeros(self._snnc_mod_index.size, dtype=np.int64)
-            self._snnc_mod = np.zeros(self._snnc_mod_index.size, dtype=bool)
-
-        def recv_traces(self, s_in: Any) -> None:
-            m = np.asarray(self.s_in_mod.recv())
-            self._snnc_mod = m[self._snnc_mod_index].astype(bool)
-            super().recv_traces(s_in)
-
-        def _process_post_spikes(self, s_in_bap: np.ndarray) -> None:
-            self.y0[s_in_bap] = True
-            y = self._y_traces
-            for spikes, times, rows in ((s_in_bap, self.ty, [0, 2]), (self._snnc_mod, self._snnc_tm, [1])):
-                multi = (times > 0) & spikes
-                if not multi.any():
-                    continue
-                r = np.asarray(rows)[:, None]
-                if fixed:
-                    y[r, multi] = self._add_impulse(
-                        y[r, multi], self._y_random.random_impulse_addition,
-                        self._y_impulses_int[rows][:, None], self._y_impulses_frac[rows][:, None])
-                else:
-                    y[r, multi] = y[r, multi] + self._y_impulses[rows][:, None]
-            self._set_y_traces(y)
-            ts = self._within_epoch_time_step()
-            self.ty[s_in_bap] = ts
-            self._snnc_tm[self._snnc_mod] = ts
-
-        def _compute_trace_histories(self):
-            # Lava adds every y impulse at the post spike times; y2's come from tm instead.
-            # The trace randoms do not advance here, so both evaluations see the same numbers.
-            xh, yh = super()._compute_trace_histories()
-            ty = self.ty
-            try:
-                self.ty = self._snnc_tm.astype(ty.dtype)
-                _, yh_mod = super()._compute_trace_histories()
-            finally:
-                self.ty = ty
-            yh[:, 1] = yh_mod[:, 1]
-            return xh, yh
-
-        def _reset_dependencies_and_spike_times(self) -> None:
-            super()._reset_dependencies_and_spike_times()
-            self._snnc_tm[:] = 0
-
-    Modulated.__name__ = f"Modulated{base.__name__}"
-    return Modulated
+    return type(f"Modulated{base.__name__}", (_ModulatedY2, gated_model(base)),
+                {"s_in_mod": port_type, "_snnc_fixed": fixed, "__module__": __name__})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 from compiler.errors import BackendError
 from compiler.ir import LIFParams, Population, Projection
 
-from .plan import LavaPlan, NeuronGroup, SynapseBlock, link_name
+from .plan_types import BUS, LavaPlan, NeuronGroup, SynapseBlock, link_name
 
 LIF_FIELDS = ("du", "dv", "vth", "bias_mant", "bias_exp")
 
@@ -26,6 +26,7 @@ class Built:
     neurons: dict[str, Any] = field(default_factory=dict)
     synapses: dict[str, Any] = field(default_factory=dict)
     record_paths: dict[str, str] = field(default_factory=dict)  # LIF group key -> .npy
+    bus: Any = None  # the spike bus, when the plan has one
 
 
 def lava_sign_mode(name: str) -> Any:
@@ -154,11 +155,21 @@ def build_synapse(block: SynapseBlock, precision: str) -> Any:
     return Dense(weights=block.dense(w), **kw)
 
 
+def build_bus(plan: LavaPlan, neurons: dict[str, Any]) -> Any:
+    """The spike bus (`procs/bus.py`): every group of `plan.bus` into it, in bus order."""
+    from .procs.bus import SpikeBus
+
+    bus = SpikeBus(sizes=[plan.groups[k].index.size for k in plan.bus], name=BUS)
+    for i, key in enumerate(plan.bus):
+        neurons[key].s_out.connect(bus.in_port(i))
+    return bus
+
+
 def build_network(plan: LavaPlan, pops: dict[str, Population], projs: dict[str, Projection],
                   steps: int, sources: dict[str, np.ndarray], record_dir: str,
                   record_vu: set[str], options: dict[str, Any]) -> Built:
-    """All processes of the plan, connected: pre s_out -> block s_in, block a_out -> post a_in
-    (Lava sums several connections into one InPort)."""
+    """All processes of the plan, connected: pre s_out (or the spike bus) -> block s_in,
+    block a_out -> post a_in (Lava sums several connections into one InPort)."""
     built = Built()
     for key, g in plan.groups.items():
         path = None if g.is_source else f"{record_dir}/{len(built.record_paths)}.npy"
@@ -166,25 +177,43 @@ def build_network(plan: LavaPlan, pops: dict[str, Population], projs: dict[str, 
             built.record_paths[key] = path
         built.neurons[key] = build_neuron(g, pops[g.pop], plan.precision, steps,
                                           sources.get(g.pop), path, g.pop in record_vu, options)
-    factory = options.get("learning_rule_factory")
+    if plan.bus:
+        built.bus = build_bus(plan, built.neurons)
     for key, b in plan.blocks.items():
-        mod = modulator_wiring(plan, pops, projs[b.proj], b) if factory is not None else None
-        kw = {"modulator": mod[1:]} if mod else {}
-        syn = lower_projection(b, projs[b.proj], plan.precision, learning_rule_factory=factory, **kw)
-        built.synapses[key] = syn
-        built.neurons[b.pre_group].s_out.connect(syn.s_in)
-        syn.a_out.connect(built.neurons[b.post_group].a_in)
-        if projs[b.proj].plasticity is not None:  # post spikes drive the learning engine's y traces
-            built.neurons[b.post_group].s_out.connect(syn.s_in_bap)
-        if mod:  # the modulator's spikes drive the y2 trace (same step, as on cpu)
-            built.neurons[mod[0]].s_out.connect(syn.s_in_mod)
+        built.synapses[key] = _build_block(plan, b, pops, projs, built, options)
     for pre, post in plan.links:  # zero weights: adds nothing, only makes Lava run both parts
-        from lava.proc.dense.process import Dense
-
-        n_pre, n_post = plan.groups[pre].index.size, plan.groups[post].index.size
-        dtype = np.int64 if plan.precision == "fixed" else np.float64
-        link = Dense(weights=np.zeros((n_post, n_pre), dtype=dtype), name=link_name(pre, post))
-        built.neurons[pre].s_out.connect(link.s_in)
-        link.a_out.connect(built.neurons[post].a_in)
-        built.synapses[link_name(pre, post)] = link
+        built.synapses[link_name(pre, post)] = _build_link(plan, pre, post, built)
     return built
+
+
+def _build_block(plan: LavaPlan, b: SynapseBlock, pops: dict[str, Population],
+                 projs: dict[str, Projection], built: Built, options: dict[str, Any]) -> Any:
+    """One block's synapse process, wired: a bus block takes the bus; a direct block its
+    source slice, plus the post spikes (and the modulator's) when plastic."""
+    if b.on_bus:
+        syn = build_synapse(b, plan.precision)
+        built.bus.s_out.connect(syn.s_in)
+        syn.a_out.connect(built.neurons[b.post_group].a_in)
+        return syn
+    factory = options.get("learning_rule_factory")
+    mod = modulator_wiring(plan, pops, projs[b.proj], b) if factory is not None else None
+    kw = {"modulator": mod[1:]} if mod else {}
+    syn = lower_projection(b, projs[b.proj], plan.precision, learning_rule_factory=factory, **kw)
+    built.neurons[b.pre_group].s_out.connect(syn.s_in)
+    syn.a_out.connect(built.neurons[b.post_group].a_in)
+    if projs[b.proj].plasticity is not None:  # post spikes drive the learning engine's y traces
+        built.neurons[b.post_group].s_out.connect(syn.s_in_bap)
+    if mod:  # the modulator's spikes drive the y2 trace (same step, as on cpu)
+        built.neurons[mod[0]].s_out.connect(syn.s_in_mod)
+    return syn
+
+
+def _build_link(plan: LavaPlan, pre: str, post: str, built: Built) -> Any:
+    from lava.proc.dense.process import Dense
+
+    n_pre, n_post = plan.groups[pre].index.size, plan.groups[post].index.size
+    dtype = np.int64 if plan.precision == "fixed" else np.float64
+    link = Dense(weights=np.zeros((n_post, n_pre), dtype=dtype), name=link_name(pre, post))
+    built.neurons[pre].s_out.connect(link.s_in)
+    link.a_out.connect(built.neurons[post].a_in)
+    return link

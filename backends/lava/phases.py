@@ -133,40 +133,60 @@ def build_schedules(program: Program, plan: Any, phases: list[Phase], steps: lis
                     ) -> dict[str, dict[int, Any]]:
     """{plan key: {first step of a phase (1-based): change}} for every phase's `plastic`
     switches and `set:` overrides, applied in order and kept until changed (as on cpu)."""
-    from .lowering import lif_kwargs
-
     net = program.network
     out: dict[str, dict[int, Any]] = {}
     params = {p.name: p.lif or LIFParams() for p in net.neuron_populations}
     plastic = {n: True for n, p in net.projections.items() if p.plasticity is not None}
     start = 1
     for phase, n in zip(phases, steps, strict=True):
-        changed_pops: set[str] = set()
-        scaled: dict[str, float] = {}
-        for name, on in phase.plastic.items():
-            if name not in plastic:
-                raise BackendError(f"phase '{phase.name}': '{name}' is not a plastic projection")
-            for b in plan.blocks.values():
-                if b.proj == name:
-                    out.setdefault(b.key, {})[start] = bool(on)
-            plastic[name] = bool(on)
-        for ov in phase.overrides:
-            if ov.kind == "weight_scale":
-                scaled[ov.target] = float(ov.value)
-            elif ov.kind in ("lif", "adapt"):
-                params[ov.target] = _replace_param(params[ov.target], ov.kind, ov.param, ov.value)
-                changed_pops.add(ov.target)
-            elif ov.kind != "plastic":
-                raise BackendError(f"unknown override kind '{ov.kind}' ({ov.path})")
-        for pop in changed_pops:
-            popu = dataclasses.replace(net.populations[pop], lif=params[pop])
-            for g in plan.groups_of(pop):
-                out.setdefault(g.key, {})[start] = lif_kwargs(popu, g, plan.precision)
+        _plastic_switches(plan, phase, plastic, start, out)
+        changed_pops, scaled = _apply_overrides(phase, params)
+        _lif_changes(program, plan, changed_pops, params, start, out)
         for name, scale in scaled.items():
             for key, w in scaled_blocks(program, plan, name, scale).items():
                 out.setdefault(key, {})[start] = w
         start += int(n)
     return out
+
+
+def _plastic_switches(plan: Any, phase: Phase, plastic: dict[str, bool], start: int,
+                      out: dict[str, dict[int, Any]]) -> None:
+    """The phase's `plastic:` switches, on every block of each named projection."""
+    for name, on in phase.plastic.items():
+        if name not in plastic:
+            raise BackendError(f"phase '{phase.name}': '{name}' is not a plastic projection")
+        for b in plan.blocks.values():
+            if b.proj == name:
+                out.setdefault(b.key, {})[start] = bool(on)
+        plastic[name] = bool(on)
+
+
+def _apply_overrides(phase: Phase, params: dict[str, LIFParams]
+                     ) -> tuple[set[str], dict[str, float]]:
+    """Apply the phase's lif / adapt overrides to `params`; (populations changed, weight
+    scale per projection)."""
+    changed: set[str] = set()
+    scaled: dict[str, float] = {}
+    for ov in phase.overrides:
+        if ov.kind == "weight_scale":
+            scaled[ov.target] = float(ov.value)
+        elif ov.kind in ("lif", "adapt"):
+            params[ov.target] = _replace_param(params[ov.target], ov.kind, ov.param, ov.value)
+            changed.add(ov.target)
+        elif ov.kind != "plastic":
+            raise BackendError(f"unknown override kind '{ov.kind}' ({ov.path})")
+    return changed, scaled
+
+
+def _lif_changes(program: Program, plan: Any, pops: set[str], params: dict[str, LIFParams],
+                 start: int, out: dict[str, dict[int, Any]]) -> None:
+    """The new LIF arguments of each changed population, on every group of it."""
+    from .lowering import lif_kwargs
+
+    for pop in pops:
+        popu = dataclasses.replace(program.network.populations[pop], lif=params[pop])
+        for g in plan.groups_of(pop):
+            out.setdefault(g.key, {})[start] = lif_kwargs(popu, g, plan.precision)
 
 
 def _replace_param(p: LIFParams, kind: str, param: str, value: float) -> LIFParams:
@@ -201,55 +221,41 @@ def scaled_blocks(program: Program, plan: Any, proj_name: str, scale: float) -> 
         if b.kind not in ("dense", "delay_dense"):
             raise BackendError(f"projection '{proj_name}': weight_scale needs a Dense block "
                                f"(got {b.kind})")
-        rows, cols = plan.groups[b.post_group].index, plan.groups[b.pre_group].index
-        out[b.key] = np.ascontiguousarray(full[np.ix_(rows, cols)])
+        rows = plan.groups[b.post_group].index
+        cols, pre = plan.pre_columns(b, proj.pre)
+        m = np.zeros(b.shape, dtype=w.dtype)
+        m[:, cols] = full[np.ix_(rows, pre)]
+        out[b.key] = m
     return out
 
 
 def run_phased(program: Program, phases: list[Phase], steps: list[int],
                sources: dict[str, np.ndarray], probes: list[Probe], *,
                granularity: str = "grouped", timeout_s: float | None = None,
-               progress: Callable[[int, int], None] | None = None, **options: Any) -> RunResult:
+               progress: Callable[[int, int], None] | None = None, checked: bool = False,
+               **options: Any) -> RunResult:
     """Run `phases` (lengths `steps`) back to back on one Lava network; `sources` holds every
     source population's spikes for the whole timeline, bool (sum(steps), size).
 
     Returns spikes of every population over the whole timeline, the v/u probes likewise,
     and the final weights of the `<proj>.weights` probes; `meta["phase_run_s"]` holds the
-    wall time of each phase's `run()`.
+    wall time of each phase's `run()`. `checked=True`: the caller checked the program.
     """
     from . import default_timeout, require_lava
     from .capabilities import check_program, check_timeout
-    from .job import assemble, default_learning, without_synapses
-    from .plan import make_plan
+    from .job import assemble
     from .runner import LavaRun
 
     t0 = time.perf_counter()
-    net = program.network
     total = int(sum(steps))
     if total < 1 or len(steps) != len(phases):
         raise BackendError(f"phases need >= 1 step in all (got {total} over {len(steps)} runs)")
     limit = check_timeout(timeout_s)
-    check_program(program, options, granularity=granularity, phases=phases)
+    if not checked:  # else the caller checked (LavaBackend.check)
+        check_program(program, options, granularity=granularity, phases=phases)
     require_lava()
-    weight_probes = sorted({p.target for p in probes if p.var == "weights"})
-    record_vu = sorted({p.target for p in probes if p.var in ("v", "u")})
-    scaled = {ov.target for ph in phases for ov in ph.overrides if ov.kind == "weight_scale"}
-    plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes) | scaled,
-                     check=False)
-    if options.get("learning_rule_factory") is None:
-        default_learning(program, options)
-    options["proc_model_map"] = PhasedModelMap(options.get("proc_model_map"))
-    schedules = build_schedules(program, plan, phases, steps)
-    for name, pop in net.populations.items():
-        if pop.is_source and sources.get(name) is None:
-            raise BackendError(f"run_phased: no spikes for source '{name}'")
-        if pop.is_source and sources[name].shape != (total, pop.size):
-            raise BackendError(f"run_phased: spikes of '{name}' must be ({total}, {pop.size})")
-    job = {"plan": plan, "steps": total, "sources": sources, "populations": net.populations,
-           "projections": {k: without_synapses(p) for k, p in net.projections.items()},
-           "record_vu": record_vu, "weight_probes": weight_probes,
-           "options": {k: v for k, v in options.items() if k != "progress"},
-           "runs": [int(n) for n in steps], "schedules": schedules}
+    _check_sources(program, sources, total)
+    plan, job = _phased_job(program, phases, steps, sources, probes, granularity, options)
     if limit is None:
         limit = default_timeout(plan, total) + 5.0 * len(steps)
     with LavaRun() as lava_run:
@@ -263,3 +269,38 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
                        phase_run_s=list(timing.get("runs_s", [])),
                        **{f"lava_{k}": v for k, v in timing.items() if k != "runs_s"})
     return result
+
+
+def _check_sources(program: Program, sources: dict[str, np.ndarray], total: int) -> None:
+    """Every source population has spikes of shape (total steps, size)."""
+    for name, pop in program.network.populations.items():
+        if pop.is_source and sources.get(name) is None:
+            raise BackendError(f"run_phased: no spikes for source '{name}'")
+        if pop.is_source and sources[name].shape != (total, pop.size):
+            raise BackendError(f"run_phased: spikes of '{name}' must be ({total}, {pop.size})")
+
+
+def _phased_job(program: Program, phases: list[Phase], steps: list[int],
+                sources: dict[str, np.ndarray], probes: list[Probe], granularity: str,
+                options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The plan and the worker job of a phased run (one `run()` per phase, schedules)."""
+    from .job import default_learning, without_synapses
+    from .plan import make_plan
+
+    net = program.network
+    weight_probes = sorted({p.target for p in probes if p.var == "weights"})
+    record_vu = sorted({p.target for p in probes if p.var in ("v", "u")})
+    scaled = {ov.target for ph in phases for ov in ph.overrides if ov.kind == "weight_scale"}
+    plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes) | scaled,
+                     check=False)
+    if options.get("learning_rule_factory") is None:
+        default_learning(program, options)
+    options["proc_model_map"] = PhasedModelMap(options.get("proc_model_map"))
+    job = {"plan": plan, "steps": int(sum(steps)), "sources": sources,
+           "populations": net.populations,
+           "projections": {k: without_synapses(p) for k, p in net.projections.items()},
+           "record_vu": record_vu, "weight_probes": weight_probes,
+           "options": {k: v for k, v in options.items() if k != "progress"},
+           "runs": [int(n) for n in steps],
+           "schedules": build_schedules(program, plan, phases, steps)}
+    return plan, job

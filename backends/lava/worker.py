@@ -213,10 +213,8 @@ def _run_config(job: dict[str, Any], tag: str) -> Any:
     return Loihi2SimCfg(select_tag=tag, exception_proc_model_map=pmm or None)
 
 
-def run_job(job: dict[str, Any], out_dir: str) -> None:
-    """Build, run and read back one job (see backends.lava.run for its fields)."""
-    from lava.magma.core.run_conditions import RunSteps
-
+def _build(job: dict[str, Any], out_dir: str) -> tuple[Any, float]:
+    """The Lava network of the job (schedules attached) and the seconds it took."""
     from .lowering import build_network
 
     plan = job["plan"]
@@ -227,36 +225,54 @@ def run_job(job: dict[str, Any], out_dir: str) -> None:
         from .phases import attach_schedules
 
         attach_schedules(built, job["schedules"])
-    t_build = time.perf_counter() - t0
-    tag = "fixed_pt" if plan.precision == "fixed" else "floating_pt"
+    return built, time.perf_counter() - t0
+
+
+def _write_result(out_dir: str, result: dict[str, Any]) -> None:
+    _write_atomic(os.path.join(out_dir, "result.pkl"), pickle.dumps(result))
+
+
+def _run_steps(anchor: Any, job: dict[str, Any], out_dir: str) -> list[float]:
+    """One Lava `run()` per phase (one for a plain run); the seconds of each. A failure is
+    reported (with Lava's model errors) before it propagates."""
+    from lava.magma.core.run_conditions import RunSteps
+
+    tag = "fixed_pt" if job["plan"].precision == "fixed" else "floating_pt"
+    runs_s = []
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch_actors, args=(anchor, out_dir, done), daemon=True)
+    watcher.start()
+    try:
+        cfg = _run_config(job, tag)
+        for n in job.get("runs") or [job["steps"]]:
+            if int(n) <= 0:
+                runs_s.append(0.0)
+                continue
+            t_one = time.perf_counter()
+            anchor.run(condition=RunSteps(num_steps=int(n)), run_cfg=cfg)
+            runs_s.append(time.perf_counter() - t_one)
+    except Exception:  # report, then let the watchdog reap us (stop() may hang now)
+        done.set()
+        _report_model_failure(out_dir, _actor_errors(anchor) or [traceback.format_exc()])
+        raise
+    done.set()
+    return runs_s
+
+
+def run_job(job: dict[str, Any], out_dir: str) -> None:
+    """Build, run and read back one job (see backends.lava.run for its fields)."""
+    plan = job["plan"]
+    built, t_build = _build(job, out_dir)
     if not built.record_paths:  # only spike sources: nothing for Lava to simulate
-        result = {"records": {}, "weights": {}, "timing": {"build_s": t_build, "run_s": 0.0,
-                                                          "read_weights_s": 0.0}}
-        _write_atomic(os.path.join(out_dir, "result.pkl"), pickle.dumps(result))
+        _write_result(out_dir, {"records": {}, "weights": {}, "timing": {
+            "build_s": t_build, "run_s": 0.0, "read_weights_s": 0.0}})
         return
     # any LIF reaches every part of the network (plan.links join the parts)
     anchor = built.neurons[next(iter(built.record_paths))]
     stopped = False
-    done = threading.Event()
-    watcher = threading.Thread(target=_watch_actors, args=(anchor, out_dir, done), daemon=True)
     try:
         t1 = time.perf_counter()
-        watcher.start()
-        runs_s = []
-        try:
-            cfg = _run_config(job, tag)
-            for n in job.get("runs") or [job["steps"]]:  # phases: one run() per phase
-                if int(n) <= 0:
-                    runs_s.append(0.0)
-                    continue
-                t_one = time.perf_counter()
-                anchor.run(condition=RunSteps(num_steps=int(n)), run_cfg=cfg)
-                runs_s.append(time.perf_counter() - t_one)
-        except Exception:  # report, then let the watchdog reap us (stop() may hang now)
-            done.set()
-            _report_model_failure(out_dir, _actor_errors(anchor) or [traceback.format_exc()])
-            raise
-        done.set()
+        runs_s = _run_steps(anchor, job, out_dir)
         t_run = time.perf_counter() - t1
         t2 = time.perf_counter()
         weights = _read_weights(built, plan, job["weight_probes"])
@@ -266,8 +282,8 @@ def run_job(job: dict[str, Any], out_dir: str) -> None:
         timing = {"build_s": t_build, "run_s": t_run, "read_weights_s": t_read}
         if job.get("runs"):
             timing["runs_s"] = runs_s
-        result = {"records": built.record_paths, "weights": weights, "timing": timing}
-        _write_atomic(os.path.join(out_dir, "result.pkl"), pickle.dumps(result))
+        _write_result(out_dir, {"records": built.record_paths, "weights": weights,
+                                "timing": timing})
     finally:
         if not stopped:
             anchor.stop()

@@ -72,18 +72,34 @@ def test_default_limit_never_exceeds_the_os_limits():
     assert source
 
 
-def test_brunel_core_plan_refused_in_seconds():
-    """Compiling brunel takes a second or two; the refusal after it well under one."""
-    cmd = [sys.executable, "-m", "runtime.cli", "run", "examples/brunel.yaml", "--backend",
+def test_brunel_core_plan_is_two_processes_per_core():
+    """brunel (83 cores, no core shared by two populations): a LIF slice and one merged
+    synapse process per core, plus its 2 spike sources and the spike bus."""
+    from runtime.api import compile as compile_net
+
+    program = compile_net(ROOT / "examples" / "brunel.yaml")
+    n_cores = len(program.cores)
+    est = cost.estimate(program, "core")
+    assert (est.neuron_processes, est.synapse_processes, est.bus_processes) == (
+        n_cores + 2, n_cores, 1)
+    assert est.processes <= 2 * n_cores + 3
+    assert make_plan(program, "core").n_processes == est.processes
+    check_program(program, granularity="core")  # within the default limits
+
+
+def test_core_plan_over_the_limit_refused_in_seconds():
+    """The refusal names the estimate, the limit and the remedies, before Lava starts."""
+    cmd = [sys.executable, "-m", "runtime.cli", "run", "examples/two_layer.yaml", "--backend",
            "lava", "--granularity", "core", "--steps", "50"]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "SNNC_LAVA_MAX_PROCESSES": ""})
+                         env={**os.environ, "SNNC_LAVA_MAX_PROCESSES": "2"})
     elapsed = time.perf_counter() - t0
     assert out.returncode == 2, out.stderr
-    assert "7057 Lava processes (85 neuron, 6972 synapse)" in out.stderr
-    assert f"limit of {cost.MAX_PROCESSES} processes" in out.stderr
-    assert "--granularity grouped" in out.stderr
+    assert re.search(r"has \d+ Lava processes \(\d+ neuron, \d+ synapse, 1 spike bus\)",
+                     out.stderr)
+    assert "limit of 2 processes (SNNC_LAVA_MAX_PROCESSES=2)" in out.stderr
+    assert "--granularity chip" in out.stderr and "--granularity grouped" in out.stderr
     assert "Traceback" not in out.stderr
     assert elapsed < 90
 
@@ -97,18 +113,14 @@ def test_process_names_and_cores_of_a_core_plan():
     assert set(cores) == set(names.values())
     assert sorted(g.name for g in plan.groups.values()) == [
         "hid@core0", "hid@core1", "hid@core2", "inp"]
+    assert sorted(b.name for b in plan.blocks.values()) == [
+        "in:hid@core0", "in:hid@core1", "in:hid@core2"]
     for name, where in cores.items():
-        m = re.fullmatch(r"hid@core(\d+)", name)
-        if m:
-            c = program.cores[int(m.group(1))]
+        m = re.fullmatch(r"(in:)?hid@core(\d+)", name)
+        if m:  # a neuron slice, and its synapse process, on its core
+            c = program.cores[int(m.group(2))]
             assert where == (c.chip, c.core)
-        m = re.fullmatch(r"(\w+)@(c\d+|inp)->c(\d+)", name)
-        if m:  # a synapse block lives on its destination core
-            c = program.cores[int(m.group(3))]
-            assert where == (c.chip, c.core)
-    assert cores["inp"] is None
-    assert {b.name for b in plan.blocks.values() if b.proj == "inp_hid"} == {
-        "inp_hid@inp->c0", "inp_hid@inp->c1", "inp_hid@inp->c2"}
+    assert cores["inp"] is None and cores["bus"] is None
     grouped = make_plan(program, "grouped")
     assert set(grouped.process_names().values()) == {"inp", "hid", "inp_hid", "hid_hid"}
     assert grouped.process_cores(program)["hid"] is None  # spans three cores
@@ -119,13 +131,19 @@ def test_process_names_and_cores_of_a_core_plan():
 def test_lava_run_meta_maps_every_process_to_its_core():
     pytest.importorskip("lava")
     import backends.lava as bl
+    from runtime.profiling import activity
 
     program = program_of(two_layer(), {"hid": 2})
-    res = bl.run(program, 3, probes=[], granularity="core")
+    res = bl.run(program, 20, probes=[], granularity="core")
     plan = make_plan(program, "core")
     procs = res.meta["lava_processes"]
     assert set(procs) == set(plan.process_names().values())
     assert len(procs) == res.meta["processes"]
     assert procs["hid@core0"] == (program.cores[0].chip, program.cores[0].core)
     assert procs["hid@core1"] == (program.cores[1].chip, program.cores[1].core)
-    assert procs["hid_hid@c0->c1"] == procs["hid@core1"]
+    assert procs["in:hid@core1"] == procs["hid@core1"]
+    # the profiler's spikes per core are the Lava processes' own spike counts
+    per_core = activity(program, res.spikes).spikes.sum(axis=0)
+    fired = res.meta["lava_process_spikes"]
+    assert sum(fired.values()) > 0
+    assert fired == {f"hid@core{c.id}": int(per_core[c.id]) for c in program.cores}

@@ -33,20 +33,60 @@ def test_grouped_plan_one_process_per_population_and_projection():
     assert plan.blocks["inp_hid"].shape == (8, 6)
 
 
-def test_core_plan_blocks_follow_the_partition():
+def test_core_plan_has_one_synapse_process_per_destination_core():
     net = two_layer()
-    plan = make_plan(program_of(net, {"hid": 2}), "core")
+    program = program_of(net, {"hid": 2})
+    plan = make_plan(program, "core")
     assert sorted(plan.groups) == ["hid@c0", "hid@c1", "inp"]
     assert plan.groups["hid@c0"].index.tolist() == [0, 1, 2, 3]
-    # every (source core, destination core) pair with synapses gets its own block
-    proj = net.projections["hid_hid"]
-    pairs = {(int(a) // 4, int(b) // 4) for a, b in zip(proj.pre_idx, proj.post_idx, strict=True)}
-    got = {(int(b.pre_group[-1]), int(b.post_group[-1])) for b in plan.blocks.values()
-           if b.proj == "hid_hid"}
-    assert got == pairs
-    # the blocks together hold every synapse exactly once
-    assert sum(b.weight.size for b in plan.blocks.values() if b.proj == "hid_hid") == proj.n_synapses
-    assert all(b.sign_mode == "mixed" for b in plan.blocks.values() if b.proj == "inp_hid")
+    # the spike bus: inp (6), then hid's two slices (4 + 4)
+    assert plan.bus == ["inp", "hid@c0", "hid@c1"] and plan.bus_size == 14
+    assert plan.bus_offsets() == {"inp": 0, "hid@c0": 6, "hid@c1": 10}
+    # both projections (weight_exp 1 and 0) merge into one block per destination core
+    assert sorted(plan.blocks) == ["in:hid@core0", "in:hid@core1"]
+    assert plan.n_processes == 3 + 1 + 2
+    b = plan.blocks["in:hid@core1"]
+    assert b.on_bus and b.projs == ("inp_hid", "hid_hid") and b.shape == (4, 14)
+    assert (b.sign_mode, b.num_weight_bits) == ("mixed", 9)
+    # every synapse exactly once, at (post-local row, bus column), with its weight at the
+    # block's weight_exp: Lava's effective weight << (projection weight_exp - block's)
+    want = {}
+    for proj, col0 in ((net.projections["inp_hid"], 0), (net.projections["hid_hid"], 6)):
+        eff = effective_weights(proj.weight, proj.num_weight_bits, sign_mode(proj.weight))
+        for pre, post, w in zip(proj.pre_idx, proj.post_idx, eff, strict=True):
+            if post >= 4:
+                scaled = int(w) * 2 ** proj.weight_exp
+                want[(int(post) - 4, col0 + int(pre))] = scaled
+    got = {(int(r), int(c)): int(w) * 2 ** b.weight_exp
+           for r, c, w in zip(b.rows, b.cols, b.weight, strict=True)}
+    assert got == want
+    assert all(-256 <= int(w) <= 255 for w in b.weight)
+
+
+def test_merged_blocks_split_where_lava_could_not_add_exactly():
+    pops = {"a": lif_pop("a", 4), "b": lif_pop("b", 4)}
+    projs = {"ab": projection("ab", "a", "b", [0, 3], [1, 1], [10, 20], weight_exp=-1),
+             "ab2": projection("ab2", "a", "b", [0, 2], [1, 1], [100, 255]),
+             "ab3": projection("ab3", "a", "b", [0], [1], [-255], weight_exp=3)}
+    net = NetworkIR("n", populations=pops, projections=projs)
+    plan = make_plan(program_of(net, {"a": 2, "b": 2}), "core")
+    dst = {b.name: (b.projs, b.weight_exp) for b in plan.blocks.values()}
+    # weight_exp < 0: a block of its own (Lava floors its sum), both source cores in it;
+    # ab3 repeats ab2's (1, 0) pair and needs weight_exp 3: another block
+    assert dst == {"in:b@core2[ab]": (("ab",), -1), "in:b@core2": (("ab2",), 0),
+                   "in:b@core2#1": (("ab3",), 3)}
+    assert plan.blocks["in:b@core2[ab]"].cols.tolist() == [0, 3]  # a's two slices on the bus
+
+
+def test_chip_granularity_groups_by_chip():
+    net = two_layer()
+    program = program_of(net, {"hid": 3})
+    for c in program.cores:
+        c.chip = 0 if c.id < 2 else 1
+    plan = make_plan(program, "chip")
+    assert sorted(g.name for g in plan.groups.values()) == ["hid@chip0", "hid@chip1", "inp"]
+    assert plan.groups["hid@chip0"].index.tolist() == [0, 1, 2, 3, 4, 5]
+    assert sorted(b.name for b in plan.blocks.values()) == ["in:hid@chip0", "in:hid@chip1"]
 
 
 def test_sparse_kind_for_low_density():
@@ -74,10 +114,12 @@ def test_sign_mode_and_effective_weights_follow_lava():
     assert sign_mode(p.weight) == "excitatory"
 
 
-def test_negative_weight_exp_split_over_source_cores_is_refused():
+def test_plastic_negative_weight_exp_split_over_source_cores_is_refused():
     pops = {"a": lif_pop("a", 4), "b": lif_pop("b", 4)}
     proj = projection("ab", "a", "b", [0, 3], [1, 1], [10, 20], weight_exp=-1)
     net = NetworkIR("n", populations=pops, projections={"ab": proj})
+    make_plan(program_of(net, {"a": 2}), "core")  # static: one block per destination, exact
+    proj.plasticity = Plasticity("stdp", {})  # plastic: a block per (source, destination) core
     make_plan(program_of(net, {"a": 2}), "grouped")  # fine
     with pytest.raises(BackendError, match="weight_exp -1 < 0.*several source cores"):
         make_plan(program_of(net, {"a": 2}), "core")
@@ -93,7 +135,7 @@ def test_duplicate_synapses_and_bad_granularity_are_refused():
     with pytest.raises(BackendError, match="same \\(post, pre\\) pair"):
         make_plan(program_of(net), "grouped")
     net.projections["ab"].pre_idx = np.array([0, 1], dtype=np.int32)
-    with pytest.raises(BackendError, match="unknown granularity 'cores'.*grouped, core"):
+    with pytest.raises(BackendError, match="unknown granularity 'cores'.*grouped, core, chip"):
         make_plan(program_of(net), "cores")
 
 
