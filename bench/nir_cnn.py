@@ -138,9 +138,9 @@ def measure(name: str, steps: int, tmp: str) -> dict:
             text = f.read()
         with open(target, "w") as f:
             f.write(re.sub(r"(?m)^chips: 1$", f"chips: {CHIPS[name]}", text))
-    code = ("import json, sys; sys.path.insert(0, %r); from bench.nir_cnn import child; "
-            "print(json.dumps(child(%r, %r, %d, %r)))") % (
-        ROOT, path, data, steps if name == "paper" else 0, target)
+    run_steps = steps if name == "paper" else 0
+    code = (f"import json, sys; sys.path.insert(0, {ROOT!r}); from bench.nir_cnn import child; "
+            f"print(json.dumps(child({path!r}, {data!r}, {run_steps}, {target!r})))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"{name}: the child process failed:\n{r.stderr[-3000:]}")
