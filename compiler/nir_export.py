@@ -12,8 +12,11 @@ scale `v_NIR = v_Lava / 64` (so `v_threshold = vth`), the effective decays
 truncation, times `2**weight_exp`; Lava's round-toward-zero of u and v is not part of NIR.
 
 Projections become Linear nodes (weight (post, pre)); synapses with delay d > 0 go
-through their own Linear followed by a Delay of `d * dt`. Spike sources become Input
-nodes (their data are given when the graph runs); every population gets an Output node.
+through their own Linear followed by a Delay of `d * dt`. A projection that unrolls a
+convolution (`Projection.conv`) with shared weights becomes a Conv1d/Conv2d node, or a
+SumPool2d/AvgPool2d node (nir_export_conv.py). Spike sources become Input nodes (their
+data are given when the graph runs; an always-on source is marked `snnc_role: always_on`
+and needs none); every population gets an Output node.
 A population that nothing feeds gets a silent entry Input node (`snnc_role: silent`,
 through an all-zero Linear), so that `nir.read` reads the graph back as written. NIR has no plasticity and no adaptive threshold: a
 plastic projection is written with its current weights (with a warning), and an

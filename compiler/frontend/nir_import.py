@@ -31,14 +31,16 @@ constant to the post neuron's input current: when the post neuron has no synapti
 (LIF, IF, or CubaLIF with tau_syn == dt) and g b is equal for all its neurons, it is the
 Lava bias (g b per step, from step 0); otherwise (a constant into the decaying current u)
 an always-on source `<population>_bias` (periodic, period 1) with a one-to-one projection
-of weight g b feeds it exactly, reaching u from step 1 on like any input. Input nodes become `spike_source` populations
-whose spikes the user gives with `inputs=` (default: silent, Poisson rate 0); Output
-nodes fed by a spiking node (or an Input) become `<population>.spikes` probes.
-Nested NIRGraph nodes are inlined (ids joined with '.', e.g. `block.lif1`), edges rewired
-through their Input/Output nodes. A file that nir.read refuses for its strict type check
-alone is read without it, with a warning. Conv1d, Conv2d, SumPool2d and AvgPool2d are linear nodes too
-(nir_conv.py: PyTorch's NCHW cross-correlation, unrolled into sparse synapses; a projection
-that is one convolution keeps its `ConvSpec`). Everything else (MaxPool, a readout feeding
+of weight g b feeds it exactly, reaching u from step 1 on like any input. Conv1d, Conv2d,
+SumPool2d and AvgPool2d are linear nodes too (nir_conv.py: PyTorch's NCHW
+cross-correlation, unrolled into sparse synapses; a projection that is one convolution
+keeps its `ConvSpec`; a conv bias is an Affine bias per output channel). Input nodes
+become `spike_source` populations whose spikes the user gives with `inputs=` (default:
+silent, Poisson rate 0; an Input marked `snnc_role: always_on` by snnc's export spikes
+every step); Output nodes fed by a spiking node (or an Input) become
+`<population>.spikes` probes. Nested NIRGraph nodes are inlined (ids joined with '.',
+e.g. `block.lif1`), edges rewired through their Input/Output nodes. A file that nir.read
+refuses for its strict type check alone is read without it, with a warning. Everything else (MaxPool, a readout feeding
 another node, IF/LIF with v_reset != 0, ...) is rejected with one InputError naming every
 such node, its type and why.
 
