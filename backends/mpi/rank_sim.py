@@ -49,14 +49,21 @@ class LocalRun:
     sources: dict[str, np.ndarray] = field(default_factory=dict)  # (steps, size) per source
 
 
-def injected_failure(rank: int) -> int | None:
-    """The step at which this rank fails on purpose: SNNC_MPI_FAIL="RANK:STEP" (for tests
-    of the failure handling); None normally."""
-    text = os.environ.get("SNNC_MPI_FAIL", "")
-    r, _, step = text.partition(":")
-    if r.strip().isdigit() and step.strip().isdigit() and int(r) == rank:
-        return int(step)
+def injected_failure(rank: int) -> tuple[int, bool] | None:
+    """(step, hang) at which this rank fails on purpose: SNNC_MPI_FAIL="RANK:STEP" raises,
+    "RANK:STEP:hang" stops answering (tests of the failure handling); None normally."""
+    parts = os.environ.get("SNNC_MPI_FAIL", "").split(":")
+    if len(parts) in (2, 3) and parts[0].isdigit() and parts[1].isdigit() \
+            and int(parts[0]) == rank:
+        return int(parts[1]), parts[-1] == "hang"
     return None
+
+
+def fail_on_purpose(step: int, hang: bool) -> None:
+    """What SNNC_MPI_FAIL asks for at `step`: hang (sleep for good) or raise."""
+    while hang:
+        time.sleep(1.0)
+    raise BackendError(f"failure injected at step {step} (SNNC_MPI_FAIL)")
 
 
 class RankSimulator:
@@ -188,8 +195,8 @@ class RankSimulator:
         every = max(1, steps // 100)
         for i in range(steps):
             t = t0 + i
-            if t == self.fail_at:
-                raise BackendError(f"failure injected at step {t} (SNNC_MPI_FAIL)")
+            if self.fail_at is not None and t == self.fail_at[0]:
+                fail_on_purpose(t, self.fail_at[1])
             c0 = time.perf_counter()
             local = [self.neurons[n].step(self.rings[n].take(t)) for n in self.ids]
             for n, s in zip(self.ids, local, strict=True):

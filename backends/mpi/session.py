@@ -8,6 +8,7 @@ and why, so no rank waits forever and no partial result is written.
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -40,7 +41,7 @@ def guarded(comm: Any, fn: Callable[[], Any]) -> Any:
                          f"{what}\n")
         sys.stderr.flush()
         comm.Abort(code)
-        raise  # not reached: Abort ends the process
+        os._exit(code)  # Abort ends every rank; never go on in a broken job
 
 
 def peak_rss_mb() -> float:
