@@ -194,6 +194,8 @@ def profile(
     result = _run_plain(program, backend, steps, None, None, options.pop("progress", None),
                         options)
     report = profile_report(program, result)
+    if "mpi" in result.meta:  # per-rank compute / exchange / wait and the load imbalance
+        report["mpi"] = result.meta["mpi"]
     if plot_dir is not None:
         paths = write_plots(program, report, result, Path(plot_dir))
         report["plots"] = [str(p) for p in paths]

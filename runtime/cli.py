@@ -341,9 +341,23 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=1, default=_json_default))
     else:
         print(format_profile(report))
+        if "mpi" in report:
+            _print_ranks(report["mpi"])
         for p in report.get("plots", []):
             print(f"wrote {p}")
     return 0
+
+
+def _print_ranks(mpi: dict[str, Any]) -> None:
+    """The mpi backend's time per step of each rank and its load imbalance."""
+    print(f"mpi ranks: {mpi['ranks']}, load imbalance (max / mean compute) "
+          f"{mpi['imbalance']:.2f} (estimated {mpi['estimated_imbalance']:.2f})")
+    print(f"  {'rank':>4}  {'neurons':>9}  {'synapses':>10}  {'compute':>10}  {'exchange':>10}  "
+          f"{'wait':>10}  {'ids sent':>9}  {'peak MiB':>8}")
+    for r in mpi["per_rank"]:
+        print(f"  {r['rank']:>4}  {r['neurons']:>9}  {r['synapses']:>10}  "
+              f"{r['compute_ms_per_step']:>7.3f} ms  {r['exchange_ms_per_step']:>7.3f} ms  "
+              f"{r['wait_ms_per_step']:>7.3f} ms  {r['ids_sent']:>9}  {r['peak_rss_mb']:>8.0f}")
 
 
 def _json_default(obj: Any) -> Any:

@@ -100,3 +100,22 @@ def test_bad_rank_counts_are_bad_input(tmp_path):
     assert r.returncode == 2 and "--ranks" in r.stderr and "integer >= 1" in r.stderr
     r = snnc("run", NET, "--backend", "cpu", "--ranks", "2", "-o", str(tmp_path / "r.npz"))
     assert r.returncode == 2 and "--backend mpi only" in r.stderr
+
+
+@pytest.mark.slow
+def test_profile_reports_every_rank():
+    r = snnc("profile", NET, "--backend", "mpi", "--ranks", "2", "--steps", "50", "-q", "--json")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    mpi = json.loads(r.stdout)["mpi"]
+    assert mpi["ranks"] == 2 and mpi["imbalance"] >= 1.0
+    ranks = mpi["per_rank"]
+    assert [x["rank"] for x in ranks] == [0, 1]
+    assert sum(x["neurons"] for x in ranks) == 32 + 8  # hid + out, each on one rank only
+    assert sum(x["synapses"] for x in ranks) == 16 * 32 + 126  # as `snnc run` lists them
+    for x in ranks:
+        for part in ("compute", "exchange", "wait"):
+            assert x[f"{part}_ms_per_step"] >= 0
+    r = snnc("profile", NET, "--backend", "mpi", "--ranks", "2", "--steps", "50", "-q")
+    assert "mpi ranks: 2, load imbalance (max / mean compute)" in r.stdout
