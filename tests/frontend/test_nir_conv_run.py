@@ -14,6 +14,7 @@ from cli_runner import snnc  # noqa: E402
 
 import runtime  # noqa: E402
 from compiler.frontend.nir_import import import_nir  # noqa: E402
+from compiler.nir_export import export_nir  # noqa: E402
 
 STEPS = 24
 TH1, TH2, TH3 = 2.5, 3.5, 1.5
@@ -121,10 +122,7 @@ def test_cnn_imports_convolutions_and_tiles(case):
 def test_export_writes_conv2d_and_reimports_to_the_same_spikes(case, tmp_path):
     d, x, want = case
     net = import_nir(d / "g.nir", dt=1.0, inputs={"in": x}, steps=STEPS)
-    g = runtime.export_nir(net) if hasattr(runtime, "export_nir") else None
-    if g is None:
-        from compiler.nir_export import export_nir
-        g = export_nir(net)
+    g = export_nir(net)
     kinds = {type(n).__name__ for n in g.nodes.values()}
     assert "Conv2d" in kinds
     nir.write(tmp_path / "back.nir", g)
