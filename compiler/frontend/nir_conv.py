@@ -21,6 +21,7 @@ from ..ir import ConvSpec
 
 CONV_TYPES = ("Conv1d", "Conv2d")
 POOL_TYPES = ("SumPool2d", "AvgPool2d")
+MAX_SYNAPSES = 1 << 29  # unrolled synapses of one conv (about 9 GiB as IR arrays)
 
 
 class GeometryError(ValueError):
@@ -117,6 +118,11 @@ def unroll(spec: ConvSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                        (1, *spec.dilation)))
     ys = _axis_pairs(out2[1], two[1], k2[0], s2[0], p2[0], d2[0])
     xs = _axis_pairs(out2[2], two[2], k2[1], s2[1], p2[1], d2[1])
+    n = spec.out_shape[0] * (spec.in_shape[0] // spec.groups) * ys[0].size * xs[0].size
+    if n > MAX_SYNAPSES or max(math.prod(spec.in_shape), math.prod(spec.out_shape)) >= 2**31:
+        raise GeometryError(f"unrolls into {n} synapses between {math.prod(spec.in_shape)} "
+                            f"and {math.prod(spec.out_shape)} neurons; at most {MAX_SYNAPSES} "
+                            "synapses and 2**31 neurons per layer")
     # spatial pairs: every valid (out y, kernel y) with every valid (out x, kernel x)
     post_s = (ys[0][:, None] * out2[2] + xs[0][None, :]).ravel()
     pre_s = (ys[2][:, None] * two[2] + xs[2][None, :]).ravel()

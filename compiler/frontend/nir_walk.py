@@ -27,6 +27,7 @@ from .nir_signal import Signal, convolved, delayed, linear, reshaped, scaled, so
 
 SUPPORTED = ("Input, Output, LIF, CubaLIF, IF, LI, CubaLI, I, Threshold, Linear, Affine, Scale, "
              "Delay, Flatten, Identity, Conv1d, Conv2d, SumPool2d, AvgPool2d, NIRGraph")
+MAX_NODE_SIZE = 1 << 28  # neurons (or signal elements) of one node
 LINEAR_TYPES = ("Linear", "Affine", "Scale", "Delay", "Flatten", "Identity", *CONV_TYPES,
                 *POOL_TYPES)
 
@@ -76,7 +77,11 @@ class Walker:
     def shape(self, nid: str) -> tuple[int, ...]:
         """NIR shape of a node's output (Bad, reported, when unknown)."""
         if nid not in self.shapes:
-            self.shapes[nid] = self._shape(nid)
+            shape = self._shape(nid)
+            if math.prod(shape) > MAX_NODE_SIZE:
+                raise self.rep.fail(nid, f"has shape {shape}: {math.prod(shape)} elements",
+                                    f"at most {MAX_NODE_SIZE} elements per node")
+            self.shapes[nid] = shape
         return self.shapes[nid]
 
     def _shape(self, nid: str) -> tuple[int, ...]:
@@ -230,7 +235,11 @@ class Walker:
         kernel = pool_kernel(node, spec) if pool else np.asarray(node.weight, dtype=np.float64)
         if not np.all(np.isfinite(kernel)):
             raise self.rep.fail(nid, "weight has non-finite values", "finite numbers")
-        out = convolved(sig, spec, conv_matrix(spec, kernel), label, pool)
+        try:
+            matrix = conv_matrix(spec, kernel)
+        except GeometryError as exc:
+            raise self.rep.fail(nid, str(exc), "a layer that fits in memory") from None
+        out = convolved(sig, spec, matrix, label, pool)
         if not pool and getattr(node, "bias", None) is not None:
             per_pos = math.prod(spec.out_shape[1:])
             _add_bias(out, self._bias(nid, node.bias, spec.out_shape[0], per_pos))

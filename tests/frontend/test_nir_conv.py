@@ -44,7 +44,10 @@ def ref_pool(x, k, s, p, average):
 
 
 def if_node(n):
-    """IF with r = 1: at dt = 1 its input gain is 1, so weights are the conv's own."""
+    """IF with r = 1: at dt = 1 its input gain is 1, so weights are the conv's own (n: a size,
+    or a scalar array for parameters of shape ())."""
+    if isinstance(n, np.ndarray):
+        return nir.IF(r=np.array(1.0), v_threshold=np.array(1e9), v_reset=np.array(0.0))
     return nir.IF(r=np.ones(n), v_threshold=np.full(n, 1e9), v_reset=np.zeros(n))
 
 
@@ -180,6 +183,14 @@ def test_bad_geometry_names_the_node_and_why():
                               padding="same", dilation=1, groups=1, bias=np.zeros(1))
     with pytest.raises(InputError, match="'same' with stride 1"):
         through(strided_same, [1, 4, 4], 4)
+    big = nir.Conv2d(input_shape=(1500, 1500), weight=np.ones((64, 16, 3, 3)), stride=1,
+                     padding=1, dilation=1, groups=1, bias=np.zeros(64))
+    with pytest.raises(InputError, match="synapses between"):  # refused before allocating
+        through(big, [16, 1500, 1500], np.array(0.0))
+    huge = nir.Conv2d(input_shape=(100_000, 100_000), weight=np.ones((64, 64, 3, 3)), stride=1,
+                      padding=1, dilation=1, groups=1, bias=np.zeros(64))
+    with pytest.raises(InputError, match="elements per node"):
+        through(huge, [64, 100_000, 100_000], np.array(0.0))
 
 
 def test_big_feature_maps_build_without_dense_matrices():
