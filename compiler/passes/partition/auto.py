@@ -42,6 +42,7 @@ class _Race:
 def race(ctx: Context, time_budget_s: float, t0: float) -> Partition:
     """auto's choice among the candidates; `t0`: when the budget started."""
     r = _Race(ctx, time_budget_s, t0)
+    ctx.racing = True
     order = ("tile",) if has_positions(ctx) else ()
     for m in order + ("graph", "sequential", "greedy"):
         _enter(r, m)

@@ -23,6 +23,7 @@ from .graph import graph
 from .pack import pack
 from .repair import renumber, repair
 from .sequential import fill_cores, sequential
+from .spill import spill
 
 RUNS: dict[str, Callable[[Context], Fill | Cores]] = {
     "sequential": sequential, "greedy": greedy, "graph": graph, "tile": tile}
@@ -46,6 +47,8 @@ def run_candidate(ctx: Context, method: str, bound: int | None = None) -> Partit
     stats["cores"] = n
     stats.update(ctx.info)
     ctx.info = {}
+    if stats.get("fill_kept", {}).get("kept"):
+        method = f"{method}->sequential"
     return Partition(core_of, n, usage, method, stats)
 
 
@@ -66,7 +69,7 @@ def assign(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
         cg, n = answer.cores, answer.count
     if bound is not None and n > bound + slack:
         raise Worse(n)
-    cg, n, usage = pack(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage))
+    cg, n, usage = pack(ctx, *spill(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage)))
     if bound is not None and n > bound:
         raise Worse(n)
     return cg, n, usage
@@ -82,7 +85,7 @@ def _shared_fill(ctx: Context, cg: np.ndarray, n: int, usage: Usage | None
                  ) -> tuple[np.ndarray, int, Usage | None]:
     """The fill without population breaks (consecutive populations share cores) when it
     needs fewer cores than the aligned fill `cg` after repair and packing; else `cg`."""
-    aligned = pack(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage))
+    aligned = pack(ctx, *spill(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage)))
     if aligned[1] <= int(ctx.lb["cores"]) or len(ctx.pops) < SHARED_POPS * aligned[1]:
         return aligned
     info = ctx.info.pop("packed", None)
@@ -99,6 +102,19 @@ def _shared_fill(ctx: Context, cg: np.ndarray, n: int, usage: Usage | None
 
 
 def _assign_answer(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
+    """`_assign_refined`, and a method's alternative fill (`Cores.fill`) too: the fewer
+    cores kept (ties: the method's own)."""
+    alt = answer.fill if isinstance(answer, Cores) else None
+    best = _assign_refined(ctx, answer, bound)
+    if alt is None:
+        return best
+    other = assign(ctx, alt, bound)
+    kept = other[1] < best[1]
+    ctx.info["fill_kept"] = {"cores": other[1], "method_cores": best[1], "kept": kept}
+    return other if kept else best
+
+
+def _assign_refined(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
     """`assign`, and for refined cores also their unrefined ones when the refined need
     more cores than those (each unrefined part takes >= 1 core); keeps the fewer cores
     (ties: refined)."""

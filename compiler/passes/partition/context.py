@@ -48,11 +48,13 @@ class Fill:
 @dataclass
 class Cores:
     """A method's answer: its own core per gid, `count` cores; `unrefined`: the cores
-    before a refinement, assigned too when the refined ones need more cores."""
+    before a refinement, assigned too when the refined ones need more cores; `fill`: a
+    fill also assigned, the fewer cores kept."""
 
     cores: np.ndarray
     count: int
     unrefined: Cores | None = None
+    fill: Fill | None = None
 
 
 class Worse(Exception):
@@ -79,6 +81,7 @@ class Context:
         self.bound: int | None = None  # abandon a candidate needing more cores than this
         self.rest = None  # `cores_left(self)` once a bounded fill needs it
         self.info: dict = {}  # method-specific facts reported in Partition.stats
+        self.racing = False  # auto's race runs the methods (sequential among them)
         self.keep_table = False  # keep sequential's fill table for a second fill
         self.table = None  # that table (`table.FillTable`) while kept
 

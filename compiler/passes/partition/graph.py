@@ -14,7 +14,8 @@ neurons' inputs are mostly their population's), each population is partitioned o
 never hold other populations' neurons, whose input axons METIS cannot see: pymetis takes
 one vertex weight per vertex), into as many parts as its binding resource needs; the
 partly used last parts are then packed into shared cores like every method's
-(`pack`).
+(`pack`). Run alone (not in auto's race, which runs sequential itself), this mode also
+assigns the sequential fill and keeps the fewer cores (`stats["fill_kept"]`).
 
 `locality_probe` runs METIS on a small sample so that auto can tell whether this method
 would pay off before paying for it.
@@ -31,6 +32,7 @@ import scipy.sparse as sp
 from ...ir import NetworkIR
 from .context import Context, Cores, Fill
 from .refine import refine_parts
+from .sequential import sequential
 
 GRAPH_DEGREE = 30.0  # synapses kept per neuron for METIS (more: slightly fewer packets, slower)
 REFINE_ROUNDS = 12  # label-propagation rounds after METIS (gains level off by about 8-12)
@@ -81,7 +83,11 @@ def _per_population(ctx: Context, per_neuron: np.ndarray, slack: float,
         base += tp.size
     ctx.info["graph_parts"] = base
     ctx.info["graph_cut_fraction"] = round(cut[0] / max(cut[1], 1), 3)
-    return Cores(cg, base)
+    # alone (not in auto's race, which runs sequential anyway), also the sequential fill:
+    # a part needs nearly all inputs of its population, so graph's small last parts can
+    # pack worse than a fill whose cores straddle population boundaries
+    fill = None if ctx.racing else sequential(ctx)
+    return Cores(cg, base, fill=fill)
 
 
 def _target_weights(cores: float, size: int) -> np.ndarray:

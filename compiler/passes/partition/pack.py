@@ -40,7 +40,7 @@ def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray
     if items.size < 2:
         return cg, n, usage
     items = items[np.argsort(-load[items], kind="stable")]
-    pres, own = _touch_sets(ctx, cg, items, n)
+    pres, own = touch_sets(ctx, cg, items, n)
     bin_of = _first_fit(items, vals[items], caps.astype(np.int64), pres, own)
     if bin_of.max() + 1 == items.size:
         return cg, n, usage
@@ -61,7 +61,7 @@ def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray
     return packed, m, new.relabelled(old_ids)
 
 
-def _touch_sets(ctx: Context, cg: np.ndarray, items: np.ndarray, n: int
+def touch_sets(ctx: Context, cg: np.ndarray, items: np.ndarray, n: int
                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per item core (in `items` order): its sorted distinct presynaptic neurons, and its
     own lif neurons, both as global ids over all populations."""
