@@ -1,6 +1,11 @@
-"""Backend speed: cpu vs lava (grouped, core) vs a hand-written Lava Dense+LIF net.
+"""Backend speed: cpu vs lava (grouped, core, chip) vs a hand-written Lava Dense+LIF net.
 
     .venv/bin/python bench/backends.py [--sizes 100,1000,4000] [--kinds sparse,dense] [--steps 100]
+    .venv/bin/python bench/backends.py --example examples/brunel.yaml --runners cpu,grouped,core
+
+`--example PATH`: a network file compiled for its own target instead; one row per runner with
+its Lava processes (and per compiled core), construction, run and total seconds, and whether
+the spikes equal the cpu backend's (or the error, e.g. a plan refused before Lava starts).
 
 Each network: a poisson source of N/4 neurons (rate 0.05) into N LIF neurons, plus recurrent
 LIF -> LIF synapses; `sparse` has ~20 synapses per neuron and projection (recurrent ones with
@@ -146,6 +151,43 @@ def run_hand(n: int, kind: str, steps: int, timeout: float) -> dict[str, float] 
     return res
 
 
+def run_example(path: str, runners: list[str], steps: int, timeout: float) -> list[dict]:
+    """The `--example` table (see the module docstring)."""
+    import backends.cpu as cpu
+    import backends.lava as lava
+    from compiler.errors import BackendError
+    from runtime.api import compile as compile_net
+
+    t0 = time.perf_counter()
+    program = compile_net(path)
+    n_cores = len(program.cores)
+    print(f"{path}: {n_cores} cores on {len({c.chip for c in program.cores})} chip(s), "
+          f"compiled in {time.perf_counter() - t0:.1f} s; load {os.getloadavg()[0]:.1f}")
+    t0 = time.perf_counter()
+    ref = cpu.run(program, steps, [])
+    rows = [{"runner": "cpu", "total_s": time.perf_counter() - t0, "processes": 0,
+             "spikes_equal": "ref"}]
+    for gran in (g for g in ("grouped", "core", "chip") if g in runners):
+        try:
+            res = lava.run(program, steps, [], granularity=gran, timeout_s=timeout)
+            same = all(np.array_equal(res.spikes[p], ref.spikes[p]) for p in ref.spikes)
+            rows.append({"runner": gran, "total_s": res.wall_s, "processes": res.meta["processes"],
+                         "build_s": res.meta["lava_build_s"], "run_s": res.meta["lava_run_s"],
+                         "spikes_equal": "yes" if same else "NO"})
+        except BackendError as exc:
+            rows.append({"runner": gran, "total_s": float("nan"), "processes": 0,
+                         "spikes_equal": f"error: {exc}"})
+    print(f"{'runner':<8} {'procs':>5} {'per core':>8} {'build s':>8} {'run s':>7} "
+          f"{'total s':>8} spikes==cpu")
+    for r in rows:
+        build = f"{r['build_s']:8.1f}" if "build_s" in r else f"{'-':>8}"
+        run = f"{r['run_s']:7.1f}" if "run_s" in r else f"{'-':>7}"
+        print(f"{r['runner']:<8} {r['processes']:>5} {r['processes'] / n_cores:8.2f} {build} "
+              f"{run} {r['total_s']:8.1f} {r['spikes_equal']}", flush=True)
+    print(f"load after: {os.getloadavg()[0]:.1f}")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="100,1000,4000,16000")
@@ -155,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--hand", help=argparse.SUPPRESS)
+    ap.add_argument("--example", help="a network file instead of the generated networks")
     args = ap.parse_args(argv)
+    if args.example:
+        rows = run_example(args.example, args.runners.split(","), args.steps, args.timeout)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+        return 0
     if args.hand:
         n, kind, steps = args.hand.split(",")
         print(json.dumps(hand_written(int(n), kind, int(steps))))
@@ -180,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             ref = cpu.run(program, args.steps, [])
             t_cpu = time.perf_counter() - t0
             results = {"cpu": (t_cpu, None, 1, "ref")}
-            for gran in ("grouped", "core"):
+            for gran in ("grouped", "core", "chip"):
                 if gran not in runners:
                     continue
                 try:

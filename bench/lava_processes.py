@@ -1,13 +1,13 @@
 """What one Lava process costs on this machine: memory and construction time per process.
 
 Runs networks whose `core` plan has a growing number of Lava processes (a spike source into
-a recurrent LIF population cut into k cores: about 1 + 2k + k^2 processes) through the lava
-backend, samples the proportional set size (PSS) of this process and all its descendants
+a recurrent LIF population cut into k cores: 2k + 2 processes, i.e. the source, k LIF
+slices, the spike bus and one synapse process per core) through the lava backend, samples the proportional set size (PSS) of this process and all its descendants
 (the worker and Lava's one OS process per Lava process) every 0.1 s, and prints per run the
 processes, peak memory, wall time and the worker's build/run times, then the fits (least
 squares: memory linear, wall time a * n + b * n^2) behind `backends.lava.cost`'s estimate.
 
-Usage: .venv/bin/python bench/lava_processes.py [k ...]   (default: 1 3 5 7 9 12 14)
+Usage: .venv/bin/python bench/lava_processes.py [k ...]   (default: 1 5 10 20 40 60)
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def main(ks: list[int]) -> None:
     print(f"memory: {slope:.2f} MiB per process + {icept:.0f} MiB "
           f"(max per process {np.max(mem / n):.2f} MiB)")
     a, b = np.linalg.lstsq(np.stack([n, n * n], 1), [r["wall_s"] for r in rows], rcond=None)[0]
-    print(f"wall: {a:.3g} s * n + {b:.3g} s * n^2; "
-          f"most processes within 180 s: {int((-a + np.sqrt(a * a + 720 * b)) / (2 * b))}")
+    most = 180 / a if b <= 0 else (-a + np.sqrt(a * a + 720 * b)) / (2 * b)
+    print(f"wall: {a:.3g} s * n + {b:.3g} s * n^2; most processes within 180 s: {int(most)}")
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1, 3, 5, 7, 9, 12, 14])
+    main([int(a) for a in sys.argv[1:]] or [1, 5, 10, 20, 40, 60])

@@ -1,8 +1,10 @@
 """What a Lava plan will cost before Lava starts: processes, memory and construction time.
 
-Lava starts one OS process per Lava process, so a `core` plan of thousands of synapse blocks
-exhausts memory or takes hours to construct. The figures below were measured on a 2-core,
-24 GiB machine with `bench/lava_processes.py` (results in `bench/results/lava_processes.md`);
+Lava starts one OS process per Lava process, so a plan's memory and start-up grow with its
+process count: about two per compiled core at granularity 'core' (a LIF slice and one merged
+synapse process), a few hundred cores already past what starts within minutes. The figures
+below were measured on a 2-core, 24 GiB machine with `bench/lava_processes.py` (results in
+`bench/results/lava_processes.md`);
 `size_problems` turns a plan over the memory budget (`compiler.budget`) or over the process
 limit into a Diagnostic giving the estimate, the limit and the remedy.
 """
