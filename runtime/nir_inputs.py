@@ -5,8 +5,8 @@ the data of every Input node (bool or non-negative integer arrays `(steps, *shap
 `(steps, size)`, as `--input NODE=FILE.npy` gives them), takes the step count from that
 data, and keeps the NIR node id of every population so that results and probes use the
 graph's own names (`lif.a.spikes`, `--probe lif.a.v`; dotted ids split at the last dot).
-Graded event counts (N-MNIST frames) run as one spike source per count level, which
-delivers count x weight exactly on every backend (`_graded_layers`).
+Graded event counts (N-MNIST frames) run as one spike source per bit of the count,
+scaled by 2**bit, which delivers count x weight exactly on every backend (`_graded_layers`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class NirRun:
     network: NetworkIR
     node_of: dict[str, str] = field(default_factory=dict)  # population name -> NIR node id
     hidden: set[str] = field(default_factory=set)  # populations not reported (silent entries)
-    layer_of: dict[str, str] = field(default_factory=dict)  # graded Input: population -> node
+    # graded Input: population -> (node, bit): the node's counts are the sum of bit layers
+    layer_of: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def probe_names(self, probes: list[str] | None) -> list[str] | None:
         """`--probe` names given with NIR node ids, as population names (split at the last dot)."""
@@ -57,9 +58,10 @@ class NirRun:
             target, dot, var = key.rpartition(".")
             if target in self.hidden:
                 continue
-            if target in self.layer_of and var == "spikes":  # counts: the sum of its layers
-                k = f"{self.layer_of[target]}.spikes"
-                out[k] = out.get(k, 0) + arr.astype(np.int64)
+            if target in self.layer_of and var == "spikes":  # counts: layer j is bit j
+                node, bit = self.layer_of[target]
+                k = f"{node}.spikes"
+                out[k] = out.get(k, 0) + (arr.astype(np.int64) << bit)
                 continue
             out[f"{self.node_of[target]}.{var}" if dot and target in self.node_of else key] = arr
         return out
@@ -264,17 +266,20 @@ def _named(net: NetworkIR, graph: Any, shapes: dict[str, tuple[int, ...]],
 
     names = population_names(graph)
     node_of = {pop: nid for nid, pop in names.items()}
-    layer_of = {names[c]: nid for nid, copies in layers.items() for c in copies}
+    layer_of = {names[c]: (nid, j) for nid, copies in layers.items()
+                for j, c in enumerate(copies)}
     silent = {nid for nid, node in graph.nodes.items() if nid in names and nid not in shapes
               and names[nid] not in layer_of and _is_input(node)}
     return NirRun(net, node_of, {names[nid] for nid in silent}, layer_of)
 
 
 def _graded_layers(graph: Any, data: dict[str, np.ndarray]) -> tuple[Any, dict[str, list[str]]]:
-    """Graded counts as spikes: an Input node with counts up to K becomes K Input nodes
-    with the same edges, layer j firing where the count is > j. Edges sum, so every
-    successor receives count x weight, exactly, on every backend. `data` is updated to
-    bool layers; returns the graph (a copy when it changes) and node -> its layer ids."""
+    """Graded counts as spikes, one bit each: an Input node with counts up to K becomes
+    b = K.bit_length() Input nodes, layer j firing where bit j of the count is set and
+    reaching the node's successors through a Scale of 2**j. Edges sum, so every successor
+    receives count x weight, exactly, on every backend, with b copies of its synapses (not
+    K). `data` is updated to bool layers; returns the graph (a copy when it changes) and
+    node -> its layer ids (layer j at index j)."""
     import nir
 
     graded = {k: v for k, v in data.items() if v.dtype != bool}
@@ -283,18 +288,27 @@ def _graded_layers(graph: Any, data: dict[str, np.ndarray]) -> tuple[Any, dict[s
     nodes, edges = dict(graph.nodes), list(graph.edges)
     layers: dict[str, list[str]] = {}
     for nid, counts in graded.items():
+        shape = np.asarray(graph.nodes[nid].input_type["input"])
         layers[nid] = [nid]
-        data[nid] = counts > 0
-        for j in range(1, int(counts.max())):
-            cid, i = f"{nid}.count{j}", 1
-            while cid in nodes:
-                cid, i = f"{nid}.count{j}_{i}", i + 1
-            nodes[cid] = nir.Input(input_type=np.asarray(graph.nodes[nid].input_type["input"]))
-            edges.extend((cid, b) for a, b in graph.edges if a == nid)
-            data[cid] = counts > j
+        data[nid] = (counts & 1) > 0
+        for j in range(1, int(counts.max()).bit_length()):
+            cid = _free_id(f"{nid}.bit{j}", nodes)
+            nodes[cid] = nir.Input(input_type=shape)
+            scale = _free_id(f"{cid}.scale", nodes)
+            nodes[scale] = nir.Scale(scale=np.full(tuple(shape), 2.0**j))
+            edges.append((cid, scale))
+            edges.extend((scale, b) for a, b in graph.edges if a == nid)
+            data[cid] = ((counts >> j) & 1) > 0
             layers[nid].append(cid)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata or {}),
                         type_check=False), layers
+
+
+def _free_id(name: str, nodes: dict[str, Any]) -> str:
+    out, i = name, 1
+    while out in nodes:
+        out, i = f"{name}_{i}", i + 1
+    return out
 
 
 def _is_input(node: Any) -> bool:

@@ -23,8 +23,8 @@ IDENTITY, CONV, POOL, OTHER = "identity", "conv", "pool", "other"
 @dataclass
 class Term:
     """One source's contribution: matrix `m` (n, n_source), the NIR node ids it went
-    through (`labels`), and `form`: identity, conv / pool (then `conv` is its geometry),
-    or other."""
+    through (`labels`), and `form`: identity (a multiple of it), conv / pool (then `conv`
+    is its geometry), or other."""
 
     m: sp.csr_matrix
     labels: set[str]
@@ -75,12 +75,13 @@ def linear(sig: Signal, w: np.ndarray, label: str) -> Signal:
 
 
 def scaled(sig: Signal, s: np.ndarray) -> Signal:
-    """Element-wise scale `s` (n,); a uniform scale keeps a convolution a convolution."""
+    """Element-wise scale `s` (n,); a uniform scale keeps the term's form (identity: a
+    multiple of it; a convolution: still one)."""
     d = sp.diags(s, format="csr")
     uniform = bool(np.all(s == s[0])) if s.size else True
     out = Signal(sig.n, sig.shape)
     for key, t in sig.terms.items():
-        keep = uniform and t.form != IDENTITY
+        keep = uniform  # a multiple of the identity, of a conv, is still one
         out.terms[key] = Term((d @ t.m).tocsr(), t.labels, t.form if keep else OTHER,
                               t.conv if keep else None)
     out.bias = None if sig.bias is None else s * sig.bias

@@ -109,6 +109,24 @@ def test_cnn_from_the_command_line_equals_the_reference(case, precision):
         assert np.array_equal(res[f"{k}.spikes"], want[k]), k
 
 
+def test_graded_counts_drive_the_cnn_as_count_times_weight(case):
+    """Counts 0..5 per pixel and step run as 3 bit layers (Scale 1, 2, 4); each layer's
+    first conv stays a convolution."""
+    d, _, _ = case
+    x = np.random.default_rng(4).poisson(0.5, size=(STEPS, 2, 8, 8)).clip(0, 5)
+    want = reference(x)
+    res = runtime.run(d / "g.nir", dt=1.0, precision="float", inputs={"in": x})
+    for k in ("if1", "if2", "lif"):
+        assert np.array_equal(res[f"{k}.spikes"], want[k]), k
+    assert np.array_equal(res["in.spikes"], x.reshape(STEPS, -1))
+    from runtime.nir_inputs import load_nir
+
+    net = load_nir(d / "g.nir", precision="float", inputs={"in": x}).network
+    firsts = [p for p in net.projections.values() if p.post == "if1"]
+    assert len(firsts) == 3 and all(p.conv is not None for p in firsts)
+    assert sorted(float(np.abs(p.weight).max()) for p in firsts) == [2.0, 4.0, 8.0]
+
+
 def test_cnn_imports_convolutions_and_tiles(case):
     d, x, _ = case
     net = import_nir(d / "g.nir", dt=1.0, inputs={"in": x}, steps=STEPS)
