@@ -153,3 +153,23 @@ def test_backend_run_checks_the_program_once(monkeypatch):
     assert len(calls) == 5
     with pytest.raises(InputError, match="unknown granularity 'cores'"):
         bl.run(program, 5, [], granularity="cores")
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_cli_runs_granularity_chip(tmp_path):
+    """`snnc run --granularity chip` reaches the lava backend and agrees with cpu."""
+    pytest.importorskip("lava")
+    from cli_runner import snnc
+
+    outs = {}
+    for backend, extra in (("cpu", []), ("lava", ["--granularity", "chip"])):
+        out = tmp_path / f"{backend}.npz"
+        done = snnc("run", "examples/two_layer.yaml", "--backend", backend, "--steps", "20",
+                    "-o", str(out), "-q", *extra, timeout=300)
+        assert done.returncode == 0, done.stderr
+        with np.load(out) as f:
+            outs[backend] = {k: f[k] for k in f.files if k.endswith(".spikes")}
+    assert outs["cpu"] and outs["cpu"].keys() == outs["lava"].keys()
+    for key, spikes in outs["cpu"].items():
+        np.testing.assert_array_equal(outs["lava"][key], spikes, err_msg=key)
