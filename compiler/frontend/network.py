@@ -39,6 +39,7 @@ from ..ir import (
 from ..yamlio import load_yaml
 from .checks import INVALID, Checker, array_field, is_int, show
 from .labels import LABELS_KIND, label_source
+from .pattern_source import PATTERN_KIND, pattern_source
 from .phases import dataset_source, phases_and_readout
 from .positions import population_positions
 from .projections import projections
@@ -220,6 +221,8 @@ def _spikes(ck: Checker, spec: Any, path: str, size: int | Any) -> SpikeSource |
         return dataset_source(ck, spec, path, size)
     if spec["kind"] == LABELS_KIND:  # labels.py
         return label_source(ck, spec, path, size)
+    if spec["kind"] == PATTERN_KIND:  # pattern_source.py
+        return pattern_source(ck, spec, path, size)
     kind = ck.choice(spec["kind"], f"{path}.kind", SOURCE_KINDS + (DATASET_KIND,),
                      "spike source kind")
     if kind == "poisson":

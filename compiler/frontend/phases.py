@@ -62,6 +62,7 @@ from ..ir import (
 )
 from .checks import INVALID, NAME_RE, Checker, as_array, show
 from .labels import resolve_labels
+from .pattern_source import resolve_patterns
 
 DATASET_KEYS = ("kind", "dataset", "split", "encoding", "max_rate", "present", "rest")
 SPLIT_KEYS = ("test", "validation", "shuffle_seed")
@@ -225,6 +226,7 @@ def phases_and_readout(ck: Checker, spec: Any, readout: Any, pops: dict[str, Pop
                     phases.append(ph)
             _bound_total_steps(ck, phases, datasets)
     resolve_labels(ck, pops, phases, spec is not None, seed)
+    resolve_patterns(pops, seed)
     ro = None
     if readout is not None:
         declared = {b.get("name") for b in spec if isinstance(b, Mapping)} \
