@@ -187,3 +187,23 @@ def test_a_method_over_the_target_falls_back_to_one_that_fits():
     assert p.method.startswith("greedy->auto:")
     assert p.n_cores <= 12 and "greedy needs 16 cores > 12" in p.stats["fallback"]
     assert_exact(net, p, t)
+
+
+# ----------------------------------------------------------------------------- summary
+
+def test_summary_names_the_bound_limit_and_the_distance():
+    from compiler.summary import compile_summary, format_summary
+
+    net = chain(12, 70, fan_in=6, seed=1)
+    t = tgt(neurons=64, in_axons=300, out_axons=300, synapse_bits=32 * 1024)
+    prog = compile_network(net, t, partitioner="greedy")
+    n = len(prog.cores)
+    js = compile_summary(prog)
+    assert js["lower_bound"] == 14  # the existing keys stay
+    assert js["lower_bound_limit"] == "neurons"
+    assert js["cores_over_lower_bound"] == round(n / 14, 4)
+    assert js["cores_above_lower_bound"] == n - 14
+    text = format_summary(prog)
+    assert "(lower bound 14)" in text
+    assert f"lower bound 14 from neurons (total demand / per-core capacity); cores used " \
+           f"{n / 14:.2f}x the bound (+{n - 14})" in text
