@@ -74,7 +74,7 @@ def linear(sig: Signal, w: np.ndarray, label: str) -> Signal:
     return out
 
 
-def scaled(sig: Signal, s: np.ndarray) -> Signal:
+def scaled(sig: Signal, s: np.ndarray, label: str) -> Signal:
     """Element-wise scale `s` (n,); a uniform scale keeps the term's form (identity: a
     multiple of it; a convolution: still one)."""
     d = sp.diags(s, format="csr")
@@ -82,7 +82,8 @@ def scaled(sig: Signal, s: np.ndarray) -> Signal:
     out = Signal(sig.n, sig.shape)
     for key, t in sig.terms.items():
         keep = uniform  # a multiple of the identity, of a conv, is still one
-        out.terms[key] = Term((d @ t.m).tocsr(), t.labels, t.form if keep else OTHER,
+        labels = t.labels or {label}  # named after the Scale only when nothing else names it
+        out.terms[key] = Term((d @ t.m).tocsr(), labels, t.form if keep else OTHER,
                               t.conv if keep else None)
     out.bias = None if sig.bias is None else s * sig.bias
     return out

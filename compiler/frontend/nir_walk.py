@@ -213,7 +213,8 @@ class Walker:
         if name in CONV_TYPES + POOL_TYPES:
             return self._conv(nid, node, sig, label)
         if name == "Scale":
-            return scaled(sig, np.broadcast_to(np.asarray(node.scale, np.float64).ravel(), (sig.n,)))
+            return scaled(sig, np.broadcast_to(np.asarray(node.scale, np.float64).ravel(),
+                                               (sig.n,)), label)
         if name == "Delay":
             return delayed(sig, self._delay_steps(nid, node, sig.n))
         return reshaped(sig, self.shape(nid))  # Flatten, Identity, subgraph ports: no-ops

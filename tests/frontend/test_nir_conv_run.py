@@ -135,6 +135,24 @@ def test_cnn_imports_convolutions_and_tiles(case):
     assert convs["if2"].kernel == (6, 6) and convs["if2"].stride == (2, 2)  # pool + conv
     assert net.populations["if1"].positions.shape == (256, 2)
     assert net.populations["lif"].positions is None
+    program = runtime.compile(net, partitioner="tile")
+    assert program.report.partitioner == "tile" and program.report.cores_used >= 1
+
+
+def test_fixed_point_export_reimports_to_the_same_integers(case, tmp_path):
+    d, x, _ = case
+    net = import_nir(d / "g.nir", dt=1.0, precision="fixed", inputs={"in": x}, steps=STEPS)
+    nir.write(tmp_path / "f.nir", export_nir(net))
+    back = import_nir(tmp_path / "f.nir", dt=1.0, precision="fixed", inputs={"in": x},
+                      steps=STEPS)
+    for name, proj in net.projections.items():
+        again = back.projections[name]
+        assert again.conv == proj.conv, name
+        assert np.array_equal(again.weight * 2.0 ** again.weight_exp,
+                              proj.weight * 2.0 ** proj.weight_exp), name
+    a, b = runtime.run(net), runtime.run(back)
+    for k in ("if1", "if2", "lif"):
+        assert np.array_equal(a.spikes[k], b.spikes[k]), k
 
 
 def test_export_writes_conv2d_and_reimports_to_the_same_spikes(case, tmp_path):
