@@ -1,6 +1,7 @@
 """The mpi backend equals the cpu backend key for key at 1, 2 and 3 ranks (real mpiexec):
 static nets (fixed and float, several delays, mixed signs), plastic nets (a pair rule and
-a modulated rule) and phased nets (dataset, overrides, readout); and its decomposition."""
+a modulated rule, adaptive thresholds, a winner-take-all population) and phased nets
+(dataset, overrides, readout); and its decomposition."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ populations:
   drive: {size: 2, model: spike_source, spikes: {kind: poisson, rate: 0.1}}
   hid: {size: 30, params: {du: 1024, dv: 256, vth: 300, bias_mant: 5}}
   rew: {size: 1, params: {du: 4095, dv: 4095, vth: 10}}
-  out: {size: 9, params: {du: 1024, dv: 512, vth: 400}}
+  out: {size: 9, params: {du: 1024, dv: 512, vth: 400, adapt: {increment: 6, tau: 40}}}
+  win: {size: 8, params: {du: 1024, dv: 512, vth: 200, wta: true}}
 projections:
   inp_hid:
     pre: inp
@@ -52,7 +54,12 @@ projections:
     weight: {dist: uniform, low: 10, high: 90}
     plasticity: {rule: loihi, modulator: rew, dw: "2^-2*y0*x1*rew - 2^-4*x0*y0", x1_tau: 4,
                  x1_impulse: 16, modulator_tau: 8, modulator_impulse: 16, t_epoch: 1}
-probes: [hid.v, out.u, inp_hid.weights, hid_out.weights, hid_hid.weights]
+  hid_win:
+    pre: hid
+    post: win
+    connectivity: {kind: random, p: 0.5}
+    weight: {dist: uniform, low: 0, high: 60}
+probes: [hid.v, out.u, win.v, inp_hid.weights, hid_out.weights, hid_hid.weights]
 """
 
 PHASED = """\
