@@ -57,10 +57,11 @@ def conv_spec(node: Any, in_shape: tuple[int, ...]) -> ConvSpec:
     dilation = _pair(node.dilation, dims, "dilation")
     if min(stride) < 1 or min(dilation) < 1:
         raise GeometryError(f"stride {stride}, dilation {dilation}: expected integers >= 1")
-    if isinstance(node.padding, str):
-        lo, hi = _named_padding(node.padding, kernel, stride, dilation)
+    padding = node.padding.decode() if isinstance(node.padding, bytes) else node.padding
+    if isinstance(padding, str):
+        lo, hi = _named_padding(padding, kernel, stride, dilation)
     else:
-        lo = hi = _pair(node.padding, dims, "padding")
+        lo = hi = _pair(padding, dims, "padding")
         if min(lo) < 0:
             raise GeometryError(f"padding {lo}: expected integers >= 0")
     out = tuple(_out_size(n, k, s, a, b, d) for n, k, s, a, b, d
