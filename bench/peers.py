@@ -219,14 +219,15 @@ def run_size(n: int, warmup: int, steps: int, args: argparse.Namespace, tmp: str
 
 def main_table(rows: list[dict]) -> str:
     """The markdown table of one size."""
-    out = ["| system | threads | ms/step | build s | RSS MB | bytes/synapse | spikes/step | "
+    out = ["| system | threads | ms/step | build s | RSS MB | bytes/synapse | spiking per step | "
            "spikes vs snnc |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "skip" in r:
-            out.append(f"| {r['system']} | {r['threads']} | {r['skip']} | | | | | |")
+            out.append(f"| {r['system']} | {r['threads']} | {r['skip']} | | | | | | |")
             continue
         out.append(f"| {r['system']} | {r['threads']} | {r['ms']:.3f} | {r['build_s']:.1f} | "
-                   f"{r['rss_mb']:.0f} | {r['bps']:.1f} | {100 * r['rate']:.2f} % | {r['spikes']} |")
+                   f"{r['rss_mb']:.0f} | {r['bps']:.1f} | {100 * r['rate']:.2f} % | {r['spikes']} | "
+                   f"{r['note']} |")
     return "\n".join(out)
 
 
@@ -240,6 +241,11 @@ def ratio_table(rows: list[dict]) -> str:
         out.append(f"| {s['system']} | " + " | ".join(f"{p['ms'] / s['ms']:.2f}x" for p in peers)
                    + " |")
     return "\n".join(out)
+
+
+def utc_now() -> str:
+    """The date and time, UTC, to the minute."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 def uptime() -> str:
@@ -289,6 +295,18 @@ bytes/synapse = resident memory grown by building the simulator / synapses:
 """
 
 
+def busy_note(meta: dict) -> list[str]:
+    """A warning when the machine was busier than its cores (timings then measure contention)."""
+    load = max(meta["load0"], meta["load1"])
+    if load <= os.cpu_count():
+        return []
+    return [f"**Timings under load**: load average up to {load:.1f} on {os.cpu_count()} cores "
+            "during the run, so every ms/step includes waiting for a core, and multi-threaded "
+            "runs suffer most (a thread that waits for a core stalls the others at each step's "
+            "barrier; OpenMP threads spin-wait). Spike equality and bytes/synapse do not depend "
+            "on the load; rerun on a quiet machine for the speed ratios.\n"]
+
+
 def write_md(path: str, sections: list[str], meta: dict) -> None:
     """The results file: command, date, load, versions, the tables and the model notes."""
     text = ["# snnc vs Brian2 vs NEST on the CPU (bench/peers.py)\n",
@@ -296,7 +314,7 @@ def write_md(path: str, sections: list[str], meta: dict) -> None:
             f"Date: {meta['start']} - {meta['end']} UTC. Machine: {os.cpu_count()} cores, "
             f"{meta['mem_gb']:.0f} GB, shared with other jobs.\n",
             f"Load (`uptime`) before: `{meta['up0']}`\n\nafter: `{meta['up1']}`\n",
-            f"Versions: {meta['versions']}.\n", *sections, MODEL_NOTES]
+            f"Versions: {meta['versions']}.\n", *busy_note(meta), *sections, MODEL_NOTES]
     Path(path).write_text("\n".join(text))
 
 
@@ -317,11 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.peers_python).exists():
         print(f"{args.peers_python} not found: run `make peers` first", file=sys.stderr)
         return 2
-    now = lambda: datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")  # noqa: E731
-    meta = {"command": ".venv/bin/python bench/peers.py " + " ".join(sys.argv[1:] if argv is None
-                                                                    else argv),
-            "start": now(), "up0": uptime(), "mem_gb": os.sysconf("SC_PHYS_PAGES")
-            * os.sysconf("SC_PAGE_SIZE") / 2**30}
+    meta = {"command": ".venv/bin/python bench/peers.py "
+            + " ".join(sys.argv[1:] if argv is None else argv),
+            "start": utc_now(), "up0": uptime(), "load0": os.getloadavg()[0],
+            "mem_gb": os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30}
     print(f"uptime before: {meta['up0']}", flush=True)
     sections = []
     with tempfile.TemporaryDirectory(prefix="snnc-peers-") as tmp:
@@ -344,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                          f"steps after {MEM_WARMUP}; bytes/synapse is the figure, ms/step is indicative)\n",
                          main_table(mem_rows), ""]
             print(main_table(mem_rows), flush=True)
-    meta |= {"end": now(), "up1": uptime(), "versions": versions_line(found)}
+    meta |= {"end": utc_now(), "up1": uptime(), "load1": os.getloadavg()[0],
+             "versions": versions_line(found)}
     print(f"uptime after: {meta['up1']}\n{meta['versions']}", flush=True)
     if args.md:
         write_md(args.md, sections, meta)
