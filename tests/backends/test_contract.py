@@ -47,9 +47,9 @@ def test_every_registered_backend_satisfies_the_protocol(name):
         caps.phases = False
 
 
-def test_registry_lists_cpu_and_lava_and_refuses_unknown_names():
-    assert backends.BACKENDS == ("cpu", "lava")
-    with pytest.raises(InputError, match=r"unknown backend 'lavaa'.*allowed: cpu, lava"):
+def test_registry_lists_the_backends_and_refuses_unknown_names():
+    assert backends.BACKENDS == ("cpu", "lava", "mpi")
+    with pytest.raises(InputError, match=r"unknown backend 'lavaa'.*allowed: cpu, lava, mpi"):
         get_backend("lavaa")
 
 
