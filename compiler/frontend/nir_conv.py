@@ -43,9 +43,10 @@ def _out_size(n: int, k: int, s: int, p_lo: int, p_hi: int, d: int) -> int:
 def conv_spec(node: Any, in_shape: tuple[int, ...]) -> ConvSpec:
     """The ConvSpec of a Conv1d/Conv2d node reading an input of shape (C, *spatial)."""
     w = np.asarray(node.weight)
-    dims = w.ndim - 2
-    if dims not in (1, 2):
-        raise GeometryError(f"weight has shape {w.shape}; expected (out, in/groups, *kernel)")
+    dims = 2 if type(node).__name__ == "Conv2d" else 1
+    if w.ndim != dims + 2 or w.dtype.kind not in "biuf":
+        raise GeometryError(f"weight has shape {w.shape} ({w.dtype}); expected numbers of "
+                            f"shape (out, in / groups, {', '.join(['k'] * dims)})")
     groups = int(node.groups)
     if len(in_shape) != dims + 1:
         raise GeometryError(f"input shape {in_shape}; expected (channels, {dims} spatial sizes)")

@@ -183,6 +183,10 @@ def test_bad_geometry_names_the_node_and_why():
                               padding="same", dilation=1, groups=1, bias=np.zeros(1))
     with pytest.raises(InputError, match="'same' with stride 1"):
         through(strided_same, [1, 4, 4], 4)
+    flat_weight = nir.Conv2d(input_shape=None, weight=np.ones((1, 1, 3)), stride=1, padding=0,
+                             dilation=1, groups=1, bias=np.zeros(1))
+    with pytest.raises(InputError, match=r"weight has shape \(1, 1, 3\)"):
+        through(flat_weight, [1, 4, 4], 4)
     big = nir.Conv2d(input_shape=(1500, 1500), weight=np.ones((64, 16, 3, 3)), stride=1,
                      padding=1, dilation=1, groups=1, bias=np.zeros(64))
     with pytest.raises(InputError, match="synapses between"):  # refused before allocating
