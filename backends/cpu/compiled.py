@@ -23,6 +23,7 @@ from compiler.program import Program
 
 from . import kernels as k
 from .layout import partition
+from .learning_compiled import make_compiled_learner
 from .neurons import LIFState
 from .packed import PackedSynapses, pack
 from .simulator import LearnerFactory, RunBuffers, Simulator
@@ -70,6 +71,8 @@ class CompiledSimulator(Simulator):
                  learner_factory: LearnerFactory | None = None, threads: int | None = None,
                  blocks: int | None = None):
         self.threads = resolve_threads(threads)
+        if learner_factory is None:
+            learner_factory = make_compiled_learner
         super().__init__(program, probes, learner_factory)
         core_of = program.core_of or {}
         self.bounds: dict[str, np.ndarray] = {}
