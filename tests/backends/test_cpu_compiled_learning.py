@@ -27,7 +27,8 @@ RULES = {
     "reward_stdp": {"rule": "reward_stdp", "a_plus": 4, "a_minus": 2, "tau_plus": 6,
                     "tau_minus": 6, "tau_e": 8, "modulator": "rew", "modulator_tau": 6,
                     "modulator_impulse": 20},
-    "loihi": {"rule": "loihi", "dw": "2^-3*y0*x1 - 2^-4*y0*w", "w_min": 10},
+    "loihi": {"rule": "loihi", "dw": "2^-3*y0*x1 - 2^-4*y0*w", "x1_tau": 6, "x1_impulse": 20,
+              "w_min": 10},
 }
 
 
