@@ -44,6 +44,24 @@ def wait_for(req: Any, timeout_s: float, what: str) -> None:
                                    f"{timeout_s:g} s (SNNC_MPI_TIMEOUT)")
 
 
+def alltoallv_ids(comm: Any, parts: list[np.ndarray], what: str) -> list[np.ndarray]:
+    """Send `parts[r]` (int64 ids) to rank r; the ids every rank sent here, by rank."""
+    from mpi4py import MPI
+
+    size = comm.Get_size()
+    scount = np.array([p.shape[0] for p in parts], dtype=np.int64)
+    rcount = np.zeros(size, dtype=np.int64)
+    timeout = collective_timeout()
+    wait_for(comm.Ialltoall(scount, rcount), timeout, what)
+    send = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    recv = np.empty(int(rcount.sum()), dtype=np.int64)
+    sdis = np.r_[0, np.cumsum(scount)[:-1]].astype(np.int64)
+    rdis = np.r_[0, np.cumsum(rcount)[:-1]].astype(np.int64)
+    wait_for(comm.Ialltoallv([send, (scount, sdis), MPI.INT64_T],
+                             [recv, (rcount, rdis), MPI.INT64_T]), timeout, what)
+    return np.split(recv, np.cumsum(rcount)[:-1])
+
+
 class SpikeExchange:
     """Routes the global spike ids of one step: `route[r]` is a bool mask over this rank's
     sendable neurons (in `ids` order) of those with a target on rank r."""

@@ -1,7 +1,8 @@
 """`--ranks K`: run a program on K local ranks started with the MPI next to this Python.
 
-The program travels as a temporary .snnc artifact and the result comes back as one file
-written atomically by rank 0 (complete or absent); rank 0 reports progress on stdout.
+Each rank gets a temporary file with its shard of the program (only the synapses onto its
+neurons, see `local.shard`) and the result comes back as one file written atomically by
+rank 0 (complete or absent); rank 0 reports progress on stdout.
 A watchdog ends the job when it stops reporting for longer than the collective timeout.
 """
 
@@ -60,7 +61,8 @@ def launch(program: Program, job: dict[str, Any], ranks: int, threads: int | Non
     """Run `job` (see backends/mpi/worker.py) on `ranks` ranks; rank 0's RunResult."""
     with tempfile.TemporaryDirectory(prefix="snnc-mpi-") as tmp:
         folder = Path(tmp)
-        job = {**job, "program": str(_save(program, folder)), "result": str(folder / "result.pkl")}
+        job = {**job, "shards": write_shards(program, ranks, folder),
+               "result": str(folder / "result.pkl")}
         (folder / "job.json").write_text(json.dumps(job))
         cmd = [mpiexec_path(), "-n", str(ranks), sys.executable, "-m", "backends.mpi.worker",
                str(folder / "job.json")]
@@ -72,32 +74,27 @@ def launch(program: Program, job: dict[str, Any], ranks: int, threads: int | Non
             return pickle.load(fh)
 
 
-def placed(program: Program) -> bool:
-    """True when every LIF population has its compiled core ids (a complete artifact)."""
-    core_of = program.core_of or {}
-    return all(p.name in core_of and len(core_of[p.name]) == p.size
-               for p in program.network.neuron_populations)
+def write_shards(program: Program, ranks: int, folder: Path) -> list[str]:
+    """One file per rank: its shard of the program (the synapses onto its neurons), the
+    decomposition and the whole projections' facts; a rank never loads the whole network."""
+    from .decompose import decompose
+    from .local import projection_facts, shard
+
+    decomp = decompose(program, ranks)
+    facts = projection_facts(program.network)
+    paths = []
+    for r in range(ranks):
+        path = folder / f"rank{r}.pkl"
+        path.write_bytes(pickle.dumps((shard(program, decomp.owner, r), decomp, facts),
+                                      protocol=5))
+        paths.append(str(path))
+    return paths
 
 
-def _save(program: Program, folder: Path) -> Path:
-    """The program as a .snnc artifact (a pickle for hand-built programs without placement)."""
-    if placed(program):
-        from compiler.artifact import save_program
-
-        return save_program(program, folder / "program.snnc")
-    path = folder / "program.pkl"
-    path.write_bytes(pickle.dumps(program, protocol=5))
-    return path
-
-
-def load(path: str) -> Program:
-    """The program a launcher saved with `_save`."""
-    if path.endswith(".pkl"):
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    from compiler.artifact import load_program
-
-    return load_program(path)
+def load_shard(path: str) -> tuple[Program, Any, Any]:
+    """(shard program, decomposition, facts) as `write_shards` wrote them."""
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
 
 
 def _supervise(cmd: list[str], env: dict[str, str],

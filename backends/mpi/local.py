@@ -8,13 +8,16 @@ clip and truncation depend on the whole projection), float the delivery path.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
 from backends.cpu.synapses import Synapses
-from compiler.ir import LIFParams, Projection
+from compiler.ir import LIFParams, NetworkIR, Projection
 from compiler.lava_weights import effective_weights, sign_mode
+from compiler.program import Program
 
 LIF_ARRAYS = ("du", "dv", "vth", "bias_mant", "bias_exp")
 
@@ -42,6 +45,44 @@ def _merged(pre: np.ndarray, post: np.ndarray, delay: np.ndarray, raw: np.ndarra
     return rest % n_pre, uniq % n_post, rest // n_pre, w
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What a rank needs to know of a whole projection besides its own synapses."""
+
+    mode: str  # fixed: the sign mode of the merged int32 weights (Lava's clip / truncation)
+    w_min: float  # fixed: smallest and largest effective weight (for `weight_scale`)
+    w_max: float
+    uniform: bool  # one delay for every synapse (float: which delivery path sums)
+    learn_mode: str  # the sign mode the learning engine keeps (of the raw weights)
+
+
+def projection_facts(net: NetworkIR) -> dict[str, Facts]:
+    """`Facts` of every projection of `net` (from its whole synapse arrays)."""
+    out = {}
+    for name, proj in net.projections.items():
+        n_pre, n_post = net.populations[proj.pre].size, net.populations[proj.post].size
+        mode, lo, hi = fixed_mode(proj, n_pre, n_post) if net.precision == "fixed" else \
+            (sign_mode(proj.weight), 0.0, 0.0)
+        d = np.asarray(proj.delay)
+        out[name] = Facts(mode, lo, hi, d.size == 0 or bool(np.all(d == d.flat[0])),
+                          sign_mode(proj.weight))
+    return out
+
+
+def shard(program: Program, owner: dict[str, np.ndarray], rank: int) -> Program:
+    """`program` with only the synapses onto the neurons `rank` holds (global indices)."""
+    net = copy.copy(program.network)
+    net.projections = {}
+    for name, proj in program.network.projections.items():
+        keep = np.flatnonzero(owner[proj.post][np.asarray(proj.post_idx, dtype=np.int64)] == rank)
+        net.projections[name] = dataclasses.replace(
+            proj, pre_idx=proj.pre_idx[keep], post_idx=proj.post_idx[keep],
+            weight=proj.weight[keep], delay=proj.delay[keep], conv=None)
+    out = copy.copy(program)
+    out.network = net
+    return out
+
+
 def fixed_mode(proj: Projection, n_pre: int, n_post: int) -> tuple[str, float, float]:
     """The sign mode the cpu engine gives the whole projection (of its merged int32
     weights), and the smallest and largest of its effective weights."""
@@ -56,9 +97,9 @@ def fixed_mode(proj: Projection, n_pre: int, n_post: int) -> tuple[str, float, f
 
 
 def local_synapses(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, plastic: bool,
-                   mode: str | None = None) -> Synapses:
-    """The synapses of `proj` onto post neurons `ids` (sorted), posts renumbered 0..len(ids)-1;
-    fixed precision: `mode` is the whole projection's sign mode (`fixed_mode`)."""
+                   facts: Facts) -> Synapses:
+    """The synapses of `proj` onto post neurons `ids` (sorted), posts renumbered 0..len(ids)-1,
+    with the whole projection's sign mode and delivery path (`facts`)."""
     post = np.asarray(proj.post_idx, dtype=np.int64)
     keep = np.flatnonzero(np.isin(post, ids, assume_unique=False))
     pre = np.asarray(proj.pre_idx, dtype=np.int64)[keep]
@@ -70,18 +111,15 @@ def local_synapses(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, p
         pre, lpost, delay, raw = _merged(pre, lpost, delay, raw, n_pre, n_local)
         order = np.lexsort((lpost, delay, pre))  # the order Synapses keeps (a no-op there)
         pre, lpost, delay = pre[order], lpost[order], delay[order]
-        weight = effective_weights(raw[order], proj.num_weight_bits,
-                                   mode=mode)
+        weight = effective_weights(raw[order], proj.num_weight_bits, mode=facts.mode)
     else:
         weight = np.asarray(proj.weight, dtype=np.float64)[keep]
     sub = dataclasses.replace(proj, pre_idx=pre.astype(np.int32), post_idx=lpost.astype(np.int32),
                               weight=weight.astype(np.int32) if fixed else weight,
                               delay=delay.astype(np.int16), conv=None)
-    full_delays = np.asarray(proj.delay)
-    uniform = full_delays.size == 0 or bool(np.all(full_delays == full_delays.flat[0]))
     # float sums depend on the path: keep the whole projection's (one delay: the fused
     # scatter; several: bincount in pre order, which a plastic Synapses always takes)
-    path_plastic = plastic or (not fixed and not uniform)
+    path_plastic = plastic or (not fixed and not facts.uniform)
     syn = Synapses(sub, n_pre, n_local, fixed, plastic=path_plastic)
     if fixed:
         syn.set_weights(weight.astype(np.int64))  # the whole projection's clip and truncation

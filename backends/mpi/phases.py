@@ -20,21 +20,21 @@ from compiler.ir import NetworkIR, Phase, Probe
 from compiler.program import Program
 
 from .collect import full_weights, per_rank_meta, place, rank_ids
-from .decompose import Decomposition, decompose
+from .decompose import Decomposition
 from .rank_sim import RankSimulator
-from .session import guarded, meet, peak_rss_mb
+from .session import Plan, guarded, meet, peak_rss_mb, simulator
 
 Progress = Callable[[int, int], None]
 
 
 def run_phases_ranks(program: Program, probes: list[Probe], comm: Any,
-                     progress: Progress | None = None) -> RunResult | None:
+                     progress: Progress | None = None, plan: Plan | None = None
+                     ) -> RunResult | None:
     """Every phase in order on all ranks of `comm` (probes as `schedule.phase_probes`
-    resolved them); the RunResult on rank 0, None elsewhere."""
+    resolved them); the RunResult on rank 0, None elsewhere; `plan` as for `run_ranks`."""
     def body() -> RunResult | None:
         net = program.network
-        decomp = decompose(program, comm.Get_size())
-        sim = RankSimulator(program, [], decomp, comm)
+        sim, decomp = simulator(program, [], comm, plan)
         state = [p for p in probes if p.var in ("v", "u")]
         weights = [p.target for p in probes if p.var == "weights"]
         total = sum(schedule.phase_steps(net, ph) for ph in net.phases)

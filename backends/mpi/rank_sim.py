@@ -26,14 +26,14 @@ from backends.cpu.simulator import parse_probe
 from backends.cpu.synapses import Synapses
 from compiler.errors import BackendError, InputError
 from compiler.ir import Probe
-from compiler.lava_weights import effective_weights, sign_mode
+from compiler.lava_weights import effective_weights
 from compiler.plasticity import lower_projection
 from compiler.program import Program
 from compiler.sources import source_spikes
 
 from .decompose import Decomposition
-from .exchange import SpikeExchange
-from .local import fixed_mode, local_params, local_synapses, scale_mode
+from .exchange import SpikeExchange, alltoallv_ids
+from .local import Facts, local_params, local_synapses, projection_facts, scale_mode
 
 
 @dataclass
@@ -70,7 +70,9 @@ class RankSimulator:
     """Rank `comm.Get_rank()`'s part of `program` under decomposition `decomp`."""
 
     def __init__(self, program: Program, probes: Iterable[Probe | str] | None,
-                 decomp: Decomposition, comm: Any):
+                 decomp: Decomposition, comm: Any, facts: dict[str, Facts] | None = None):
+        """`program` may be the whole program or this rank's shard (`local.shard`, then
+        with the whole projections' `facts`)."""
         net = program.network
         self.program, self.network, self.comm = program, net, comm
         self.rank = comm.Get_rank()
@@ -88,7 +90,7 @@ class RankSimulator:
         self.synapses: dict[str, Synapses] = {}
         self.learners: dict[str, Learner] = {}
         self.paused_learners: dict[str, Learner] = {}
-        self._modes: dict[str, tuple[str, float, float]] = {}
+        self.facts = projection_facts(net) if facts is None else facts
         self._w0: dict[str, np.ndarray] = {}
         ring_len = self._build_synapses()
         if self.fixed:
@@ -108,20 +110,17 @@ class RankSimulator:
             if proj.post not in self.neurons:
                 raise BackendError(f"projection '{proj.name}': post '{proj.post}' is not a "
                                    "LIF population")
-            n_pre, n_post = net.populations[proj.pre].size, net.populations[proj.post].size
+            n_pre = net.populations[proj.pre].size
             plastic = proj.plasticity is not None
-            mode = None
-            if self.fixed:
-                self._modes[proj.name] = fixed_mode(proj, n_pre, n_post)
-                mode = self._modes[proj.name][0]
-            syn = local_synapses(proj, self.ids[proj.post], n_pre, self.fixed, plastic, mode)
+            facts = self.facts[proj.name]
+            syn = local_synapses(proj, self.ids[proj.post], n_pre, self.fixed, plastic, facts)
             self.synapses[proj.name] = syn
             ring_len[proj.post] = max(ring_len[proj.post], syn.max_delay + 2)
             if plastic:
                 spec = lower_projection(net, proj.name)
                 mod = net.populations[spec.modulator].size if spec.modulator else None
                 self.learners[proj.name] = Learner(spec, syn, n_pre, syn.n_post,
-                                                   sign_mode(proj.weight), mod)
+                                                   facts.learn_mode, mod)
         return ring_len
 
     def _bound_inputs(self) -> None:
@@ -138,32 +137,38 @@ class RankSimulator:
             lif.set_input_bound(float(total[n].max(initial=0.0)))
 
     def _build_routes(self, decomp: Decomposition) -> None:
-        """Which local neurons fire to which ranks; global id offsets; delivery order."""
+        """Global id offsets; which local neurons fire to which ranks (each rank asks the
+        owners for the neurons it needs: pre neurons of its synapses, LIF modulators of its
+        learners); the delivery order."""
         net = self.network
         names = list(self.ids)
         self.offset = dict(zip(names, np.cumsum([0] + [net.populations[n].size for n in names]),
                                strict=False))
-        self.base = dict(zip(names, np.cumsum([0] + [self.ids[n].shape[0] for n in names]),
-                             strict=False))
-        n_local = sum(ids.shape[0] for ids in self.ids.values())
         self.gids = np.concatenate([self.offset[n] + self.ids[n] for n in names]) \
             if names else np.zeros(0, np.int64)
-        route = np.zeros((self.comm.Get_size(), n_local), dtype=bool)
         self.needed: set[str] = set()  # LIF populations whose spikes this rank receives
+        asks: dict[str, list[np.ndarray]] = {n: [] for n in names}
         for proj in net.projections.values():
             if proj.pre in self.ids:
                 self.needed.add(proj.pre)
-                pre = np.asarray(proj.pre_idx, dtype=np.int64)
-                mine = decomp.owner[proj.pre][pre] == self.rank
-                dest = decomp.owner[proj.post][np.asarray(proj.post_idx, dtype=np.int64)[mine]]
-                pos = self.base[proj.pre] + np.searchsorted(self.ids[proj.pre], pre[mine])
-                route[dest, pos] = True
+                asks[proj.pre].append(np.unique(self.synapses[proj.name].pre))
             mod = proj.plasticity.modulator_name if proj.plasticity is not None else None
-            if mod in self.ids:  # a LIF modulator: all of it to every rank of the post
+            if mod in self.ids:  # a LIF modulator: all of it where the post neurons are
                 self.needed.add(mod)
-                holders = np.unique(decomp.owner[proj.post])
-                lo = self.base[mod]
-                route[np.ix_(holders, np.arange(lo, lo + self.ids[mod].shape[0]))] = True
+                if self.ids[proj.post].shape[0]:
+                    asks[mod].append(np.arange(net.populations[mod].size))
+        size = self.comm.Get_size()
+        parts: list[list[np.ndarray]] = [[] for _ in range(size)]
+        for n, lists in asks.items():
+            if lists:
+                idx = np.unique(np.concatenate(lists))
+                dest = decomp.owner[n][idx]
+                for r in np.unique(dest):
+                    parts[r].append(self.offset[n] + idx[dest == r])
+        flat = [np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts]
+        route = np.zeros((size, self.gids.shape[0]), dtype=bool)
+        for r, wanted in enumerate(alltoallv_ids(self.comm, flat, "routing set-up")):
+            route[r, np.searchsorted(self.gids, wanted)] = True
         self.exchange = SpikeExchange(self.comm, route)
         self.by_pre: list[tuple[str, list[tuple[str, Synapses]]]] = []
         for pop in net.populations:
@@ -277,9 +282,9 @@ class RankSimulator:
             raise BackendError(f"set_weight_scale('{name}'): plastic projections cannot be scaled")
         w0 = self._w0.setdefault(name, syn.weight.copy())
         if self.fixed:
-            _, lo, hi = self._modes[name]
+            f = self.facts[name]
             w = effective_weights(np.rint(float(scale) * w0), syn.num_weight_bits,
-                                  mode=scale_mode(lo, hi, scale))
+                                  mode=scale_mode(f.w_min, f.w_max, scale))
         else:
             w = float(scale) * w0
         syn.set_weights(w.astype(w0.dtype))

@@ -21,11 +21,13 @@ from compiler.ir import Probe
 from compiler.program import Program
 
 from .collect import assemble_run
-from .decompose import decompose
+from .decompose import Decomposition, decompose
 from .exchange import collective_timeout, wait_for
+from .local import Facts
 from .rank_sim import LocalRun, RankSimulator
 
 Progress = Callable[[int, int], None]
+Plan = tuple[Decomposition, dict[str, Facts]]  # a launcher's decomposition and facts
 
 
 def guarded(comm: Any, fn: Callable[[], Any]) -> Any:
@@ -64,13 +66,23 @@ def meet(comm: Any, what: str) -> None:
     wait_for(comm.Ibarrier(), collective_timeout(), what)
 
 
+def simulator(program: Program, probes: list[Probe], comm: Any, plan: Plan | None
+              ) -> tuple[RankSimulator, Decomposition]:
+    """This rank's simulator: of the whole `program` (decomposed here), or of its shard
+    with the launcher's `plan` (decomposition, projection facts)."""
+    if plan is None:
+        decomp = decompose(program, comm.Get_size())
+        return RankSimulator(program, probes, decomp, comm), decomp
+    decomp, facts = plan
+    return RankSimulator(program, probes, decomp, comm, facts), decomp
+
+
 def run_ranks(program: Program, steps: int, probes: list[Probe], comm: Any,
-              progress: Progress | None = None) -> RunResult | None:
+              progress: Progress | None = None, plan: Plan | None = None) -> RunResult | None:
     """`steps` steps from rest on all ranks of `comm`; the RunResult on rank 0."""
     def body() -> RunResult | None:
         rank = comm.Get_rank()
-        decomp = decompose(program, comm.Get_size())
-        sim = RankSimulator(program, probes, decomp, comm)
+        sim, decomp = simulator(program, probes, comm, plan)
         meet(comm, "start of the run")
         wall0 = time.perf_counter()
         run = sim.run(steps, progress if rank == 0 else None)

@@ -15,7 +15,7 @@ from netfactory import lif, network, program, proj, source  # noqa: E402
 from backends import get_backend  # noqa: E402
 from backends.cpu.synapses import Synapses  # noqa: E402
 from backends.mpi.decompose import decompose  # noqa: E402
-from backends.mpi.local import fixed_mode, local_synapses  # noqa: E402
+from backends.mpi.local import local_synapses, projection_facts, shard  # noqa: E402
 from runtime import api  # noqa: E402
 
 PLASTIC = """\
@@ -201,9 +201,10 @@ def test_local_synapses_keep_the_whole_projection_sign_mode():
     # inhibitory block alone would clip to -255), post 1 only positives
     p = proj("p", "s", "t", [0, 1, 0, 1], [0, 0, 1, 1], [-300, -7, 33, 101], 0)
     whole = Synapses(p, 2, 2, True)
+    facts = projection_facts(network([source("s", 2), lif("t", 2)], [p]))["p"]
+    assert facts.mode == "mixed"
     for ids in ([0], [1]):
-        mode = fixed_mode(p, 2, 2)[0]
-        part = local_synapses(p, np.array(ids), 2, True, False, mode)
+        part = local_synapses(p, np.array(ids), 2, True, False, facts)
         expect = whole.dense()[ids]
         assert np.array_equal(part.dense(), expect)
     assert whole.dense()[0].tolist() == [-256, -8]  # mixed: clip -256, drop 1 low bit
@@ -268,3 +269,19 @@ def test_phases_equal_cpu(tmp_path, ranks):
     assert "readout.accuracy" in got.values and "probe.exc.v" in got.values
     assert int(ref["train.exc.counts"].sum()) > 0
     assert_same(ref.arrays(), got.arrays())
+
+
+def test_shards_split_the_synapses_by_post_rank():
+    prog = random_net()
+    d = decompose(prog, 3)
+    shards = [shard(prog, d.owner, r) for r in range(3)]
+    for name, whole in prog.network.projections.items():
+        parts = [s.network.projections[name] for s in shards]
+        assert sum(p.post_idx.size for p in parts) == whole.post_idx.size
+        for r, p in enumerate(parts):
+            assert np.all(d.owner[whole.post][p.post_idx] == r)
+        got = sorted(zip(*(np.concatenate([getattr(p, k) for p in parts]).tolist()
+                           for k in ("pre_idx", "post_idx", "weight", "delay")), strict=True))
+        want = sorted(zip(*(getattr(whole, k).tolist()
+                            for k in ("pre_idx", "post_idx", "weight", "delay")), strict=True))
+        assert got == want
