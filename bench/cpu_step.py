@@ -1,10 +1,15 @@
-"""Benchmark: ms per step of the CPU backend vs a hand-written Lava (fixed_pt) run.
+"""Benchmark: ms per step of the CPU backend's engines (compiled, numpy) and of Lava (fixed_pt).
 
 Network: N recurrently connected LIF neurons, 100 random synapses per neuron (mixed
-weights), a per-neuron bias that makes ~3% of the neurons spike per step. Both simulators
-first run WARMUP steps (the start from rest is synchronous), then `--steps` are timed.
+weights), a per-neuron bias that makes ~3% of the neurons spike per step. Every simulator
+first runs WARMUP steps (the start from rest is synchronous; the compiled engine's first
+run includes loading or compiling its kernels, reported as "first s"), then `--steps` are
+timed. Each engine row says whether its spikes equal the numpy engine's.
 Usage: python bench/cpu_step.py [--quick] [--sizes 1000,4000,16000,100000] [--steps 200]
---quick skips Lava at N = 16000 (which takes minutes and ~5 GB).
+       [--engine compiled,numpy] [--threads 1,2] [--no-lava] [--stdp] [--big]
+--quick skips Lava at N = 16000 (which takes minutes and ~5 GB); --stdp adds a row with STDP
+on the recurrent synapses (learning step vs static step); --big runs 1M neurons / 100M
+synapses on the compiled engine and reports the engine's resident bytes per synapse.
 """
 
 from __future__ import annotations
@@ -40,8 +45,12 @@ def build(n: int, seed: int = 0) -> dict:
     return {"n": n, "pre": pre, "post": post, "weight": weight, "bias": bias}
 
 
-def cpu_program(net: dict, precision: str):
-    from compiler.ir import LIFParams, NetworkIR, Population, Projection
+STDP = {"a_plus": 1, "a_minus": 1, "tau_plus": 8, "tau_minus": 8, "t_epoch": 1}
+
+
+def cpu_program(net: dict, precision: str, stdp: bool = False):
+    """The benchmark network as a Program; `stdp`: the recurrent synapses learn (STDP)."""
+    from compiler.ir import LIFParams, NetworkIR, Plasticity, Population, Projection
     from compiler.program import Program
     from compiler.target import Target
 
@@ -56,32 +65,39 @@ def cpu_program(net: dict, precision: str):
         params = LIFParams(du=(DU + 1) / 4096, dv=DV / 4096, vth=VTH, bias_mant=bias / 64.0)
     ir = NetworkIR(name=f"bench{n}", precision=precision)
     ir.populations = {"a": Population("a", n, "lif", lif=params)}
+    plasticity = Plasticity("stdp", dict(STDP), None) if stdp else None
     ir.projections = {"r": Projection("r", "a", "a", net["pre"], net["post"], w,
-                                      np.zeros(w.shape[0], np.int16), weight_exp=WEIGHT_EXP)}
+                                      np.zeros(w.shape[0], np.int16), weight_exp=WEIGHT_EXP,
+                                      plasticity=plasticity)}
     return Program(network=ir, target=Target("bench"), core_of={}, cores=[])
 
 
-def time_cpu(net: dict, precision: str, steps: int,
-             repeat: int = 1) -> tuple[float, float, np.ndarray, float]:
-    """(wall ms/step, process-CPU ms/step, spikes, setup s) of the CPU backend.
+def time_cpu(net: dict, precision: str, steps: int, repeat: int = 1, engine: str = "numpy",
+             threads: int | None = None, stdp: bool = False) -> dict:
+    """ms/step (wall, process CPU), spikes, first-run and setup seconds of one engine.
 
     With repeat > 1 the timed window is run again (state continues) and the fastest counts.
     """
-    from backends.cpu import Simulator
+    from backends.cpu.compiled import make_simulator
 
     t0 = time.perf_counter()
-    sim = Simulator(cpu_program(net, precision), probes=[])
+    prog = cpu_program(net, precision, stdp=stdp)
+    sim = make_simulator(prog, [], engine=engine, threads=threads)
     setup = time.perf_counter() - t0
+    t0 = time.perf_counter()
     warm = sim.run(WARMUP)
+    first = time.perf_counter() - t0
     ms = cpu_ms = float("inf")
-    first = None
+    res0 = None
     for _ in range(max(1, repeat)):
         t0, c0 = time.perf_counter(), time.process_time()
         res = sim.run(steps)
         ms = min(ms, 1e3 * (time.perf_counter() - t0) / steps)
         cpu_ms = min(cpu_ms, 1e3 * (time.process_time() - c0) / steps)
-        first = res if first is None else first
-    return ms, cpu_ms, np.concatenate([warm.spikes["a"], first.spikes["a"]]), setup
+        res0 = res if res0 is None else res0
+    bps = getattr(sim, "resident_bytes", 0) / max(1, net["pre"].shape[0])
+    return {"ms": ms, "cpu_ms": cpu_ms, "spikes": np.concatenate([warm.spikes["a"], res0.spikes["a"]]),
+            "first_s": first, "setup_s": setup, "bytes_per_synapse": bps}
 
 
 def lava_worker(n: int, steps: int, seed: int, out: str, read: bool) -> None:
@@ -143,6 +159,58 @@ def time_lava(n: int, steps: int, seed: int, read: bool, timeout: float) -> dict
         return pickle.loads(out.read_bytes())
 
 
+def engine_rows(net: dict, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """(label, time_cpu result) of every engine and thread count asked for, numpy first."""
+    rows = []
+    for engine in args.engine.split(","):
+        for threads in ([None] if engine == "numpy" else [int(t) for t in args.threads.split(",")]):
+            label = engine if threads is None else f"{engine} {threads}t"
+            for precision in ("fixed", "float"):
+                rows.append((f"{label} {precision}", time_cpu(net, precision, args.steps,
+                                                              args.repeat, engine, threads)))
+            if args.stdp:
+                rows.append((f"{label} fixed+stdp", time_cpu(net, "fixed", args.steps, args.repeat,
+                                                             engine, threads, stdp=True)))
+    return rows
+
+
+def print_rows(n: int, rows: list[tuple[str, dict]], lava: dict | None) -> None:
+    """One line per engine: ms/step, CPU ms/step, first-run s, equality with the numpy engine."""
+    ref = {label.split()[-1]: r["spikes"] for label, r in rows if label.startswith("numpy")}
+    for label, r in rows:
+        kind = label.split()[-1]
+        same = "yes" if kind in ref and np.array_equal(ref[kind], r["spikes"]) else (
+            "NO" if kind in ref else "-")
+        act = 100 * r["spikes"][WARMUP:].mean()
+        print(f"{n:>7} {n * FANOUT:>9} {act:>8.2f}% {label:>22} {r['ms']:>9.3f} "
+              f"{r['cpu_ms']:>8.3f} {r['first_s']:>8.2f} {same:>6} "
+              f"{r['bytes_per_synapse']:>6.1f}", flush=True)
+    if lava is not None:
+        fixed = [r for label, r in rows if label.endswith(" fixed")]
+        same = "-"
+        if "spikes" in lava and fixed:
+            same = "yes" if np.array_equal(lava["spikes"], fixed[0]["spikes"]) else "NO"
+        print(f"{n:>7} {n * FANOUT:>9} {'':>9} {'lava fixed_pt':>22} {lava['ms_per_step']:>9.3f} "
+              f"{'-':>8} {lava.get('setup_s', 0):>8.2f} {same:>6} {'-':>6}", flush=True)
+
+
+def big_case(args: argparse.Namespace) -> None:
+    """1M neurons / 100M synapses on the compiled engine: ms/step and resident bytes/synapse."""
+    import resource
+
+    n = 1_000_000
+    net = build(n, args.seed)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for threads in [int(t) for t in args.threads.split(",")]:
+        r = time_cpu(net, "fixed", max(10, args.steps // 10), 1, "compiled", threads)
+        print(f"{n:>7} {n * FANOUT:>9} {100 * r['spikes'][WARMUP:].mean():>8.2f}% "
+              f"{f'compiled {threads}t fixed':>22} {r['ms']:>9.3f} {r['cpu_ms']:>8.3f} "
+              f"{r['first_s']:>8.2f} {'-':>6} {r['bytes_per_synapse']:>6.1f}", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak RSS {peak / 2**20:.1f} GiB (network arrays {rss0 / 2**20:.1f} GiB before "
+          "the simulator was built; the build sorts the synapses once)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,4000,16000,100000")
@@ -150,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1,
                     help="time the CPU window this many times, keep the fastest")
+    ap.add_argument("--engine", default="numpy,compiled", help="cpu engines, comma separated")
+    ap.add_argument("--threads", default=str(os.cpu_count() or 1),
+                    help="thread counts of the compiled engine, comma separated")
+    ap.add_argument("--stdp", action="store_true", help="also time STDP on the recurrent synapses")
+    ap.add_argument("--big", action="store_true", help="only the 1M neuron / 100M synapse case")
     ap.add_argument("--quick", action="store_true", help="skip Lava at N > 4000")
     ap.add_argument("--no-lava", action="store_true", help="CPU only")
     ap.add_argument("--lava-max", type=int, default=16000, help="largest N run in Lava")
@@ -162,30 +235,24 @@ def main(argv: list[str] | None = None) -> int:
         lava_worker(int(n), int(steps), int(seed), out, args.read)
         return 0
     lava_max = 4000 if args.quick else args.lava_max
-    sizes = [int(s) for s in args.sizes.split(",")]
-    head = (f"{'N':>7} {'synapses':>9} {'activity':>9} {'cpu fixed':>10} {'(proc)':>8} "
-            f"{'cpu float':>10} {'lava fixed':>11} {'lava/cpu':>9} {'same spikes':>11}")
-    print(f"ms/step (wall) over {args.steps} steps after {WARMUP} warm-up steps; (proc) = "
-          "CPU time of this process per step; activity = mean fraction of neurons spiking per "
-          f"timed step (fixed); lava/cpu = wall ratio, fixed precision; CPU: best of "
-          f"{args.repeat}, Lava: one run")
+    print(f"ms/step (wall) over {args.steps} steps after {WARMUP} warm-up steps; cpu = CPU time "
+          "of this process per step (all threads); first s = the warm-up run (compiled: with "
+          "loading the kernels); activity = mean fraction of neurons spiking per timed step; "
+          "same = spikes equal to the numpy engine's (Lava: to the first fixed row); B/syn = "
+          f"the compiled engine's resident bytes per synapse; CPU: best of {args.repeat}")
     print(f"load average (1 min) before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(head)
-    for n in sizes:
+    print(f"{'N':>7} {'synapses':>9} {'activity':>9} {'engine':>22} {'ms/step':>9} {'cpu':>8} "
+          f"{'first s':>8} {'same':>6} {'B/syn':>6}")
+    if args.big:
+        big_case(args)
+    for n in ([] if args.big else [int(s) for s in args.sizes.split(",")]):
         net = build(n, args.seed)
-        fixed_ms, fixed_cpu, spikes, _ = time_cpu(net, "fixed", args.steps, args.repeat)
-        float_ms, _, _, _ = time_cpu(net, "float", args.steps, args.repeat)
+        rows = engine_rows(net, args)
         lava = None
         if not args.no_lava and n <= lava_max:
             lava = time_lava(n, args.steps, args.seed, read=n <= 1000, timeout=args.timeout)
-        lava_ms = f"{lava['ms_per_step']:.2f}" if lava else "-"
-        ratio = f"{lava['ms_per_step'] / fixed_ms:.0f}x" if lava else "-"
-        same = "-"
-        if lava and "spikes" in lava:
-            same = "yes" if np.array_equal(lava["spikes"], spikes) else "NO"
-        print(f"{n:>7} {n * FANOUT:>9} {100 * spikes[WARMUP:].mean():>8.2f}% {fixed_ms:>10.3f} "
-              f"{fixed_cpu:>8.3f} {float_ms:>10.3f} {lava_ms:>11} {ratio:>9} {same:>11}",
-              flush=True)
+        print_rows(n, rows, lava)
+    print(f"load average (1 min) after: {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -131,22 +131,20 @@ class CompiledSimulator(Simulator):
         return fired
 
     def _deliver(self, i: int, t: int, fired: dict[str, np.ndarray], buf: RunBuffers) -> None:
-        spiking: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for pname, proj in self.network.projections.items():
-            pre = proj.pre
-            if pre not in spiking:
-                spiking[pre] = self._spiking(pre, fired[pre])
-            idx, start, cnt = spiking[pre]
+        for pre, outs in buf.by_pre.items():  # the numpy engine's order (float sums)
+            idx, start, cnt = self._spiking(pre, fired[pre])
             if not cnt.any():
                 continue
-            pk = self.packed[pname]
-            syn = self.synapses[pname]
-            w = syn.weight if syn.plastic else pk.weight
-            deliver = k.deliver_par if pk.nblk > 1 else k.deliver_ser
-            deliver(pk.csr.bounds, pk.csr.ptr, pk.csr.post, w, pk.perm, pk.csr.delay,
-                    pk.csr.uniform_delay, pk.scale, pk.shift, t, self.ring[proj.post],
-                    pk.scratch, idx, start, cnt, pk.events)
-            buf.synops[pname][i] = pk.events.sum()
+            for _syn, _ring, pname in outs:
+                pk = self.packed[pname]
+                syn = self.synapses[pname]
+                w = syn.weight if syn.plastic else pk.weight
+                deliver = k.deliver_par if pk.nblk > 1 else k.deliver_ser
+                deliver(pk.csr.bounds, pk.csr.ptr, pk.csr.post, w, pk.perm, pk.csr.delay,
+                        pk.csr.uniform_delay, pk.scale, pk.shift, t,
+                        self.ring[self.network.projections[pname].post], pk.scratch,
+                        idx, start, cnt, pk.events)
+                buf.synops[pname][i] = pk.events.sum()
 
     def _spiking(self, pop: str, spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(indices, block starts, counts per block) of the spiking neurons of `pop`."""
