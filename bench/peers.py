@@ -220,7 +220,7 @@ def run_size(n: int, warmup: int, steps: int, args: argparse.Namespace, tmp: str
 def main_table(rows: list[dict]) -> str:
     """The markdown table of one size."""
     out = ["| system | threads | ms/step | build s | RSS MB | bytes/synapse | spiking per step | "
-           "spikes vs snnc |", "|---|---|---|---|---|---|---|---|"]
+           "spikes vs snnc | notes |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "skip" in r:
             out.append(f"| {r['system']} | {r['threads']} | {r['skip']} | | | | | | |")
@@ -282,14 +282,20 @@ integer, so v > 640 <=> v >= 640.5, and float rounding cannot flip a tie), from 
   per step), C_m = 1 pF, I_e = bias pA (v += bias per step), E_L = V_reset = V_m = 0,
   V_th = 640.5 (NEST fires where V >= V_th), t_ref = 0, static synapses with weight 64 * w
   mV and delay 1 ms (a spike of step t-1 is added at step t, before the threshold test).
-- Spike counts at each step and every (step, neuron) spike are compared with snnc's first
-  engine ("spikes vs snnc").
+- Every (step, neuron) spike of all steps, warm-up included, is compared with snnc's first
+  engine ("spikes vs snnc"); "spiking per step" is the mean fraction over the timed steps.
+- A peer is skipped in the memory row when (its bytes/synapse at the timed size + 28 for the
+  arrays its worker loads and hands over) x synapses exceeds --mem-limit-gb (default 8) or
+  80 % of the free memory: the machine is shared.
 
 ## How memory is measured
 bytes/synapse = resident memory grown by building the simulator / synapses:
 - snnc: RSS at the first progress callback of `get_backend("cpu").run` (program built,
   simulator set up, 1-2 steps run) minus RSS with the network arrays in hand, in this process.
-- NEST: RSS after `Create`, `Connect`, `Prepare` and one step minus RSS before `Create`.
+- NEST: RSS after `Create`, `Connect`, `Prepare` and one step minus RSS before `Create`
+  (~4 kB per iaf_psc_delta neuron of it). The spike recorder is connected after that first
+  step (no neuron can spike at step 0) and not counted: NEST's `spike_recorder` takes
+  ~30 kB per recorded neuron at `Prepare` (the "notes" column).
 - Brian2: the peak RSS of the standalone binary (`wait4`), i.e. with its process baseline
   and the static copies of the connection arrays it loads at start.
 """
