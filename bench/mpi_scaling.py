@@ -133,8 +133,8 @@ def projection(m1: dict) -> list[str]:
                  f"message, {1 / BETA_S_PER_BYTE / 1e9:g} GB/s per rank, {ID_BYTES}-byte ids, "
                  "Alltoall of counts as log2(P) latencies + P counts, Alltoallv of ids as "
                  "one latency per destination rank + the ids' bytes. Load imbalance, "
-                 "network contention and the memory of a whole-network artifact per rank are "
-                 "not modelled.")
+                 "network contention and building the network (here done whole, by one process) "
+                 "are not modelled.")
     lines.append("")
     lines.append("Compared with NEST: NEST also exchanges spikes with MPI_Alltoall, once per "
                  "minimum-delay window (Jordan et al. 2018, Front. Neuroinform. 12:2, for "
@@ -168,10 +168,10 @@ def main() -> None:
     lines += ["", f"## Weak scaling ({args.weak:,} neurons per rank)", "", HEADER]
     lines += [row(m, weak[0] if i else None, True) for i, m in enumerate(weak)]
     lines += ["", "Efficiency: strong T1 / (K * TK), weak T1 / TK, on rank 0's stepping time. "
-              "Peak memory per rank includes the whole program: every rank loads (here: "
-              "unpickles) the full network before keeping its share, because construction "
-              "at scale (each rank generating only its synapses) is not implemented; the "
-              "0.6x per-rank memory goal therefore is not reached.", "",
+              "Peak memory per rank: each rank loads only its shard (the synapses onto its "
+              "neurons); the launching process, which built the whole network, is not "
+              "counted. Exchange and wait are mostly time a rank spends descheduled while "
+              "the other runs (two ranks and other jobs on two cores).", "",
               "## Projection to 64-1024 ranks (a MODEL, not a measurement)", ""]
     lines += projection(strong[0])
     text = "\n".join(lines) + "\n"

@@ -33,15 +33,23 @@ def is_root() -> bool:
     return rank is None or rank == 0
 
 
-def world() -> Any:
-    """MPI_COMM_WORLD (initialises MPI on first use)."""
-    from mpi4py import MPI
+def mpi() -> Any:
+    """mpi4py's MPI module (initialises MPI on first use); BackendError without mpi4py."""
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        from compiler.errors import BackendError
 
-    return MPI.COMM_WORLD
+        raise BackendError(f"the mpi backend needs mpi4py and an MPI library ({exc}); "
+                           "install the mpi4py and mpich packages (make installs them)") from None
+    return MPI
+
+
+def world() -> Any:
+    """MPI_COMM_WORLD."""
+    return mpi().COMM_WORLD
 
 
 def self_comm() -> Any:
     """MPI_COMM_SELF: a one-rank communicator for runs in this process."""
-    from mpi4py import MPI
-
-    return MPI.COMM_SELF
+    return mpi().COMM_SELF
