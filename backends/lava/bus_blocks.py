@@ -17,7 +17,10 @@ may share a block, by `merge_class`:
   projection keeps a block of its own per destination slice (all its source slices in
   it: the same sum as the whole projection, unlike a block per source slice);
 * float precision and projections lowered to Dense (weight probes, weight_scale): one
-  block per projection and destination slice (float sums stay in the cpu's order).
+  block per projection and destination slice (float sums stay in the cpu's order);
+* plastic projections: one learning process per projection and destination slice (a
+  learning rule is per connection process), with the projection's own weights, sign mode
+  and bits; Lava's learning randoms are one number per step, whatever the matrix shape.
 Two projections joining the same (post, pre) pair go to different blocks (a matrix holds
 one synapse per pair).
 """
@@ -36,6 +39,8 @@ from .plan_types import BUS, MERGED_BITS, MERGED_MODE, LavaPlan, Slices, Synapse
 
 def merge_class(proj: Projection, precision: str, dense: bool) -> tuple[str, int | str]:
     """The key of the projections that may share one block per destination slice."""
+    if proj.plasticity is not None:
+        return ("plastic", proj.name)
     if precision != "fixed" or dense or proj.weight_exp < 0:
         return ("proj", proj.name)
     return ("exp", 0)
@@ -51,6 +56,8 @@ class _Part:
     weight: np.ndarray
     delay: np.ndarray
     weight_exp: int
+    mode: str  # the projection's sign mode
+    bits: int  # the projection's num_weight_bits
 
 
 def _trailing_zeros(w: np.ndarray) -> int:
@@ -128,8 +135,9 @@ def _by_destination(dg: np.ndarray):
 
 
 def _stored_weights(proj: Projection, precision: str) -> np.ndarray:
-    """What the block holds: Lava's effective weights (fixed), the weights (float)."""
-    if precision != "fixed":
+    """What the block holds: Lava's effective weights (fixed, static), the weights (float,
+    or plastic: the learning process quantizes them itself)."""
+    if precision != "fixed" or proj.plasticity is not None:
         return np.asarray(proj.weight, dtype=np.float64)
     return effective_weights(proj.weight, proj.num_weight_bits, sign_mode(proj.weight))
 
@@ -148,7 +156,8 @@ def add_bus_blocks(plan: LavaPlan, projs: list[Projection], slices: Slices,
         weight = _stored_weights(proj, plan.precision)
         for d, sel in _by_destination(slices.gid[proj.post][proj.post_idx]):
             part = _Part(proj.name, rows[sel], cols[sel], weight[sel], proj.delay[sel],
-                         int(proj.weight_exp) if plan.precision == "fixed" else 0)
+                         int(proj.weight_exp) if plan.precision == "fixed" else 0,
+                         sign_mode(proj.weight), int(proj.num_weight_bits))
             _place(layers.setdefault((slices.keys[proj.post][d], cls), []), part, width)
     for (post_key, cls), stack in layers.items():
         for i, layer in enumerate(stack):
@@ -176,23 +185,22 @@ def _block(plan: LavaPlan, post_key: str, cls: tuple, layer_no: int, layer: _Lay
     parts = layer.parts
     cat = lambda attr: np.concatenate([getattr(p, attr) for p in parts])  # noqa: E731
     rows, cols, delay = cat("rows"), cat("cols"), cat("delay")
-    if plan.precision == "fixed":  # exact: the layer checked that they fit
+    if plan.precision == "fixed" and cls[0] == "exp":  # exact: the layer checked they fit
         weight = np.concatenate([_at(p.weight, p.weight_exp, layer.exp) for p in parts])
     else:
         weight = cat("weight")
     shape = (plan.groups[post_key].index.size, width)
     kind = choose_kind(rows.size, shape, bool(delay.size and delay.max() > 0), dense)
     name = f"in:{plan.groups[post_key].name}"
-    if cls[0] == "proj":
+    if cls[0] != "exp":
         name += f"[{cls[1]}]"
     if layer_no:
         name += f"#{layer_no}"
     projs = tuple(dict.fromkeys(p.proj for p in parts))
-    fixed = plan.precision == "fixed"
+    merged = plan.precision == "fixed" and cls[0] != "plastic"
     return SynapseBlock(
         key=name, proj="+".join(projs), pre_group=BUS, post_group=post_key, shape=shape,
         rows=rows, cols=cols, weight=weight, delay=delay, kind=kind,
-        sign_mode=MERGED_MODE if fixed else sign_mode(weight),
-        weight_exp=layer.exp,
-        num_weight_bits=MERGED_BITS if fixed else 8, name=name, projs=projs)
+        sign_mode=MERGED_MODE if merged else parts[0].mode, weight_exp=layer.exp,
+        num_weight_bits=MERGED_BITS if merged else parts[0].bits, name=name, projs=projs)
 

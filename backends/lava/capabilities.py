@@ -25,8 +25,6 @@ from .plan import (
     GRANULARITIES,
     MAX_DELAY,
     has_duplicate_pairs,
-    on_bus,
-    split_rounding_conflict,
     unit_of,
 )
 
@@ -139,9 +137,9 @@ def _rule_problems(net: NetworkIR, proj: Any) -> list[str]:
 
 
 def _split_problems(program: Program, granularity: str) -> list[Diagnostic]:
-    """Granularity 'core' / 'chip': what needs a population in one Lava process, and rounding
-    that splitting a plastic projection over source slices would change (static ones share
-    one block per destination slice: exact, see `bus_blocks`)."""
+    """Granularity 'core' / 'chip': what needs a population in one Lava process (each
+    destination slice's synapses take all source slices at once: no rounding changes,
+    see `bus_blocks`)."""
     net = program.network
     grouped = "--granularity grouped"
     units = {name: unit_of(program, name, granularity) for name in net.populations}
@@ -162,18 +160,6 @@ def _split_problems(program: Program, granularity: str) -> list[Diagnostic]:
                 net.loc(f"projections.{proj.name}.plasticity"), f"projection '{proj.name}': "
                 f"modulator '{mod}' is split over {n_parts[mod]} Lava processes (one per "
                 f"{where[:-1]}); the modulator must be one Lava process", f"{grouped}, or {CPU}"))
-        if (net.precision == "fixed" and proj.weight_exp < 0 and proj.pre in split
-                and not on_bus(proj, granularity)):
-            pre_unit = units[proj.pre][proj.pre_idx]
-            post_unit = (np.zeros(proj.post_idx.size, np.int64) if units[proj.post] is None
-                         else units[proj.post][proj.post_idx])
-            if split_rounding_conflict(post_unit, pre_unit):
-                out.append(Diagnostic.at(
-                    net.loc(f"projections.{proj.name}.weight_exp"), f"projection "
-                    f"'{proj.name}': plastic, weight_exp {proj.weight_exp} < 0 with synapses "
-                    f"from several source {where} into one; Lava shifts each synapse block's "
-                    f"summed input right, so granularity '{granularity}' would round "
-                    "differently", f"{grouped}, or weight_exp >= 0"))
     return out
 
 

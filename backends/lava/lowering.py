@@ -188,20 +188,22 @@ def build_network(plan: LavaPlan, pops: dict[str, Population], projs: dict[str, 
 
 def _build_block(plan: LavaPlan, b: SynapseBlock, pops: dict[str, Population],
                  projs: dict[str, Projection], built: Built, options: dict[str, Any]) -> Any:
-    """One block's synapse process, wired: a bus block takes the bus; a direct block its
-    source slice, plus the post spikes (and the modulator's) when plastic."""
-    if b.on_bus:
+    """One block's synapse process, wired: its input from the spike bus (a bus block) or
+    its source slice, plus the post spikes (and the modulator's) when plastic."""
+    source = built.bus if b.on_bus else built.neurons[b.pre_group]
+    proj = projs.get(b.proj)  # None for a block merging several projections
+    if proj is None or proj.plasticity is None:
         syn = build_synapse(b, plan.precision)
-        built.bus.s_out.connect(syn.s_in)
+        source.s_out.connect(syn.s_in)
         syn.a_out.connect(built.neurons[b.post_group].a_in)
         return syn
     factory = options.get("learning_rule_factory")
-    mod = modulator_wiring(plan, pops, projs[b.proj], b) if factory is not None else None
+    mod = modulator_wiring(plan, pops, proj, b) if factory is not None else None
     kw = {"modulator": mod[1:]} if mod else {}
-    syn = lower_projection(b, projs[b.proj], plan.precision, learning_rule_factory=factory, **kw)
-    built.neurons[b.pre_group].s_out.connect(syn.s_in)
+    syn = lower_projection(b, proj, plan.precision, learning_rule_factory=factory, **kw)
+    source.s_out.connect(syn.s_in)
     syn.a_out.connect(built.neurons[b.post_group].a_in)
-    if projs[b.proj].plasticity is not None:  # post spikes drive the learning engine's y traces
+    if proj.plasticity is not None:  # post spikes drive the learning engine's y traces
         built.neurons[b.post_group].s_out.connect(syn.s_in_bap)
     if mod:  # the modulator's spikes drive the y2 trace (same step, as on cpu)
         built.neurons[mod[0]].s_out.connect(syn.s_in_mod)

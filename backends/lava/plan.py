@@ -4,8 +4,8 @@
 `core`: one LIF per (population, compiled core) and, per such slice, one synapse process
 merging every static projection into it (`bus_blocks`): its input is the spike bus, the
 concatenation of all slices' spikes (`procs/bus.py`), so the process count grows with the
-cores, not with core pairs. Plastic projections keep one block per (source, destination)
-slice. `chip`: the same with one slice per (population, chip).
+cores, not with core pairs. A plastic projection has one learning process per destination
+slice, on the bus too. `chip`: the same with one slice per (population, chip).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from .plan_types import (
 __all__ = ["BUS", "GRANULARITIES", "MAX_DELAY", "MERGED_BITS", "MERGED_MODE", "SPARSE_BELOW",
            "SYNAPSE_KINDS", "LavaPlan", "NeuronGroup", "Slices", "SynapseBlock", "choose_kind",
            "link_name", "make_plan", "unit_of", "on_bus", "check_projection",
-           "has_duplicate_pairs", "split_rounding_conflict"]
+           "has_duplicate_pairs"]
 
 def _end(g: NeuronGroup) -> str:
     if g.core is not None:
@@ -113,8 +113,8 @@ def _add_groups(plan: LavaPlan, program: Program, granularity: str) -> Slices:
 
 
 def on_bus(proj: Projection, granularity: str) -> bool:
-    """Whether the projection goes through the spike bus: static ones at 'core' / 'chip'."""
-    return granularity != "grouped" and proj.plasticity is None
+    """Whether the projection goes through the spike bus: all at 'core' / 'chip'."""
+    return granularity != "grouped"
 
 
 def make_plan(program: Program, granularity: str = "grouped",
@@ -139,9 +139,6 @@ def make_plan(program: Program, granularity: str = "grouped",
             bus_projs.append(proj)
             continue
         _add_direct_blocks(plan, proj, slices, proj.name in dense_projections)
-        if granularity != "grouped" and net.precision == "fixed" and proj.weight_exp < 0:
-            _check_split_rounding(proj, slices.gid[proj.post][proj.post_idx],
-                                  slices.gid[proj.pre][proj.pre_idx])
     if bus_projs:
         add_bus_blocks(plan, bus_projs, slices, dense_projections)
     plan.links = _links(plan)
@@ -215,23 +212,3 @@ def _split_by_groups(sg: np.ndarray, dg: np.ndarray, n_dst: int):
     for sel in np.split(order, cuts):
         k = int(gk[sel[0]])
         yield k // n_dst, k % n_dst, sel
-
-
-def split_rounding_conflict(dg: np.ndarray, sg: np.ndarray) -> bool:
-    """Whether some destination (dg, per synapse) gets synapses from several sources (sg)."""
-    if dg.size == 0:
-        return False
-    n_src = int(np.max(sg)) + 1  # indices >= 0: (destination, source) as one sortable key
-    dest = np.unique(np.asarray(dg, np.int64) * n_src + np.asarray(sg, np.int64)) // n_src
-    return bool(np.any(dest[1:] == dest[:-1]))
-
-
-def _check_split_rounding(proj: Projection, dg: np.ndarray, sg: np.ndarray) -> None:
-    """Lava right-shifts each block's summed input by -weight_exp: splitting a destination's
-    input over several source cores would round differently from the whole projection."""
-    if split_rounding_conflict(dg, sg):
-        raise BackendError(
-            f"projection '{proj.name}': weight_exp {proj.weight_exp} < 0 with synapses from "
-            "several source cores into one core; Lava shifts each synapse block's summed "
-            "input right by -weight_exp, so the 'core' granularity would round differently "
-            "from the whole projection. Use granularity='grouped' or weight_exp >= 0")

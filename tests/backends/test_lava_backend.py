@@ -204,9 +204,7 @@ def random_networks(draw):
         n_pre, n_post = pops[pre].size, pops[post].size
         p = draw(st.sampled_from([0.1, 0.4, 1.0]))
         pi, qi = np.nonzero(rng.random((n_pre, n_post)) < p)
-        wexp = draw(st.sampled_from([-2, -1, 1, 2, 3]))
-        if pre != "s":  # lif -> lif: keep the core split exact (see plan._check_split_rounding)
-            wexp = abs(wexp)
+        wexp = draw(st.sampled_from([-2, -1, 1, 2, 3]))  # < 0 too: exact at 'core' as well
         name = f"{pre}_{post}"
         projs[name] = projection(
             name, pre, post, pi, qi, rng.integers(-300, 300, pi.size),

@@ -173,3 +173,44 @@ def test_cli_runs_granularity_chip(tmp_path):
     assert outs["cpu"] and outs["cpu"].keys() == outs["lava"].keys()
     for key, spikes in outs["cpu"].items():
         np.testing.assert_array_equal(outs["lava"][key], spikes, err_msg=key)
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_plastic_projection_per_destination_core_equals_cpu():
+    """stdp from a population over two cores into one over two cores, weight_exp -1: one
+    learning process per destination core, fed by the bus; weights and spikes equal cpu."""
+    pytest.importorskip("lava")
+    import backends.cpu as cpu
+    import backends.lava as bl
+    from backends.lava.plan import make_plan
+    from compiler.ir import Plasticity
+
+    rng = np.random.default_rng(11)
+    pops = {"s": source_pop("s", 6, 0.5), "a": lif_pop("a", 8, du=4095, dv=100, vth=4),
+            "b": lif_pop("b", 6, du=4095, dv=100, vth=6)}
+    pre, post = np.nonzero(rng.random((6, 8)) < 0.6)
+    sa = projection("sa", "s", "a", pre, post, rng.integers(120, 255, pre.size))
+    pre, post = np.nonzero(rng.random((8, 6)) < 0.6)
+    ab = projection("ab", "a", "b", pre, post, rng.integers(60, 200, pre.size), weight_exp=-1)
+    ab.plasticity = Plasticity("stdp", {"a_plus": 2, "a_minus": 1, "tau_plus": 8,
+                                        "tau_minus": 5})
+    net = NetworkIR("plastic_core", populations=pops, projections={"sa": sa, "ab": ab},
+                    probes=[Probe("ab", "weights")])
+    core_of = {"a": np.array([0] * 4 + [1] * 4, np.int32), "b": np.array([2] * 3 + [3] * 3,
+                                                                          np.int32)}
+    cores = [Core(id=i, chip=0, core=i, neurons={
+        p: np.flatnonzero(c == i) for p, c in core_of.items() if np.any(c == i)})
+        for i in range(4)]
+    program = Program(network=net, target=Target("test"), core_of=core_of, cores=cores)
+    learning = [b for b in make_plan(program, "core").blocks.values() if b.projs == ("ab",)]
+    assert sorted(b.name for b in learning) == ["in:b@core2[ab]", "in:b@core3[ab]"]
+    res = bl.run(program, 40, granularity="core")
+    ref = cpu.run(program, 40)
+    assert res.spikes["a"].sum() > 10 and res.spikes["b"].sum() > 5
+    for p in ("a", "b"):
+        np.testing.assert_array_equal(res.spikes[p], ref.spikes[p], err_msg=p)
+    w0 = np.zeros((6, 8), np.int64)
+    w0[ab.post_idx, ab.pre_idx] = ab.weight
+    assert not np.array_equal(ref.values["ab.weights"], w0)  # it learned
+    np.testing.assert_array_equal(res.values["ab.weights"], ref.values["ab.weights"])

@@ -114,18 +114,21 @@ def test_sign_mode_and_effective_weights_follow_lava():
     assert sign_mode(p.weight) == "excitatory"
 
 
-def test_plastic_negative_weight_exp_split_over_source_cores_is_refused():
+def test_negative_weight_exp_takes_all_source_cores_in_one_block():
+    """Lava floors each block's shifted sum: a destination core's synapses of a projection
+    with weight_exp < 0 stay in one block with all its source cores (static or plastic)."""
     pops = {"a": lif_pop("a", 4), "b": lif_pop("b", 4)}
     proj = projection("ab", "a", "b", [0, 3], [1, 1], [10, 20], weight_exp=-1)
     net = NetworkIR("n", populations=pops, projections={"ab": proj})
-    make_plan(program_of(net, {"a": 2}), "core")  # static: one block per destination, exact
-    proj.plasticity = Plasticity("stdp", {})  # plastic: a block per (source, destination) core
-    make_plan(program_of(net, {"a": 2}), "grouped")  # fine
-    with pytest.raises(BackendError, match="weight_exp -1 < 0.*several source cores"):
-        make_plan(program_of(net, {"a": 2}), "core")
-    # one source core per destination core: exact, allowed
-    proj.pre_idx = np.array([0, 1], dtype=np.int32)
-    make_plan(program_of(net, {"a": 2}), "core")
+    for plastic in (None, Plasticity("stdp", {})):
+        proj.plasticity = plastic
+        plan = make_plan(program_of(net, {"a": 2}), "core")
+        blocks = [b for b in plan.blocks.values() if "ab" in b.projs]
+        assert len(blocks) == 1 and blocks[0].cols.tolist() == [0, 3]  # both a slices
+        assert blocks[0].weight_exp == -1
+    # plastic: the projection's own weights and sign mode (the learning process quantizes)
+    assert blocks[0].weight.tolist() == [10, 20] and blocks[0].sign_mode == "excitatory"
+    assert blocks[0].name == "in:b@core2[ab]"
 
 
 def test_duplicate_synapses_and_bad_granularity_are_refused():
