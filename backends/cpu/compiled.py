@@ -17,7 +17,7 @@ import numpy as np
 
 from backends.result import RunResult
 from compiler.errors import InputError
-from compiler.ir import Probe
+from compiler.ir import Probe, Projection
 from compiler.neuron_math import adapt_decay_fixed
 from compiler.program import Program
 
@@ -25,8 +25,9 @@ from . import kernels as k
 from .layout import partition
 from .learning_compiled import make_compiled_learner
 from .neurons import LIFState
-from .packed import PackedSynapses, pack
+from .packed import Packed, PackedSynapses, pack, pack_static
 from .simulator import LearnerFactory, RunBuffers, Simulator
+from .synapses import Synapses
 
 ENGINES = ("compiled", "numpy")
 OPTIONS = ("engine", "threads", "timing")  # the run options the cpu backend takes
@@ -73,29 +74,29 @@ class CompiledSimulator(Simulator):
         self.threads = resolve_threads(threads)
         if learner_factory is None:
             learner_factory = make_compiled_learner
-        super().__init__(program, probes, learner_factory)
         core_of = program.core_of or {}
         self.bounds: dict[str, np.ndarray] = {}
-        for name, lif in self.neurons.items():
-            whole = lif.wta  # winner-take-all is decided over the whole population
-            if whole:
-                self.bounds[name] = np.array([0, lif.size], dtype=np.int64)
+        for pop in program.network.populations.values():
+            n = int(pop.size)
+            if pop.is_source or pop.lif is None:
+                continue
+            if pop.lif.wta:  # winner-take-all is decided over the whole population
+                self.bounds[pop.name] = np.array([0, n], dtype=np.int64)
             elif blocks is None:
-                self.bounds[name] = partition(lif.size, self.threads, core_of.get(name))
+                self.bounds[pop.name] = partition(n, self.threads, core_of.get(pop.name))
             else:
-                self.bounds[name] = partition(lif.size, blocks, core_of.get(name), min_block=1)
+                self.bounds[pop.name] = partition(n, blocks, core_of.get(pop.name), min_block=1)
+        super().__init__(program, probes, learner_factory)
         self.ring = {name: np.zeros((self.rings[name].length, lif.size))
                      for name, lif in self.neurons.items()}
         self.kparams = {name: kernel_params(lif) for name, lif in self.neurons.items()}
         self.spk_idx = {name: np.zeros(lif.size, dtype=np.int64)
                         for name, lif in self.neurons.items()}
         self.spk_cnt = {name: np.zeros(len(b) - 1, dtype=np.int64) for name, b in self.bounds.items()}
-        self.packed = {}
-        for pname in list(self.synapses):
+        self.packed: dict[str, Packed] = {}
+        for pname, syn in self.synapses.items():
             post = self.network.projections[pname].post
-            self.packed[pname] = pack(self.synapses[pname], self.bounds[post])
-            if not self.synapses[pname].plastic:  # the packed form replaces the numpy arrays
-                self.synapses[pname] = PackedSynapses(self.synapses[pname], self.packed[pname])
+            self.packed[pname] = pack(syn, self.bounds[post]) if syn.plastic else syn.packed
         self._no_th = np.zeros(1)
         self._one = np.zeros(1, dtype=np.int64)
 
@@ -152,6 +153,17 @@ class CompiledSimulator(Simulator):
             return self.spk_idx[pop], self.bounds[pop][:-1], self.spk_cnt[pop]
         idx = np.flatnonzero(spikes)
         return idx, self._one, np.array([idx.shape[0]], dtype=np.int64)
+
+    def _make_synapses(self, proj: Projection, plastic: bool) -> Synapses | PackedSynapses:
+        """Plastic projections as `Synapses` (the learner's store); static ones packed."""
+        if plastic:
+            return super()._make_synapses(proj, plastic)
+        pops = self.network.populations
+        return pack_static(proj, pops[proj.pre].size, pops[proj.post].size, self.fixed,
+                           self.bounds[proj.post])
+
+    def _bound_inputs(self) -> None:
+        """Nothing to derive: the compiled LIF update checks each value's range itself."""
 
     # --- phase control: keep the compiled copies in step ----------------------------------
 

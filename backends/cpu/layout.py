@@ -53,30 +53,33 @@ class BlockCSR:
     """
 
     def __init__(self, pre: np.ndarray, post: np.ndarray, delay: np.ndarray,
-                 n_pre: int, bounds: np.ndarray):
+                 n_pre: int, bounds: np.ndarray, presorted: bool = False):
+        """`presorted`: the synapses already come by (block, pre) (then `order` is None)."""
         self.bounds = np.asarray(bounds, dtype=np.int64)
         self.n_pre = int(n_pre)
         nblk = self.bounds.shape[0] - 1
-        block = np.searchsorted(self.bounds, post, side="right") - 1
-        # stable by (block, pre): inputs sorted by (pre, delay, post) keep that order inside
-        order = np.argsort(block * np.int64(max(n_pre, 1)) + pre, kind="stable")
-        del block
-        blk_sorted = np.searchsorted(self.bounds, post[order], side="right") - 1
-        key = blk_sorted * np.int64(n_pre + 1) + pre[order]
-        counts = np.bincount(key, minlength=nblk * (n_pre + 1)).reshape(nblk, n_pre + 1)
+        order = None
+        if not presorted:
+            block = np.searchsorted(self.bounds, post, side="right") - 1
+            # stable by (block, pre): inputs sorted by (pre, delay, post) keep that order
+            order = np.argsort(block * np.int64(max(n_pre, 1)) + pre, kind="stable")
+            del block
+            pre, post, delay = pre[order], post[order], delay[order]
+        blk = np.searchsorted(self.bounds, post, side="right") - 1
+        counts = np.bincount(blk * np.int64(n_pre + 1) + pre,
+                             minlength=nblk * (n_pre + 1)).reshape(nblk, n_pre + 1)
         self.ptr = np.zeros((nblk, n_pre + 1), dtype=np.int64)
         np.cumsum(counts[:, :n_pre], axis=1, out=self.ptr[:, 1:])
         self.ptr += np.concatenate(([0], np.cumsum(counts.sum(axis=1))[:-1]))[:, None]
-        self.post = (post[order] - self.bounds[blk_sorted]).astype(np.int32)
-        del blk_sorted, key
+        self.post = (post - self.bounds[blk]).astype(np.int32)
+        del blk, counts
         self.max_delay = int(delay.max(initial=0))
         uniform = delay.size == 0 or bool(np.all(delay == delay[0]))
         self.uniform_delay = self.max_delay if uniform else -1
         if uniform:
             self.delay = np.zeros(0, dtype=np.uint8)
         else:
-            dt = np.uint8 if self.max_delay < 256 else np.int32
-            self.delay = delay[order].astype(dt)
+            self.delay = delay.astype(np.uint8 if self.max_delay < 256 else np.int32)
         self.order: np.ndarray | None = order  # dropped by the caller once not needed
 
     @property

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compiler.errors import BackendError
+from compiler.ir import Projection
+from compiler.lava_weights import effective_weights
+
 from .layout import BlockCSR, narrow_int
 from .synapses import Synapses
 
@@ -47,19 +51,76 @@ class Packed:
                    + self.scratch.nbytes)
 
 
-def pack(syn: Synapses, bounds: np.ndarray) -> Packed:
-    """The packed form of `syn` for post blocks `bounds`."""
-    csr = BlockCSR(syn.pre, syn.post, syn.delay, syn.n_pre, bounds)
-    e = syn.weight_exp if syn.fixed else 0
-    if syn.plastic:
-        weight, perm = np.zeros(0), csr.order
-    else:
-        weight, perm = narrow_weights(syn.weight[csr.order], syn.fixed), np.zeros(0, np.int64)
-        csr.order = None
-    scratch = np.zeros((csr.max_delay + 1, syn.n_post) if e < 0 else (1, 1))
+def _packed(csr: BlockCSR, weight: np.ndarray, perm: np.ndarray, e: int, n_post: int) -> Packed:
+    scratch = np.zeros((csr.max_delay + 1, n_post) if e < 0 else (1, 1))
     return Packed(csr=csr, weight=weight, perm=perm, scale=float(2.0 ** max(e, 0)),
                   shift=float(2.0**e) if e < 0 else 0.0, scratch=scratch,
-                  events=np.zeros(len(bounds) - 1, dtype=np.int64))
+                  events=np.zeros(len(csr.bounds) - 1, dtype=np.int64))
+
+
+def pack(syn: Synapses, bounds: np.ndarray) -> Packed:
+    """The packed form of a plastic projection's `syn` (weights read through `perm`)."""
+    csr = BlockCSR(syn.pre, syn.post, syn.delay, syn.n_pre, bounds)
+    return _packed(csr, np.zeros(0), csr.order, syn.weight_exp if syn.fixed else 0, syn.n_post)
+
+
+def _sorted_merged(proj: Projection, n_pre: int, n_post: int, fixed: bool,
+                   bounds: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(pre, post, delay, raw weight) sorted by (block, pre, delay, post), synapses with
+    equal (pre, post, delay) summed (as Synapses does), with one sort and no int64 copies
+    of the whole projection beyond the sort key and order."""
+    pre, post = np.asarray(proj.pre_idx), np.asarray(proj.post_idx)
+    delay, raw = np.asarray(proj.delay), np.asarray(proj.weight)
+    if not (pre.shape == post.shape == delay.shape == raw.shape) or pre.ndim != 1:
+        raise BackendError(f"projection '{proj.name}': pre_idx, post_idx, weight and delay "
+                           "must be 1-D arrays of equal length")
+    if pre.size and (pre.min() < 0 or pre.max() >= n_pre or post.min() < 0
+                     or post.max() >= n_post):
+        raise BackendError(f"projection '{proj.name}': neuron index out of range "
+                           f"(pre < {n_pre}, post < {n_post})")
+    if delay.size and delay.min() < 0:
+        raise BackendError(f"projection '{proj.name}': negative delay")
+    slots = int(delay.max(initial=0)) + 1
+    key = np.searchsorted(bounds, post, side="right").astype(np.int64) - 1
+    key *= n_pre
+    key += pre
+    key *= slots
+    key += delay
+    key *= n_post
+    key += post
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.ones(key.shape[0], dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    del key
+    raw = raw[order].astype(np.int32).astype(np.int64) if fixed else raw[order].astype(np.float64)
+    pre, post, delay = pre[order], post[order], delay[order]
+    del order
+    if not first.all():  # duplicates: one synapse with the summed weight, as Lava's matrix
+        starts = np.flatnonzero(first)
+        raw = np.add.reduceat(raw, starts)
+        pre, post, delay = pre[starts], post[starts], delay[starts]
+    return pre, post, delay, raw
+
+
+def pack_static(proj: Projection, n_pre: int, n_post: int, fixed: bool,
+                bounds: np.ndarray) -> PackedSynapses:
+    """A static projection straight into its packed form (no `Synapses` in between)."""
+    pre, post, delay, raw = _sorted_merged(proj, n_pre, n_post, fixed, bounds)
+    nbits = int(proj.num_weight_bits)
+    if fixed:
+        try:
+            weight = narrow_weights(effective_weights(raw, nbits), True)
+        except ValueError as exc:
+            raise BackendError(f"projection '{proj.name}': {exc}") from exc
+    else:
+        weight = narrow_weights(raw, False)
+    del raw
+    csr = BlockCSR(pre, post, delay, n_pre, bounds, presorted=True)
+    e = int(proj.weight_exp) if fixed else 0
+    packed = _packed(csr, weight, np.zeros(0, np.int64), e, n_post)
+    return PackedSynapses(proj.name, n_pre, n_post, fixed, e, nbits, packed,
+                          np.int64 if fixed else np.float64)
 
 
 class PackedSynapses:
@@ -71,12 +132,15 @@ class PackedSynapses:
 
     plastic = False
 
-    def __init__(self, syn: Synapses, packed: Packed):
-        self.name, self.n_pre, self.n_post, self.fixed = syn.name, syn.n_pre, syn.n_post, syn.fixed
-        self.weight_exp, self.num_weight_bits = syn.weight_exp, syn.num_weight_bits
-        self.max_delay, self.uniform_delay = syn.max_delay, syn.uniform_delay
+    def __init__(self, name: str, n_pre: int, n_post: int, fixed: bool, weight_exp: int,
+                 num_weight_bits: int, packed: Packed, dtype: type):
+        self.name, self.n_pre, self.n_post, self.fixed = name, int(n_pre), int(n_post), fixed
+        self.weight_exp, self.num_weight_bits = weight_exp, num_weight_bits
+        self.max_delay = packed.csr.max_delay
+        ud = packed.csr.uniform_delay
+        self.uniform_delay = ud if ud >= 0 else None
         self.packed = packed
-        self._dtype = syn.weight.dtype
+        self._dtype = dtype
 
     @property
     def n_synapses(self) -> int:

@@ -136,13 +136,18 @@ class Simulator:
                 raise BackendError(
                     f"projection '{proj.name}': plasticity rule '{proj.plasticity.rule}' needs a "
                     "learning engine (backends.cpu.learning.make_learner is not available)")
-            syn = Synapses(proj, net.populations[proj.pre].size, net.populations[proj.post].size,
-                           self.fixed, plastic=plastic)
+            syn = self._make_synapses(proj, plastic)
             self.synapses[proj.name] = syn
             ring_len[proj.post] = max(ring_len[proj.post], syn.max_delay + 2)
             if plastic:
                 self.learners[proj.name] = learner_factory(proj, syn, net)
         return ring_len
+
+    def _make_synapses(self, proj: Projection, plastic: bool) -> Synapses:
+        """The synapse store of one projection."""
+        pops = self.network.populations
+        return Synapses(proj, pops[proj.pre].size, pops[proj.post].size, self.fixed,
+                        plastic=plastic)
 
     def _bound_inputs(self) -> None:
         """Tell each population the largest |a_in| its static synapses can ever produce."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
-from netfactory import dense_proj, lif, network, program, source
+from netfactory import dense_proj, lif, network, program, proj, source
 
 from backends.cpu import CompiledSimulator, Simulator, run
-from compiler.errors import InputError
+from compiler.errors import BackendError, InputError
 from compiler.ir import Adapt
 
 STEPS = 60
@@ -184,3 +184,33 @@ def test_packed_layout_narrow_and_blocks_own_their_neurons():
     ref = Simulator(prog)
     for name in ("sa", "aa", "ab"):  # the packed view holds the same synapses
         np.testing.assert_array_equal(sim.synapses[name].dense(), ref.synapses[name].dense())
+
+
+@pytest.mark.parametrize("precision", ["fixed", "float"])
+def test_duplicate_synapses_sum_like_numpy_engine(precision):
+    """Equal (pre, post, delay) synapses add up (Lava's dense matrix); other delays stay apart."""
+    fixed = precision == "fixed"
+    rng = np.random.default_rng(7)
+    pre = np.concatenate([np.arange(6), np.arange(6), [0, 0]])
+    post = np.concatenate([np.arange(6) % 4, np.arange(6) % 4, [1, 1]])
+    delay = np.concatenate([np.zeros(12, int), [2, 2]])
+    w = rng.integers(10, 60, pre.size)
+    w = w if fixed else w / 16.0
+    params = dict(du=100, dv=200, vth=40, bias_mant=3) if fixed else \
+        dict(du=0.1, dv=0.2, vth=6.0, bias_mant=0.05)
+    pops = [source("s", 6, data=rng.random((STEPS, 6)) < 0.3), lif("a", 4, **params)]
+    net = network(pops, [proj("sa", "s", "a", pre, post, w, delay, fixed=fixed)],
+                  precision=precision, probes=["a.v"])
+    refs, outs = run_all(program(net))
+    assert_active(refs, ("a",))
+    for out in outs:
+        assert_equal_runs(refs, out, exact=fixed)
+
+
+def test_bad_projection_is_a_backend_error_as_in_numpy_engine():
+    pops = [source("s", 3, data=np.ones((4, 3), bool)), lif("a", 2, vth=5)]
+    net = network(pops, [proj("sa", "s", "a", [0, 1], [0, 2], [5, 5])])
+    with pytest.raises(BackendError, match=r"projection 'sa': neuron index out of range"):
+        Simulator(program(net))
+    with pytest.raises(BackendError, match=r"projection 'sa': neuron index out of range"):
+        CompiledSimulator(program(net))
