@@ -1,6 +1,9 @@
-"""Digits accuracy of examples/digits_stdp.yaml over seeds, against sklearn baselines.
+"""Local learning over seeds: digits_stdp (host vote), digits_onchip (the network answers), the
+hidden-pattern task; sklearn baselines.
 
-    .venv/bin/python bench/learning.py                    # 100 and 400 neurons, 5 seeds, test split
+    .venv/bin/python bench/learning.py --task onchip      # examples/digits_onchip.yaml, 5 seeds
+    .venv/bin/python bench/learning.py --task pattern     # examples/pattern.yaml, 5 seeds
+    .venv/bin/python bench/learning.py                    # digits_stdp: 100 and 400 neurons
     .venv/bin/python bench/learning.py --sizes 1600 --seeds 1
     .venv/bin/python bench/learning.py --validation 200   # tune on validation (never on test)
     .venv/bin/python bench/learning.py --lava-check       # reduced run on cpu and lava, compared
@@ -19,6 +22,14 @@ separates what the rule learned from what the spiking readout makes of it. Basel
 logistic regression and an MLP (sklearn) trained on the same train split (raw pixels).
 A learning curve (accuracy after each training epoch, first seed, largest size) is
 written to bench/results/learning_curve.png.
+
+`--task onchip` runs examples/digits_onchip.yaml with `seed` changed: the accuracy is the
+network's own (`readout: output_population`), beside the host's soft vote over the same
+feature neurons' counts for comparison. `--task pattern` runs examples/pattern.yaml per
+seed (a new pattern, noise and start each time) and scores the detector's test-phase
+spikes: hit rate, false alarms per second of noise, latency; the hit rate and false
+alarms per 5 s window of training for the first seed go to
+bench/results/learning_pattern.png.
 """
 
 from __future__ import annotations
@@ -35,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # bench/backends.py would shadow the `backends` package: put the repository root first
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 EXAMPLE = ROOT / "examples" / "digits_stdp.yaml"
+ONCHIP = ROOT / "examples" / "digits_onchip.yaml"
+PATTERN = ROOT / "examples" / "pattern.yaml"
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -179,8 +192,135 @@ def lava_check(size: int = 100, train: int = 200, test: int = 100) -> None:
           + ("" if len(same) == len(keys) else f"; different: {sorted(set(keys) - set(same))}"))
 
 
+def onchip_run(seed: int, validation: int) -> dict:
+    """One run of digits_onchip with `seed` (and optionally evaluated on a validation split
+    carved from train): the network's accuracy, the host soft vote over the feature
+    neurons, training time (the phases that learn) and total time."""
+    from compiler.frontend import network_from_dict
+    from compiler.pipeline import compile_network
+    from compiler.yamlio import load_yaml
+    from runtime import readout as ro
+    from runtime.phases import run_phases
+
+    spec, _ = load_yaml(ONCHIP)
+    spec["seed"] = seed
+    if validation:
+        spec["populations"]["inp"]["spikes"]["split"]["validation"] = validation
+        spec["phases"][-1]["samples"]["split"] = "validation"
+    t0 = time.perf_counter()
+    res = run_phases(compile_network(network_from_dict(spec, base_dir=ONCHIP.parent)))
+    names = [ph["name"] for ph in spec["phases"]]
+    assign, test = names[-2], names[-1]
+    means = ro.class_means(res[f"{assign}.exc.counts"], res[f"{assign}.labels"], 10)
+    soft = ro.accuracy(ro.predict_vote("soft", means, res[f"{test}.exc.counts"]),
+                       res[f"{test}.labels"])
+    train_s = sum(res.meta["phases"][n]["wall_s"] for n in names[:-1])
+    return {"accuracy": float(res["readout.accuracy"]), "soft_vote": soft, "train_s": train_s,
+            "undecided": float(np.mean(res["readout.predictions"] < 0)),
+            "total_s": time.perf_counter() - t0}
+
+
+def pattern_run(seed: int, spec: dict | None = None, backend: str = "cpu") -> dict:
+    """One run of the pattern example with `seed`: test-phase scores of every detector
+    neuron (the best one reported), the training-phase scores per 5 s window, and times."""
+    from compiler.frontend import network_from_dict
+    from compiler.patterns import pattern_scores
+    from compiler.pipeline import compile_network
+    from compiler.yamlio import load_yaml
+    from runtime.phases import run_phases
+
+    if spec is None:
+        spec, _ = load_yaml(PATTERN)
+    spec = copy.deepcopy(spec)
+    spec["seed"] = seed
+    net = network_from_dict(spec, base_dir=PATTERN.parent)
+    t0 = time.perf_counter()
+    res = run_phases(compile_network(net), backend=backend, timeout_s=3600)
+    onsets, length = pattern_onsets_of(spec, net.seed)
+    train, test = spec["phases"][0]["name"], spec["phases"][1]["name"]
+    tr, te = res[f"{train}.det.spikes"], res[f"{test}.det.spikes"]
+    scores = [pattern_scores(te[:, j], onsets, length, tr.shape[0]) for j in range(te.shape[1])]
+    best = max(scores, key=lambda s: (s["hit_rate"], -s["false_alarms_per_s"]))
+    j = scores.index(best)
+    window = 5000
+    curve = [pattern_scores(tr[lo:lo + window, j], onsets, length, lo)
+             for lo in range(0, tr.shape[0] - window + 1, window)]
+    return {**best, "neuron": j, "curve": curve, "train_s": res.meta["phases"][train]["wall_s"],
+            "total_s": time.perf_counter() - t0, "result": res}
+
+
+def pattern_onsets_of(spec: dict, seed: int) -> tuple[np.ndarray, int]:
+    """The onsets and length of the example's hidden pattern (the source's own draw)."""
+    from compiler.frontend.checks import Checker
+    from compiler.frontend.pattern_source import pattern_spec
+    from compiler.patterns import pattern_onsets
+
+    aff = spec["populations"]["aff"]
+    ps = pattern_spec(Checker(None, {}, ROOT), aff["spikes"], "aff", aff["size"])
+    return pattern_onsets(ps, seed, "aff"), ps.length
+
+
+def onchip_main(seeds: int, validation: int) -> None:
+    """Table rows of digits_onchip over seeds."""
+    split = "validation" if validation else "test"
+    runs = []
+    for seed in range(seeds):
+        r = onchip_run(seed, validation)
+        runs.append(r)
+        print(f"  seed {seed}: network {100 * r['accuracy']:.1f} % (undecided "
+              f"{100 * r['undecided']:.1f} %), host soft vote {100 * r['soft_vote']:.1f} %, "
+              f"training {r['train_s']:.0f} s, total {r['total_s']:.0f} s", flush=True)
+    acc = np.array([r["accuracy"] for r in runs])
+    sd = 100 * acc.std(ddof=1) if len(acc) > 1 else 0.0
+    print(f"digits_onchip, {split} split: {100 * acc.mean():.1f} +/- {sd:.1f} % over {seeds} "
+          f"seed(s); host soft vote {100 * np.mean([r['soft_vote'] for r in runs]):.1f} %; "
+          f"training {np.mean([r['train_s'] for r in runs]):.0f} s")
+
+
+def pattern_main(seeds: int) -> None:
+    """Hit rate, false alarms and latency of the pattern example over seeds, and the curve."""
+    runs = []
+    for seed in range(seeds):
+        r = pattern_run(seed)
+        runs.append(r)
+        print(f"  seed {seed}: hit rate {100 * r['hit_rate']:.1f} % of {r['copies']:.0f} copies, "
+              f"false alarms {r['false_alarms_per_s']:.2f} /s, latency {r['latency']:.1f} "
+              f"steps, training {r['train_s']:.0f} s", flush=True)
+    for key, unit in (("hit_rate", "%"), ("false_alarms_per_s", "/s"), ("latency", "steps")):
+        vals = np.array([r[key] for r in runs]) * (100 if unit == "%" else 1)
+        print(f"pattern {key}: {np.nanmean(vals):.2f} {unit} (per seed: "
+              + ", ".join(f"{v:.2f}" for v in vals) + ")")
+    _plot_pattern_curve(runs[0]["curve"])
+
+
+def _plot_pattern_curve(curve: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [5 * (i + 1) for i in range(len(curve))]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(t, [100 * c["hit_rate"] for c in curve], "o-", label="hit rate (%)")
+    ax2 = ax.twinx()
+    ax2.plot(t, [c["false_alarms_per_s"] for c in curve], "s--", color="C1",
+             label="false alarms (/s)")
+    ax.set_xlabel("training time (s, 1 step = 1 ms)")
+    ax.set_ylabel("hit rate (%)")
+    ax2.set_ylabel("false alarms per s")
+    ax.set_title("hidden pattern, seed 0, during training")
+    fig.legend(loc="center right")
+    fig.tight_layout()
+    path = RESULTS / "learning_pattern.png"
+    fig.savefig(path, dpi=120)
+    print("training curve (hit %, false alarms /s per 5 s): "
+          + ", ".join(f"{100 * c['hit_rate']:.0f}/{c['false_alarms_per_s']:.1f}" for c in curve)
+          + f" -> {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", choices=("stdp", "onchip", "pattern"), default="stdp")
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the example's)")
@@ -190,6 +330,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lava-check", action="store_true",
                    help="only run the reduced cpu-vs-lava comparison (100 neurons, 200 samples)")
     args = p.parse_args(argv)
+    if args.task == "onchip":
+        onchip_main(args.seeds, args.validation)
+        return
+    if args.task == "pattern":
+        pattern_main(args.seeds)
+        return
     if args.lava_check:
         print("digits_stdp reduced (100 neurons, 200 train / label samples, 100 test), seed 0:")
         lava_check()
