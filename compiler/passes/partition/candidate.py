@@ -61,18 +61,25 @@ def assign(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
         ctx.keep_table = answer.shared and len(ctx.pops) > 1
         try:
             cg, n, usage = fill_cores(ctx, answer.breaks)
+            if bound is not None and n > bound + slack:
+                raise Worse(n)
+            cg, n, usage = _share(ctx, cg, n, usage)
             if ctx.keep_table:
-                cg, n, usage = _shared_fill(ctx, cg, n, usage)
+                cg, n, usage = _shared_fill(ctx, (cg, n, usage))
         finally:
             ctx.keep_table, ctx.table = False, None
     else:
-        cg, n = answer.cores, answer.count
-    if bound is not None and n > bound + slack:
-        raise Worse(n)
-    cg, n, usage = pack(ctx, *spill(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage)))
+        if bound is not None and answer.count > bound + slack:
+            raise Worse(answer.count)
+        cg, n, usage = _share(ctx, answer.cores, answer.count, None)
     if bound is not None and n > bound:
         raise Worse(n)
     return cg, n, usage
+
+
+def _share(ctx: Context, cg: np.ndarray, n: int, usage: Usage | None) -> Assigned:
+    """Repair, then spill and pack the partly used cores (`spill`, `pack`)."""
+    return pack(ctx, *spill(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage)))
 
 
 def pack_slack(ctx: Context) -> int:
@@ -81,21 +88,20 @@ def pack_slack(ctx: Context) -> int:
     return len(ctx.pops) if len(ctx.pops) > 1 else 0
 
 
-def _shared_fill(ctx: Context, cg: np.ndarray, n: int, usage: Usage | None
-                 ) -> tuple[np.ndarray, int, Usage | None]:
-    """The fill without population breaks (consecutive populations share cores) when it
-    needs fewer cores than the aligned fill `cg` after repair and packing; else `cg`."""
-    aligned = pack(ctx, *spill(ctx, *repair(ctx, np.asarray(cg, np.int32), n, usage)))
+def _shared_fill(ctx: Context, aligned: Assigned) -> Assigned:
+    """The fill without population breaks (consecutive populations share cores), shared
+    and packed, when it needs fewer cores than the `aligned` fill's; else `aligned`."""
     if aligned[1] <= int(ctx.lb["cores"]) or len(ctx.pops) < SHARED_POPS * aligned[1]:
         return aligned
-    info = ctx.info.pop("packed", None)
+    info = ctx.info.pop("packed", None), ctx.info.pop("spilled", None)
     try:
-        shared = repair(ctx, *fill_cores(ctx, None)[:2])
+        shared = _share(ctx, *fill_cores(ctx, None))
     except (Worse, FitError):  # e.g. a neuron whose targets the shared cores spread too far
         shared = None
     if shared is None or shared[1] >= aligned[1]:
-        if info is not None:
-            ctx.info["packed"] = info
+        for key, val in zip(("packed", "spilled"), info, strict=True):
+            if val is not None:
+                ctx.info[key] = val
         return aligned
     ctx.info["shared_fill"] = {"cores": shared[1], "aligned_cores": aligned[1]}
     return shared
