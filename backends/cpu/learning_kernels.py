@@ -19,9 +19,14 @@ T_W, T_D, T_T = range(3)  # targets in Lava's order dw, dd, dt
 
 
 @njit(cache=True)
-def _candidates(x0, y0, pre, post_pre, pre_ptr, pre_order, post_ptr, post_order, mark):
-    """(synapse, pre, post) of the synapses of the spiking pre (x0) and post (y0) neurons,
-    each once; post_pre[q] is the pre neuron of synapse post_order[q]."""
+def _candidates(x0, y0, by_x0, by_y0, post_pre, pre_ptr, pre_order, post_ptr, post_order,
+                mark):
+    """(synapse, pre, post) of the synapses of the spiking pre (x0, if by_x0) and post (y0,
+    if by_y0) neurons, each once; post_pre[q] is the pre neuron of synapse post_order[q]."""
+    if not by_x0:
+        x0 = x0[:0]
+    if not by_y0:
+        y0 = y0[:0]
     total = 0
     for i in range(x0.shape[0]):
         if x0[i]:
@@ -64,8 +69,8 @@ def learn_epoch(every, fixed, all_sel, pre, post, w, tag, tag2, x0, y0, u, tx, t
         cand = np.empty((3, 0), dtype=np.int64)
         n = pre.shape[0]
     else:
-        cand = _candidates(x0, y0, pre, post_pre, pre_ptr, pre_order, post_ptr, post_order,
-                           mark)
+        cand = _candidates(x0, y0, deps[:, D_X0].any(), deps[:, D_Y0].any(), post_pre,
+                           pre_ptr, pre_order, post_ptr, post_order, mark)
         n = cand.shape[1]
     for q in range(n):
         if every:
