@@ -267,6 +267,7 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
     timing = out["timing"]
     result.meta.update(granularity=granularity, processes=plan.n_processes, timeout_s=limit,
                        phase_run_s=list(timing.get("runs_s", [])),
+                       lava_processes=plan.process_cores(program),
                        **{f"lava_{k}": v for k, v in timing.items() if k != "runs_s"})
     return result
 
