@@ -60,22 +60,25 @@ def label_source(ck: Checker, spec: Mapping, path: str, size: int | Any) -> Spik
 
 
 def resolve_labels(ck: Checker, pops: dict[str, Population], phases: list[Phase],
-                   have_phases: bool, seed: int) -> None:
-    """Replace every pending label source by the `array` source of its spikes over all phases."""
+                   declared: set | None, seed: int) -> None:
+    """Replace every pending label source by the `array` source of its spikes over all phases
+    (`declared`: every phase name written, valid or not; None without phases)."""
     for name, pop in pops.items():
         src = pop.source
         if not isinstance(src, PendingLabels):
             continue
         path = f"populations.{name}.spikes"
-        ds = _label_dataset(ck, pops, path, pop, have_phases)
+        ds = _label_dataset(ck, pops, path, pop, declared is not None)
         sample_phases = [p.name for p in phases if p.split is not None]
-        bad = [n for n in src.label_phases if n not in sample_phases]
+        valid = {p.name for p in phases}
+        bad = [n for n in src.label_phases if n not in sample_phases
+               and not (n in (declared or ()) and n not in valid)]  # those have their own error
         if bad:
             ck.error(f"{path}.phases", f"'{bad[0]}' is not a phase with samples"
                      f"{suggest(bad[0], sample_phases)}", ", ".join(sample_phases)
                      or "a phase with samples")
             continue
-        if ds is INVALID:
+        if ds is INVALID or any(n not in valid for n in src.label_phases):
             continue
         data = label_spikes(ds, phases, set(src.label_phases), pop.size, src.rate, seed, name)
         pop.source = SpikeSource("array", data=data)

@@ -225,12 +225,12 @@ def phases_and_readout(ck: Checker, spec: Any, readout: Any, pops: dict[str, Pop
                 if ph is not INVALID:
                     phases.append(ph)
             _bound_total_steps(ck, phases, datasets)
-    resolve_labels(ck, pops, phases, spec is not None, seed)
+    declared = {b.get("name") for b in spec if isinstance(b, Mapping)} \
+        if isinstance(spec, (list, tuple)) else set()
+    resolve_labels(ck, pops, phases, declared if spec is not None else None, seed)
     resolve_patterns(pops, seed)
     ro = None
     if readout is not None:
-        declared = {b.get("name") for b in spec if isinstance(b, Mapping)} \
-            if isinstance(spec, (list, tuple)) else set()
         ro = _readout(ck, readout, pops, phases, spec is not None, declared)
     return phases, ro
 
