@@ -22,7 +22,7 @@ from compiler.neuron_math import adapt_decay_fixed
 from compiler.program import Program
 
 from . import kernels as k
-from .layout import partition
+from .layout import block_count, partition
 from .learning_compiled import make_compiled_learner
 from .neurons import LIFState
 from .packed import Packed, PackedSynapses, pack, pack_static
@@ -64,8 +64,9 @@ def kernel_params(lif: LIFState) -> tuple[np.ndarray, np.ndarray]:
 class CompiledSimulator(Simulator):
     """`Simulator` with compiled kernels on `threads` threads (default: all cores).
 
-    Each population is cut into `threads` blocks of at least layout.MIN_BLOCK neurons;
-    `blocks` asks for that many blocks regardless of size (results do not change).
+    Each population is cut into layout.block_count blocks (at least `threads`, at most
+    64k neurons each) of at least layout.MIN_BLOCK neurons; `blocks` asks for that many
+    blocks regardless of size (results do not change).
     """
 
     def __init__(self, program: Program, probes: Iterable[Probe | str] | None = None,
@@ -83,7 +84,8 @@ class CompiledSimulator(Simulator):
             if pop.lif.wta:  # winner-take-all is decided over the whole population
                 self.bounds[pop.name] = np.array([0, n], dtype=np.int64)
             elif blocks is None:
-                self.bounds[pop.name] = partition(n, self.threads, core_of.get(pop.name))
+                self.bounds[pop.name] = partition(n, block_count(n, self.threads),
+                                                  core_of.get(pop.name))
             else:
                 self.bounds[pop.name] = partition(n, blocks, core_of.get(pop.name), min_block=1)
         super().__init__(program, probes, learner_factory)
@@ -124,7 +126,7 @@ class CompiledSimulator(Simulator):
             par, adapt = self.kparams[name]
             th = lif.th if lif.th is not None else self._no_th
             idx, cnt = self.spk_idx[name], self.spk_cnt[name]
-            step = k.lif_par if len(bounds) > 2 else k.lif_ser
+            step = k.lif_par if len(bounds) > 2 and self.threads > 1 else k.lif_ser
             step(bounds, lif.fixed, a, lif.u, lif.v, th, par, lif.wta, adapt, spk, idx, cnt)
             if lif.wta:
                 cnt[0] = k.lif_wta_finish(lif.size, lif.v, th, par, adapt, spk, idx)
@@ -140,7 +142,7 @@ class CompiledSimulator(Simulator):
                 pk = self.packed[pname]
                 syn = self.synapses[pname]
                 w = syn.weight if syn.plastic else pk.weight
-                deliver = k.deliver_par if pk.nblk > 1 else k.deliver_ser
+                deliver = k.deliver_par if pk.nblk > 1 and self.threads > 1 else k.deliver_ser
                 deliver(pk.csr.bounds, pk.csr.ptr, pk.csr.post, w, pk.perm, pk.csr.delay,
                         pk.csr.uniform_delay, pk.scale, pk.shift, t,
                         self.ring[self.network.projections[pname].post], pk.scratch,

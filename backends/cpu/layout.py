@@ -12,6 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 MIN_BLOCK = 4096  # neurons: smaller populations are one block (no parallel overhead)
+# neurons: larger populations get more blocks than threads, so that the input one block
+# receives (a float64 ring row of 512 KiB) stays in a core's L2 cache while it is scattered
+BLOCK_NEURONS = 65536
+
+
+def block_count(n: int, threads: int) -> int:
+    """Blocks for a population of n neurons on `threads` threads."""
+    return max(int(threads), -(-int(n) // BLOCK_NEURONS))
 
 
 def partition(n: int, blocks: int, core_ids: np.ndarray | None = None,
@@ -68,9 +76,11 @@ class BlockCSR:
         blk = np.searchsorted(self.bounds, post, side="right") - 1
         counts = np.bincount(blk * np.int64(n_pre + 1) + pre,
                              minlength=nblk * (n_pre + 1)).reshape(nblk, n_pre + 1)
-        self.ptr = np.zeros((nblk, n_pre + 1), dtype=np.int64)
-        np.cumsum(counts[:, :n_pre], axis=1, out=self.ptr[:, 1:])
-        self.ptr += np.concatenate(([0], np.cumsum(counts.sum(axis=1))[:-1]))[:, None]
+        ptr = np.zeros((nblk, n_pre + 1), dtype=np.int64)
+        np.cumsum(counts[:, :n_pre], axis=1, out=ptr[:, 1:])
+        ptr += np.concatenate(([0], np.cumsum(counts.sum(axis=1))[:-1]))[:, None]
+        self.ptr = ptr.astype(np.int32) if post.shape[0] < 2**31 else ptr  # 4 bytes / pre
+        del ptr
         self.post = (post - self.bounds[blk]).astype(np.int32)
         del blk, counts
         self.max_delay = int(delay.max(initial=0))
