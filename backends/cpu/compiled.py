@@ -143,11 +143,10 @@ class CompiledSimulator(Simulator):
                 syn = self.synapses[pname]
                 w = syn.weight if syn.plastic else pk.weight
                 deliver = k.deliver_par if pk.nblk > 1 and self.threads > 1 else k.deliver_ser
-                deliver(pk.csr.bounds, pk.csr.ptr, pk.csr.post, w, pk.perm, pk.csr.delay,
-                        pk.csr.uniform_delay, pk.scale, pk.shift, t,
-                        self.ring[self.network.projections[pname].post], pk.scratch,
-                        idx, start, cnt, pk.events)
-                buf.synops[pname][i] = pk.events.sum()
+                buf.synops[pname][i] = deliver(
+                    pk.csr.bounds, pk.csr.ptr, pk.csr.post, w, pk.perm, pk.csr.delay,
+                    pk.csr.uniform_delay, pk.scale, pk.shift, t,
+                    self.ring[self.network.projections[pname].post], pk.scratch, idx, start, cnt)
 
     def _spiking(self, pop: str, spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(indices, block starts, counts per block) of the spiking neurons of `pop`."""

@@ -181,29 +181,34 @@ def _flush_block(lo, hi, t, scratch, ring, shift):
 
 @njit(cache=True, parallel=True)
 def deliver_par(bounds, ptr, post, w, perm, delay, ud, scale, shift, t, ring, scratch,
-                pre_idx, pre_start, pre_cnt, events):
-    """Deliver one projection's spikes of step t, post blocks in parallel (see _deliver_block).
+                pre_idx, pre_start, pre_cnt):
+    """Deliver one projection's spikes of step t, post blocks in parallel (see _deliver_block);
+    returns the number of synaptic events.
 
     shift == 0: straight into the ring, each weight times `scale`; else into `scratch`,
     then floor(sum * shift) into the ring.
     """
     direct = shift == 0.0
+    events = 0
     for b in prange(bounds.shape[0] - 1):
         out = ring if direct else scratch
-        events[b] = _deliver_block(b, bounds[b], ptr, post, w, perm, delay, ud, scale, t,
-                                   out, direct, pre_idx, pre_start, pre_cnt)
+        events += _deliver_block(b, bounds[b], ptr, post, w, perm, delay, ud, scale, t, out,
+                                 direct, pre_idx, pre_start, pre_cnt)
         if not direct:
             _flush_block(bounds[b], bounds[b + 1], t, scratch, ring, shift)
+    return events
 
 
 @njit(cache=True)
 def deliver_ser(bounds, ptr, post, w, perm, delay, ud, scale, shift, t, ring, scratch,
-                pre_idx, pre_start, pre_cnt, events):
+                pre_idx, pre_start, pre_cnt):
     """deliver_par, one block after the other."""
     direct = shift == 0.0
+    events = 0
     for b in range(bounds.shape[0] - 1):
         out = ring if direct else scratch
-        events[b] = _deliver_block(b, bounds[b], ptr, post, w, perm, delay, ud, scale, t,
-                                   out, direct, pre_idx, pre_start, pre_cnt)
+        events += _deliver_block(b, bounds[b], ptr, post, w, perm, delay, ud, scale, t, out,
+                                 direct, pre_idx, pre_start, pre_cnt)
         if not direct:
             _flush_block(bounds[b], bounds[b + 1], t, scratch, ring, shift)
+    return events

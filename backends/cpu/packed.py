@@ -39,7 +39,6 @@ class Packed:
     scale: float  # each weight times this (2**weight_exp for weight_exp >= 0)
     shift: float  # 0, or 2**weight_exp < 1: per-(delay, post) sums floor-shifted
     scratch: np.ndarray  # (max_delay + 1, n_post) sums for shift != 0, else (1, 1)
-    events: np.ndarray  # synaptic events per block of the last delivery
 
     @property
     def nblk(self) -> int:
@@ -54,8 +53,7 @@ class Packed:
 def _packed(csr: BlockCSR, weight: np.ndarray, perm: np.ndarray, e: int, n_post: int) -> Packed:
     scratch = np.zeros((csr.max_delay + 1, n_post) if e < 0 else (1, 1))
     return Packed(csr=csr, weight=weight, perm=perm, scale=float(2.0 ** max(e, 0)),
-                  shift=float(2.0**e) if e < 0 else 0.0, scratch=scratch,
-                  events=np.zeros(len(csr.bounds) - 1, dtype=np.int64))
+                  shift=float(2.0**e) if e < 0 else 0.0, scratch=scratch)
 
 
 def pack(syn: Synapses, bounds: np.ndarray) -> Packed:
