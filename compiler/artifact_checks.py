@@ -20,6 +20,7 @@ import numpy as np
 
 from . import budget
 from .archives import NUMERIC_KINDS, ArrayInfo
+from .conv_geometry import kernel_index
 from .errors import Diagnostic, InputError, Location
 from .ir import (
     DATASET_KIND,
@@ -29,6 +30,7 @@ from .ir import (
     PROBE_VARS,
     SOURCE_KINDS,
     Adapt,
+    ConvSpec,
     Dataset,
     LIFParams,
     NetworkIR,
@@ -620,7 +622,11 @@ def _check_projections(pr: Problems, net: NetworkIR, fixed: bool, max_delay: int
                                                        f"{path}.plasticity"):
             pr.text(proj.plasticity.rule, f"{path}.plasticity.rule")
             pr.instance(proj.plasticity.params, dict, f"{path}.plasticity.params")
+        seen = len(pr.items)
         _check_synapses(pr, proj, path, ends, fixed, max_delay)
+        if proj.conv is not None and _check_conv_spec(pr, proj.conv, f"{path}.conv", ends) \
+                and len(pr.items) == seen:
+            _check_conv_synapses(pr, proj, f"{path}.conv")
 
 
 def _projection_ends(pr: Problems, net: NetworkIR, proj: Projection,
@@ -662,6 +668,67 @@ def _check_synapses(pr: Problems, proj: Projection, path: str, ends: list[Popula
         pr.within(proj.post_idx, f"{path}.post_idx", 0, ends[1].size - 1, "neuron indices")
     pr.within(proj.delay, f"{path}.delay", 0, max_delay, "delays")
     _check_weights(pr, proj.weight, f"{path}.weight", fixed)
+
+
+CONV_FIELDS = (("in_shape", 1, 1), ("out_shape", 1, 1), ("kernel", 1, 0), ("stride", 1, 0),
+               ("padding", 0, 0), ("dilation", 1, 0))  # name, least value, extra (channels)
+
+
+def _check_conv_spec(pr: Problems, spec: Any, path: str, ends: list[Population]) -> bool:
+    """A ConvSpec: tuples of 1 or 2 spatial integers (shapes with channels first), groups
+    dividing both channel counts, shapes holding as many neurons as the projection's ends."""
+    if not pr.instance(spec, ConvSpec, path):
+        return False
+    dims = len(spec.kernel) if isinstance(spec.kernel, tuple) else 0
+    if dims not in (1, 2):
+        return pr.add(MANIFEST, f"{path}.kernel", f"found {_show(spec.kernel)}",
+                      "a tuple of 1 or 2 integers (one per spatial dimension)")
+    ok = True
+    for key, lo, extra in CONV_FIELDS:
+        v, n = getattr(spec, key), dims + extra
+        what = "(channels, *spatial)" if extra else "(one per spatial dimension)"
+        if not isinstance(v, tuple) or len(v) != n or not all(_int(x) for x in v):
+            ok = pr.add(MANIFEST, f"{path}.{key}", f"found {_show(v)}",
+                        f"a tuple of {n} integers {what}")
+        elif min(v) < lo or max(v) > MAX_SIZE:
+            ok = pr.add(MANIFEST, f"{path}.{key}", f"found {_show(v)}, out of range",
+                        f"integers in [{lo}, {MAX_SIZE}]")
+    if not (pr.integer(spec.groups, f"{path}.groups", 1, MAX_SIZE) and ok):
+        return False
+    if spec.in_shape[0] % spec.groups or spec.out_shape[0] % spec.groups:
+        return pr.add(MANIFEST, f"{path}.groups", f"{spec.groups} groups for "
+                      f"{spec.in_shape[0]} in and {spec.out_shape[0]} out channels",
+                      "a divisor of both channel counts")
+    if len(ends) != 2:
+        return False
+    for pop, key in zip(ends, ("in_shape", "out_shape"), strict=True):
+        shape = getattr(spec, key)
+        if math.prod(shape) != pop.size:
+            ok = pr.add(MANIFEST, f"{path}.{key}", f"shape {shape} for the {pop.size} neurons "
+                        f"of '{pop.name}'", f"a shape of {pop.size} elements")
+    return ok
+
+
+def _check_conv_synapses(pr: Problems, proj: Projection, path: str) -> None:
+    """Every synapse lies inside the convolution and the synapses of one kernel element
+    share one weight (what `ConvSpec` records)."""
+    k = kernel_index(proj.conv, proj.pre_idx, proj.post_idx)
+    outside = int(np.count_nonzero(k < 0))
+    if outside:
+        i = int(np.argmax(k < 0))
+        pr.add(ARRAYS, path, f"{outside} synapses outside the convolution (first: pre "
+               f"{int(proj.pre_idx[i])} -> post {int(proj.post_idx[i])})",
+               "synapses (pre, post) of the convolution's unrolled form")
+        return
+    if not k.size:
+        return
+    _, first, inverse = np.unique(k, return_index=True, return_inverse=True)
+    differ = proj.weight != proj.weight[first][inverse]
+    if differ.any():
+        i = int(np.argmax(differ))
+        pr.add(ARRAYS, path, f"{int(np.count_nonzero(differ))} synapses with another weight "
+               f"than their kernel element's (first: synapse {i}, weight {proj.weight[i]})",
+               "one weight per kernel element (shared across positions)")
 
 
 def _check_weights(pr: Problems, w: np.ndarray, path: str, fixed: bool) -> None:

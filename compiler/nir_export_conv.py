@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .frontend.nir_conv import kernel_index
+from .conv_geometry import kernel_index
 from .ir import ConvSpec, NetworkIR, Projection
 
 

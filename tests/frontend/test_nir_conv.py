@@ -11,8 +11,8 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
+from compiler.conv_geometry import kernel_index  # noqa: E402
 from compiler.errors import InputError  # noqa: E402
-from compiler.frontend.nir_conv import kernel_index  # noqa: E402
 from compiler.frontend.nir_import import import_nir  # noqa: E402
 
 
