@@ -70,6 +70,55 @@ class CompiledLearner(Learner):
                          or np.any((fac == lk.V_T) | (fac == lk.V_D)))
         # Lava shifts left by exponent + 7: a negative count is left to the numpy engine
         self.compiled = bool(np.all(self.tables["prod"][:, lk.P_EXP] + 7 >= 0))
+        self.side = {"x": _side(self._xs), "y": _side(self._ys)}
+        self._rows_x = np.ones(2, dtype=np.bool_)
+        self._rows_y = np.array([True, self.modulator is None, True])
+        self._rows_m = np.array([False, True, False])
+
+    def step(self, t: int, pre_spikes: np.ndarray, post_spikes: np.ndarray,
+             modulators: dict[str, np.ndarray] | None = None) -> bool:
+        """Learner.step with the trace impulses in numba (same random numbers, same order)."""
+        if self.modulator is not None and (modulators is None or self.modulator not in modulators):
+            return super().step(t, pre_spikes, post_spikes, modulators)  # its error message
+        self.time_step += 1
+        E = self.spec.t_epoch
+        within = self.time_step % E or E
+        x, y = self.side["x"], self.side["y"]
+        lk.impulses(self.x, self.tx, np.asarray(pre_spikes, dtype=bool), self._rows_x, within,
+                    self.fixed, x[0], x[1], x[2], 0)
+        if self.fixed:
+            self._xr.advance()
+            self._yr.advance()
+        rnd = int(self._yr.impulse) if self.fixed else 0
+        lk.impulses(self.y, self.ty, np.asarray(post_spikes, dtype=bool), self._rows_y, within,
+                    self.fixed, y[0], y[1], y[2], rnd)
+        if self.modulator is not None:
+            m = np.asarray(modulators[self.modulator], dtype=bool)
+            mod = np.broadcast_to(m, post_spikes.shape) if m.size <= 1 else m
+            lk.impulses(self.y, self.tm, np.ascontiguousarray(mod), self._rows_m, within,
+                        self.fixed, y[0], y[1], y[2], rnd)
+        if self.fixed:
+            self._xr.advance()
+            self._yr.advance()
+        if self.time_step % E == 0:
+            self._learn()
+            return True
+        return False
+
+    def _histories(self) -> tuple[np.ndarray, np.ndarray]:
+        """Learner._histories in numba."""
+        E = self.spec.t_epoch
+        ty2 = self.tm if self.modulator is not None else self.ty
+        out = []
+        for tr, side, times, rnd in ((self.x, self.side["x"], (self.tx, self.tx),
+                                      getattr(self, "_xr", None)),
+                                     (self.y, self.side["y"], (self.ty, ty2, self.ty),
+                                      getattr(self, "_yr", None))):
+            decay, live = side[3], side[4]
+            rd, ri = (float(rnd.decay), int(rnd.impulse)) if self.fixed else (0.0, 0)
+            out.append(lk.histories(tr, decay, live, np.stack(times), self.fixed, side[0],
+                                    side[1], side[2], rd, ri, E))
+        return out[0], out[1]
 
     def _learn(self) -> None:
         if not self.compiled:
@@ -103,6 +152,15 @@ class CompiledLearner(Learner):
         self.ty[:] = 0
         self.tm[:] = 0
         return None
+
+
+def _side(slots) -> tuple[np.ndarray, ...]:
+    """(imp, imp_int, imp_frac, decay per step, live) of one side's trace slots, flat."""
+    live = slots.tau != 0
+    decay = np.ones(slots.tau.shape[0])
+    decay[live] = np.exp(-1 / slots.tau[live][:, None]).ravel()  # as Learner computes it
+    return (slots.imp.ravel().astype(np.float64), slots.imp_int.ravel().astype(np.int64),
+            slots.imp_frac.ravel().astype(np.int64), decay, live)
 
 
 def make_compiled_learner(projection: Projection, synapses: SynapsesLike, network: NetworkIR,

@@ -163,3 +163,53 @@ def learn_epoch(every, fixed, all_sel, pre, post, w, tag, tag2, x0, y0, u, tx, t
         if tags:
             tag2[s] = nd
             tag[s] = nt
+
+
+@njit(cache=True)
+def impulses(tr, times, spikes, rows, within, fixed, imp, imp_int, imp_frac, rnd):
+    """A step's trace impulses of one side (Learner.step / _post_multi): each spiking
+    neuron that already spiked in this epoch (times > 0) gets the impulse on the `rows`
+    traces (fixed: integer part, stochastic 8-bit fraction with `rnd`, clipped to 0..127);
+    then its spike time becomes `within`."""
+    for i in range(spikes.shape[0]):
+        if not spikes[i]:
+            continue
+        if times[i] > 0:
+            for r in range(tr.shape[0]):
+                if not rows[r]:
+                    continue
+                if fixed:
+                    v = tr[r, i] + imp_int[r] + (1 if rnd < imp_frac[r] else 0)
+                    tr[r, i] = min(max(v, 0), 127)
+                else:
+                    tr[r, i] = tr[r, i] + imp[r]
+        times[i] = within
+
+
+@njit(cache=True)
+def histories(tr, decay, live, times, fixed, imp, imp_int, imp_frac, rnd_decay, rnd_imp,
+              epoch):
+    """Trace values at each step of the epoch (Learner._histories): h[0] = tr, then per step
+    the decay of the live traces (others are 0) and the impulse of row r's neurons whose
+    spike time (times[r]) is that step."""
+    k, n = tr.shape
+    h = np.zeros((epoch + 1, k, n), dtype=tr.dtype)
+    h[0] = tr
+    for t in range(1, epoch + 1):
+        for r in range(k):
+            if live[r]:
+                for i in range(n):
+                    val = decay[r] * h[t - 1, r, i]
+                    if fixed:
+                        frac = val % 1.0
+                        h[t, r, i] = np.floor(val) + (1.0 if rnd_decay < frac else 0.0)
+                    else:
+                        h[t, r, i] = val
+            for i in range(n):
+                if times[r, i] == t:
+                    if fixed:
+                        v = h[t, r, i] + imp_int[r] + (1 if rnd_imp < imp_frac[r] else 0)
+                        h[t, r, i] = min(max(v, 0), 127)
+                    else:
+                        h[t, r, i] = h[t, r, i] + imp[r]
+    return h
