@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from compiler.frontend import network_from_dict
-from compiler.patterns import pattern_onsets, pattern_scores
+from compiler.patterns import chosen_detector, pattern_onsets, pattern_scores
 from compiler.pipeline import compile_network
 from compiler.yamlio import load_yaml
 from runtime.phases import run_phases
@@ -78,8 +78,9 @@ def _scores(spec: dict, res) -> dict:
     aff = spec["populations"]["aff"]
     ps = pattern_spec(Checker(None, {}, EXAMPLES), aff["spikes"], "aff", aff["size"])
     onsets = pattern_onsets(ps, spec["seed"], "aff")
-    t0 = res["train.det.spikes"].shape[0]
-    return pattern_scores(res["test.det.spikes"][:, 0], onsets, ps.length, t0)
+    train = res["train.det.spikes"]
+    j = chosen_detector(train, onsets, ps.length, window=4000)
+    return pattern_scores(res["test.det.spikes"][:, j], onsets, ps.length, train.shape[0])
 
 
 @pytest.mark.slow

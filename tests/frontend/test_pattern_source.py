@@ -8,7 +8,13 @@ import pytest
 from phase_nets import _load
 
 from compiler.errors import InputError
-from compiler.patterns import PatternSpec, pattern_onsets, pattern_scores, pattern_spikes
+from compiler.patterns import (
+    PatternSpec,
+    chosen_detector,
+    pattern_onsets,
+    pattern_scores,
+    pattern_spikes,
+)
 
 SPEC = PatternSpec(steps=5000, size=40, rate=0.05, length=30, involved=20, gap_min=50,
                    gap_max=120)
@@ -69,3 +75,15 @@ def test_the_compiler_draws_the_source_from_the_network_seed():
 def test_bad_gap_is_located(gap):
     with pytest.raises(InputError, match=r"populations\.aff\.spikes\.gap"):
         _load(NET.replace("GAP", gap))
+
+
+def test_the_detector_is_chosen_on_the_end_of_training():
+    on = np.array([100, 300, 500, 700])
+    spikes = np.zeros((800, 3), dtype=bool)
+    spikes[[105, 305, 505, 705], 0] = True  # hits every copy
+    spikes[::7, 1] = True  # fires all the time: hits too, but many false alarms
+    spikes[[510, 710], 2] = True  # hits only the copies in the last 400 steps
+    assert chosen_detector(spikes, on, length=30) == 0
+    assert chosen_detector(spikes, on, length=30, window=400) in (0, 2)
+    spikes[[505, 705], 0] = False
+    assert chosen_detector(spikes, on, length=30, window=400) == 2
