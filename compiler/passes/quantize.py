@@ -136,17 +136,26 @@ def _population_scale(net: NetworkIR, pop: str, lif: LIFParams) -> tuple[float, 
 SAMPLE = 1 << 18  # weights looked at to choose weight_exp of a big projection
 
 
-def _mantissas(target: np.ndarray, e: int, step: int, lo: int, hi: int, bits: int) -> np.ndarray:
-    """Rounded, clipped mantissas; if rounding zeroed every weight of one sign, Lava sees
-    another sign mode, so they become what Lava then makes of them."""
-    w = np.clip(np.round(target / (2.0**e * step)) * step, lo, hi).astype(np.int64)
+def _mantissas(target: np.ndarray, e: int, step: int, lo: int, hi: int, bits: int,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """Rounded, clipped mantissas (float64 holding integers, written into `out`); if
+    rounding zeroed every weight of one sign, Lava sees another sign mode, so they become
+    what Lava then makes of them. 1 / (2^e step) is a power of two: multiplying by it is
+    exactly the division."""
+    w = np.multiply(target, 1.0 / (2.0**e * step), out=out)
+    np.round(w, out=w)
+    w *= step
+    np.clip(w, lo, hi, out=w)
     if w.size and w.min() < 0 and not (w.max() > 0) and target.max() > 0:
-        w = lava_effective_weights(w, bits)
+        w[...] = lava_effective_weights(w.astype(np.int64), bits)
     return w
 
 
-def _err(target: np.ndarray, e: int, step: int, lo: int, hi: int, bits: int) -> float:
-    return float(np.linalg.norm(_mantissas(target, e, step, lo, hi, bits) * 2.0**e - target))
+def _err(target: np.ndarray, mant: np.ndarray, e: int, tmp: np.ndarray | None = None) -> float:
+    """||mant 2^e - target|| (numpy's norm: the square root of the dot product)."""
+    d = np.multiply(mant, 2.0**e, out=tmp)
+    d -= target
+    return float(np.sqrt(d.dot(d)))
 
 
 def _quantize_weights(target: np.ndarray, max_bits: int) -> tuple[np.ndarray, int]:
@@ -161,17 +170,23 @@ def _quantize_weights(target: np.ndarray, max_bits: int) -> tuple[np.ndarray, in
         return np.zeros(target.shape, np.int32), 0
     # every exponent is tried (ties: the coarser one); big projections choose on a strided
     # sample, then compare the choice with the next finer exponent on all weights
-    sample = target if target.size <= SAMPLE else target[:: target.size // SAMPLE]
+    sample = target if target.size <= SAMPLE else \
+        np.ascontiguousarray(target[:: target.size // SAMPLE])
+    buf, tmp = np.empty_like(sample), np.empty_like(sample)
     best_err, best_e = math.inf, 0
     for e in range(WEIGHT_EXP_MIN, WEIGHT_EXP_MAX + 1):
-        err = _err(sample, e, step, lo, hi, max_bits)
+        err = _err(sample, _mantissas(sample, e, step, lo, hi, max_bits, buf), e, tmp)
         if err <= best_err * (1 + 1e-12):
             best_err, best_e = min(err, best_err), e
-    if sample is not target and best_e > WEIGHT_EXP_MIN:
-        fine, coarse = (_err(target, x, step, lo, hi, max_bits) for x in (best_e - 1, best_e))
-        if fine < coarse * (1 - 1e-12):
-            best_e -= 1
-    return _mantissas(target, best_e, step, lo, hi, max_bits).astype(np.int32), best_e
+    if sample is target:
+        return _mantissas(target, best_e, step, lo, hi, max_bits, buf).astype(np.int32), best_e
+    coarse = _mantissas(target, best_e, step, lo, hi, max_bits)
+    if best_e > WEIGHT_EXP_MIN:
+        tmp = np.empty_like(target)
+        fine = _mantissas(target, best_e - 1, step, lo, hi, max_bits)
+        if _err(target, fine, best_e - 1, tmp) < _err(target, coarse, best_e, tmp) * (1 - 1e-12):
+            coarse, best_e = fine, best_e - 1
+    return coarse.astype(np.int32), best_e
 
 
 def _decay(value: float, offset: int) -> tuple[int, dict[str, Any]]:
@@ -297,7 +312,10 @@ def _from_float(net: NetworkIR, weight_bits: int) -> tuple[NetworkIR, dict[str, 
                 else lossless_weight_bits(w_q, weight_bits))
         q.weight, q.weight_exp, q.num_weight_bits = w_q, e, bits
         out.projections[name] = q
-        err = _rel(float(np.linalg.norm(w_q * 2.0**e / k - w_f)), float(np.linalg.norm(w_f)))
+        d = w_q * 2.0**e  # the error in float units, in place (same values as unfused)
+        d /= k
+        d -= w_f
+        err = _rel(float(np.linalg.norm(d)), float(np.linalg.norm(w_f)))
         rep = {"sign_mode": sign_mode(w_q), "weight_exp": e, "num_weight_bits": bits,
                "weight_scale": k / 2.0**e, "rel_error": err,
                "zeroed": int(np.count_nonzero((w_q == 0) & (w_f != 0)))}
