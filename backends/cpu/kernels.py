@@ -146,7 +146,7 @@ def _deliver_block(b, lo, ptr, post, w, perm, delay, ud, scale, t, out, direct,
         first = pre_start[pb]
         for q in range(pre_cnt[pb] - 1, -1, -1):
             i = pre_idx[first + q]
-            k0, k1 = ptr[b, i], ptr[b, i + 1]
+            k0, k1 = ptr[i, b], ptr[i, b + 1]
             events += k1 - k0
             if ud >= 0:
                 r = base + ud

@@ -52,37 +52,39 @@ def narrow_int(values: np.ndarray) -> np.ndarray:
 
 
 class BlockCSR:
-    """One projection's synapses grouped by post block, each group a CSR by pre neuron.
+    """One projection's synapses, each pre neuron's row split by post block.
 
-    `ptr[b, i]:ptr[b, i + 1]` are the synapses from pre i onto block b; `post` holds the
-    post index minus the block's first neuron. `order[k]` is the position of synapse k in
-    the arrays it was built from (plastic projections read their weights through it;
-    static ones drop it once their weights are packed).
+    Synapses come by (pre, block); `ptr[i, b]:ptr[i, b + 1]` are those from pre i onto
+    block b (so one cache line holds a spiking neuron's offsets for every block), and
+    `ptr[i, nblk] == ptr[i + 1, 0]`. `post` holds the post index minus the block's first
+    neuron. `order[k]` is the position of synapse k in the arrays it was built from
+    (plastic projections read their weights through it; static ones drop it).
     """
 
     def __init__(self, pre: np.ndarray, post: np.ndarray, delay: np.ndarray,
                  n_pre: int, bounds: np.ndarray, presorted: bool = False):
-        """`presorted`: the synapses already come by (block, pre) (then `order` is None)."""
+        """`presorted`: the synapses already come by (pre, block) (then `order` is None)."""
         self.bounds = np.asarray(bounds, dtype=np.int64)
         self.n_pre = int(n_pre)
         nblk = self.bounds.shape[0] - 1
         order = None
         if not presorted:
             block = np.searchsorted(self.bounds, post, side="right") - 1
-            # stable by (block, pre): inputs sorted by (pre, delay, post) keep that order
-            order = np.argsort(block * np.int64(max(n_pre, 1)) + pre, kind="stable")
+            # stable by (pre, block): inputs sorted by (pre, delay, post) keep that order
+            order = np.argsort(np.asarray(pre, dtype=np.int64) * nblk + block, kind="stable")
             del block
             pre, post, delay = pre[order], post[order], delay[order]
         blk = np.searchsorted(self.bounds, post, side="right") - 1
-        counts = np.bincount(blk * np.int64(n_pre + 1) + pre,
-                             minlength=nblk * (n_pre + 1)).reshape(nblk, n_pre + 1)
-        ptr = np.zeros((nblk, n_pre + 1), dtype=np.int64)
-        np.cumsum(counts[:, :n_pre], axis=1, out=ptr[:, 1:])
-        ptr += np.concatenate(([0], np.cumsum(counts.sum(axis=1))[:-1]))[:, None]
-        self.ptr = ptr.astype(np.int32) if post.shape[0] < 2**31 else ptr  # 4 bytes / pre
-        del ptr
+        counts = np.bincount(np.asarray(pre, dtype=np.int64) * nblk + blk,
+                             minlength=n_pre * nblk)
+        ptr = np.zeros(n_pre * nblk + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        # rows of nblk + 1 offsets: row i is ptr[i * nblk : (i + 1) * nblk + 1]
+        idx = np.arange(n_pre)[:, None] * nblk + np.arange(nblk + 1)[None, :]
+        self.ptr = ptr[idx].astype(np.int32) if post.shape[0] < 2**31 else ptr[idx]
+        del ptr, idx, counts
         self.post = (post - self.bounds[blk]).astype(np.int32)
-        del blk, counts
+        del blk
         self.max_delay = int(delay.max(initial=0))
         uniform = delay.size == 0 or bool(np.all(delay == delay[0]))
         self.uniform_delay = self.max_delay if uniform else -1
@@ -92,6 +94,12 @@ class BlockCSR:
             self.delay = delay.astype(np.uint8 if self.max_delay < 256 else np.int32)
         self.order: np.ndarray | None = order  # dropped by the caller once not needed
 
+    def block_of(self) -> np.ndarray:
+        """Block of every stored synapse (int64)."""
+        nblk = self.bounds.shape[0] - 1
+        counts = np.diff(self.ptr, axis=1).ravel()
+        return np.tile(np.arange(nblk, dtype=np.int64), self.n_pre).repeat(counts)
+
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays the engine keeps (without the weights)."""
@@ -100,14 +108,12 @@ class BlockCSR:
 
     def pre_of(self) -> np.ndarray:
         """Pre neuron of every stored synapse (int64), rebuilt from the CSR."""
-        nblk = self.bounds.shape[0] - 1
-        counts = np.diff(self.ptr, axis=1).ravel()
-        return np.tile(np.arange(self.n_pre, dtype=np.int64), nblk).repeat(counts)
+        counts = self.ptr[:, -1] - self.ptr[:, 0]
+        return np.arange(self.n_pre, dtype=np.int64).repeat(counts)
 
     def post_of(self) -> np.ndarray:
         """Global post neuron of every stored synapse (int64)."""
-        sizes = self.ptr[:, -1] - self.ptr[:, 0]
-        return self.post.astype(np.int64) + np.repeat(self.bounds[:-1], sizes)
+        return self.post.astype(np.int64) + self.bounds[self.block_of()]
 
     def delay_of(self) -> np.ndarray:
         """Delay of every stored synapse (int64)."""

@@ -64,7 +64,7 @@ def pack(syn: Synapses, bounds: np.ndarray) -> Packed:
 
 def _sorted_merged(proj: Projection, n_pre: int, n_post: int, fixed: bool,
                    bounds: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(pre, post, delay, raw weight) sorted by (block, pre, delay, post), synapses with
+    """(pre, post, delay, raw weight) sorted by (pre, block, delay, post), synapses with
     equal (pre, post, delay) summed (as Synapses does), with one sort and no int64 copies
     of the whole projection beyond the sort key and order."""
     pre, post = np.asarray(proj.pre_idx), np.asarray(proj.post_idx)
@@ -79,9 +79,9 @@ def _sorted_merged(proj: Projection, n_pre: int, n_post: int, fixed: bool,
     if delay.size and delay.min() < 0:
         raise BackendError(f"projection '{proj.name}': negative delay")
     slots = int(delay.max(initial=0)) + 1
-    key = np.searchsorted(bounds, post, side="right").astype(np.int64) - 1
-    key *= n_pre
-    key += pre
+    nblk = len(bounds) - 1
+    key = pre.astype(np.int64) * nblk
+    key += np.searchsorted(bounds, post, side="right") - 1
     key *= slots
     key += delay
     key *= n_post

@@ -178,9 +178,10 @@ def test_packed_layout_narrow_and_blocks_own_their_neurons():
     assert pk.csr.delay.dtype == np.uint8
     bounds = sim.bounds["b"]
     assert len(bounds) == 4 and bounds[0] == 0 and bounds[-1] == 19
-    for blk in range(3):  # every synapse of block blk lands inside it
-        lo, hi = pk.csr.ptr[blk, 0], pk.csr.ptr[blk, -1]
-        assert np.all(pk.csr.post[lo:hi] < bounds[blk + 1] - bounds[blk])
+    blk = pk.csr.block_of()  # every synapse of a block lands inside it
+    assert set(blk.tolist()) == {0, 1, 2}
+    assert np.all(pk.csr.post < (bounds[blk + 1] - bounds[blk]))
+    assert np.all(np.diff(pk.csr.pre_of()) >= 0)  # rows by pre neuron
     ref = Simulator(prog)
     for name in ("sa", "aa", "ab"):  # the packed view holds the same synapses
         np.testing.assert_array_equal(sim.synapses[name].dense(), ref.synapses[name].dense())
