@@ -235,6 +235,10 @@ def _pairs_collide(parts: list[tuple[int, sp.coo_matrix, Term]]) -> bool:
 
 
 def _synapses(group: list[tuple[int, sp.coo_matrix, Term]]) -> dict[str, np.ndarray]:
+    if len(group) == 1:  # one delay: the matrix's own arrays (no copies)
+        d, g, _ = group[0]
+        return {"pre": g.col, "post": g.row, "weight": g.data,
+                "delay": np.full(g.nnz, d, dtype=np.int64)}
     return {"pre": np.concatenate([g.col for _, g, _ in group]),
             "post": np.concatenate([g.row for _, g, _ in group]),
             "weight": np.concatenate([g.data for _, g, _ in group]),

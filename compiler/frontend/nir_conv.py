@@ -153,10 +153,13 @@ def conv_matrix(spec: ConvSpec, kernel: np.ndarray) -> sp.csr_matrix:
     """The (out size, in size) sparse matrix of a conv with `kernel` (out, in/groups, *k);
     zero weights are left out."""
     post, pre, kidx = unroll(spec)
-    w = np.asarray(kernel, dtype=np.float64).ravel()[kidx]
-    keep = w != 0
+    flat = np.asarray(kernel, dtype=np.float64).ravel()
+    w = flat[kidx]
+    if not np.all(flat != 0):  # only a kernel with zeros leaves synapses out
+        keep = w != 0
+        w, post, pre = w[keep], post[keep], pre[keep]
     shape = (math.prod(spec.out_shape), math.prod(spec.in_shape))
-    return sp.csr_matrix((w[keep], (post[keep], pre[keep])), shape=shape)
+    return sp.csr_matrix((w, (post, pre)), shape=shape)
 
 
 def compose(first: ConvSpec, second: ConvSpec) -> ConvSpec | None:
