@@ -114,8 +114,10 @@ def projection(m1: dict) -> list[str]:
     c = 1e-3 * per["compute_ms_per_step"] / units  # s per neuron update or event
     n, syn, rate = 1.15e9, 128e9, m1["rate"]
     fan_out = syn / n
+    per_syn = per["peak_rss_mb"] * 2**20 / max(m1["synapses"], 1)  # bytes, peak, 1 rank
     lines = ["| ranks | neurons/rank | synapses/rank | compute ms/step | exchange ms/step "
-             "| total ms/step | efficiency vs compute only |", "|---|---|---|---|---|---|---|"]
+             "| total ms/step | efficiency vs compute only | peak GiB/rank |",
+             "|---|---|---|---|---|---|---|---|"]
     for p in (64, 128, 256, 512, 1024):
         compute = c * (n + n * rate * fan_out) / p
         spikes = n * rate / p  # per rank and step
@@ -125,9 +127,10 @@ def projection(m1: dict) -> list[str]:
         total = compute + counts + ids
         lines.append(f"| {p} | {n / p:,.0f} | {syn / p:,.0f} | {1e3 * compute:.1f} | "
                      f"{1e3 * (counts + ids):.2f} | {1e3 * total:.1f} | "
-                     f"{100 * compute / total:.0f} % |")
+                     f"{100 * compute / total:.0f} % | {per_syn * syn / p / 2**30:.0f} |")
     lines.append("")
-    lines.append(f"Inputs: {1e9 * c:.1f} ns per neuron update or synaptic event (measured "
+    lines.append(f"Inputs: {1e9 * c:.1f} ns per neuron update or synaptic event and "
+                 f"{per_syn:.0f} bytes of peak memory per synapse (measured "
                  f"at 1 rank, N = {m1['n']:,}), spike rate {rate:.3f} per neuron and step "
                  f"(measured), fan-out {fan_out:.0f}; MPI: latency {ALPHA_S * 1e6:g} us per "
                  f"message, {1 / BETA_S_PER_BYTE / 1e9:g} GB/s per rank, {ID_BYTES}-byte ids, "
@@ -153,8 +156,15 @@ def main() -> None:
     ap.add_argument("--out", help="write the markdown report here")
     args = ap.parse_args()
     ranks = [int(x) for x in args.ranks.split(",")]
-    strong = [measure(args.neurons, k, args.steps) for k in ranks]
-    weak = [measure(args.weak * k, k, args.steps) for k in ranks]
+    done: dict[tuple[int, int], dict] = {}  # a configuration both scalings share runs once
+
+    def get(n: int, k: int) -> dict:
+        if (n, k) not in done:
+            done[(n, k)] = measure(n, k, args.steps)
+        return done[(n, k)]
+
+    strong = [get(args.neurons, k) for k in ranks]
+    weak = [get(args.weak * k, k) for k in ranks]
     load = os.getloadavg()
     lines = [f"# mpi backend scaling ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
              f"Command: `python bench/mpi_scaling.py --neurons {args.neurons} --weak "
