@@ -1,4 +1,7 @@
-"""The CPU backend: an event-driven numpy simulator, bit-exact to Lava's fixed_pt models.
+"""The CPU backend: an event-driven simulator, bit-exact to Lava's fixed_pt models.
+
+Two engines: `compiled` (default; numba kernels, multi-threaded, backends/cpu/compiled.py)
+and `numpy` (the reference, backends/cpu/simulator.py); they give the same results.
 
 `run` runs steps from rest, `phases.run_phases` a network's phases; `backend.BACKEND` is both
 as a `backends.contract.Backend`.
