@@ -11,7 +11,8 @@ input axons are the exact union of the presynaptic neurons, synapse bits and out
 add up (merging cores never raises anyone's output axons; synapse lists of one
 presynaptic neuron merge). The exact resource model then counts the packed assignment;
 a shared core still over a limit is split back into the cores it came from, which were
-valid (every count only shrank elsewhere), so every limit holds.
+valid (every count only shrank elsewhere), so every limit holds. Packing that would save
+fewer than MIN_GAIN of the cores is skipped (the recount costs a pass over all synapses).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from .repair import renumber
 PACK_LOAD = 0.75  # cores whose fullest limit is below this fraction are packed
 MAX_ITEMS = 4096  # at most this many (the lightest) cores are packed
 AFFINITY_TRIES = 8  # among this many fitting shared cores, the best connected one wins
+MAX_TRIES = 32  # input axons are checked on at most this many open cores per slice
+FUTILE = 256  # this many slices in a row without a shared core: the rest are not tried
+MIN_GAIN = 0.005  # sharing that saves fewer cores than this fraction is not worth the
+# exact recount of every synapse (e.g. the last core of a 1M-neuron population)
 
 
 def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray, int, Usage]:
@@ -37,12 +42,14 @@ def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray
     items = np.flatnonzero(load < PACK_LOAD)
     if items.size > MAX_ITEMS:
         items = items[np.argsort(load[items], kind="stable")[:MAX_ITEMS]]
-    if items.size < 2:
+    # the most packing can save: items less the bins their neurons alone fill
+    most = items.size - int(np.ceil(vals[items, 0].sum() / caps[0]))
+    if items.size < 2 or most < max(1, MIN_GAIN * n):  # not worth a pass over all synapses
         return cg, n, usage
     items = items[np.argsort(-load[items], kind="stable")]
     pres, own = touch_sets(ctx, cg, items, n)
     bin_of = _first_fit(items, vals[items], caps.astype(np.int64), pres, own)
-    if bin_of.max() + 1 == items.size:
+    if items.size - (bin_of.max() + 1) < max(1, MIN_GAIN * n):  # not worth a recount
         return cg, n, usage
     lut = np.arange(n, dtype=np.int64)
     lut[items] = items[bin_of]  # every bin keeps the id of its first (heaviest) item
@@ -101,30 +108,30 @@ def _per_item(owner: np.ndarray, values: np.ndarray, count: int) -> list[np.ndar
 def _first_fit(items: np.ndarray, vals: np.ndarray, caps: np.ndarray,
                pres: list[np.ndarray], own: list[np.ndarray]) -> np.ndarray:
     """Per item (heaviest first), its bin: the best connected of the first AFFINITY_TRIES
-    open bins where it fits, else a new bin."""
+    open bins where it fits (of the first MAX_TRIES where the other limits fit), else a
+    new bin. After FUTILE items in a row found no bin, the rest get their own bins."""
     ia = LIMITS.index("in_axons")
     other = [i for i in range(len(LIMITS)) if i != ia]
     binv = np.zeros((items.size, len(LIMITS)), np.int64)
     bpre: list[np.ndarray] = []
     bown: list[np.ndarray] = []
     bin_of = np.empty(items.size, np.int64)
-    nb = 0
+    nb, misses = 0, 0
     for i in range(items.size):
         ok = np.flatnonzero((binv[:nb, other] + vals[i, other] <= caps[other]).all(axis=1))
-        best, best_aff, best_in = -1, -1, 0
+        best, best_aff = -1, -1
         tried = 0
-        for b in ok:
-            union = np.union1d(bpre[b], pres[i])
-            if union.size > caps[ia]:
+        for b in ok[:MAX_TRIES] if misses < FUTILE else ():
+            shared = _common(bpre[b], pres[i])
+            if bpre[b].size + pres[i].size - shared > caps[ia]:
                 continue
-            aff = (bpre[b].size + pres[i].size - union.size
-                   + int(np.isin(pres[i], bown[b], assume_unique=True).sum())
-                   + int(np.isin(bpre[b], own[i], assume_unique=True).sum()))
+            aff = shared + _common(bown[b], pres[i]) + _common(own[i], bpre[b])
             if aff > best_aff:
-                best, best_aff, best_in, best_pre = int(b), aff, union.size, union
+                best, best_aff = int(b), aff
             tried += 1
             if tried >= AFFINITY_TRIES:
                 break
+        misses = misses + 1 if best < 0 else 0
         if best < 0:
             best, nb = nb, nb + 1
             binv[best] = vals[i]
@@ -132,8 +139,17 @@ def _first_fit(items: np.ndarray, vals: np.ndarray, caps: np.ndarray,
             bown.append(own[i])
         else:
             binv[best, other] += vals[i, other]
-            binv[best, ia] = best_in
-            bpre[best] = best_pre
-            bown[best] = np.concatenate((bown[best], own[i]))
+            bpre[best] = np.union1d(bpre[best], pres[i])
+            binv[best, ia] = bpre[best].size
+            bown[best] = np.union1d(bown[best], own[i])
         bin_of[i] = best
     return bin_of
+
+
+def _common(a: np.ndarray, b: np.ndarray) -> int:
+    """Elements of sorted unique `b` also in sorted unique `a` (binary search, no sort)."""
+    if not a.size or not b.size:
+        return 0
+    idx = np.searchsorted(a, b)
+    np.minimum(idx, a.size - 1, out=idx)
+    return int(np.count_nonzero(a[idx] == b))

@@ -6,7 +6,8 @@ holding the rest. Its neurons go, first come first served, to the population's o
 cores (most room first) as far as their room allows by a per-limit estimate: neurons
 exactly, synapse bits and output axons at the small core's mean per neuron, input axons
 as every presynaptic neuron of the small core the host lacks. The exact resource model
-then counts the result; if any core is over a limit the spill is not kept.
+then counts the result; if any core is over a limit the spill is not kept. Like packing,
+spilling is skipped when fewer than MIN_GAIN of the cores are nearly empty.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..resources import LIMITS, Usage, usage_with_traffic
 from .context import Context
-from .pack import touch_sets
+from .pack import MIN_GAIN, touch_sets
 from .repair import renumber
 
 SPILL_LOAD = 0.25  # a single-population core whose fullest limit is below this spills
@@ -30,7 +31,7 @@ def spill(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarra
     pop = _population_of_cores(ctx, cg, n)
     small = np.flatnonzero((load < SPILL_LOAD) & (pop >= 0))
     hosts = np.flatnonzero((load >= SPILL_LOAD) & (pop >= 0) & np.isin(pop, pop[small]))
-    if small.size < 2 or not hosts.size:  # one remainder saves at most one core
+    if small.size < max(2, MIN_GAIN * n) or not hosts.size:  # not worth a recount
         return cg, n, usage
     cores = np.concatenate((small, hosts))
     pres, _ = touch_sets(ctx, cg, cores, n)
