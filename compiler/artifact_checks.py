@@ -722,8 +722,14 @@ def _check_conv_synapses(pr: Problems, proj: Projection, path: str) -> None:
         return
     if not k.size:
         return
-    _, first, inverse = np.unique(k, return_index=True, return_inverse=True)
-    differ = proj.weight != proj.weight[first][inverse]
+    size = proj.conv.kernel_size
+    if size <= max(4 * k.size, 1 << 20):  # the kernel as an array: first weight per element
+        kernel = np.zeros(size, proj.weight.dtype)
+        kernel[k[::-1]] = proj.weight[::-1]
+        differ = proj.weight != kernel[k]
+    else:
+        _, first, inverse = np.unique(k, return_index=True, return_inverse=True)
+        differ = proj.weight != proj.weight[first][inverse]
     if differ.any():
         i = int(np.argmax(differ))
         pr.add(ARRAYS, path, f"{int(np.count_nonzero(differ))} synapses with another weight "

@@ -4,6 +4,7 @@ populations, or does not describe the stored synapses is refused naming the fiel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 
@@ -144,12 +145,21 @@ def test_a_tampered_conv_entry_is_refused(compiled, tmp_path, edit, fragments):
         assert f"projections.{name}.conv" in text, text
 
 
-def test_a_conv_whose_weights_are_not_shared_is_refused(compiled, tmp_path):
-    program, path, _ = compiled
+@pytest.mark.parametrize("kernel", [None, (2000, 2000)])
+def test_a_conv_whose_weights_are_not_shared_is_refused(compiled, tmp_path, kernel):
+    """Also with a kernel far larger than the synapses use (a consistent description: the
+    elements no synapse uses are zero), which loads when the weights are shared."""
+    _, path, _ = compiled
     prog = load_program(path)
     name = next(k for k, p in prog.network.projections.items()
                 if p.conv is not None and p.conv.kernel == (3, 3))
-    w = prog.network.projections[name].weight
+    p = prog.network.projections[name]
+    if kernel is not None:
+        p.conv = dataclasses.replace(p.conv, kernel=kernel, padding=(1, 1))
+        assert p.conv.kernel_size > 4 * p.n_synapses  # the sparse check
+        back = load_program(save_program(prog, tmp_path / "k.snnc"))
+        assert back.network.projections[name].conv == p.conv
+    w = p.weight
     w[np.flatnonzero(w == w.max())[-1]] -= 1  # one synapse of a kernel element differs
     refused(save_program(prog, tmp_path / "w.snnc"), f"projections.{name}.conv",
             "1 synapses with another weight than their kernel element's")
