@@ -52,7 +52,7 @@ def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray
     if items.size - (bin_of.max() + 1) < max(1, MIN_GAIN * n):  # not worth a recount
         return cg, n, usage
     lut = np.arange(n, dtype=np.int64)
-    lut[items] = items[bin_of]  # every bin keeps the id of its first (heaviest) item
+    lut[items] = items[bin_of]  # bin b takes the id items[b]: distinct ids per bin
     packed = lut[cg].astype(np.int32)
     new = usage_with_traffic(ctx.net, ctx.split(packed), n, ctx.target)
     bad = new.bad_cores(ctx.target)
