@@ -285,3 +285,20 @@ def test_shards_split_the_synapses_by_post_rank():
         want = sorted(zip(*(getattr(whole, k).tolist()
                             for k in ("pre_idx", "post_idx", "weight", "delay")), strict=True))
         assert got == want
+
+
+@pytest.mark.slow
+def test_more_ranks_than_needed_and_a_wta_population():
+    # 4 ranks for 5 LIF neurons: the 3-neuron winner-take-all population stays whole and
+    # one rank holds nothing; the result is still the cpu backend's
+    pops = [source("in", 4, kind="poisson", rate=0.3), lif("a", 2, du=300, dv=400, vth=20),
+            lif("w", 3, du=300, dv=400, vth=20, wta=True)]
+    projs = [proj("ia", "in", "a", [0, 1, 2, 3], [0, 1, 0, 1], 60, [0, 1, 2, 0]),
+             proj("aw", "a", "w", [0, 1, 0], [0, 1, 2], 80, 1),
+             proj("wa", "w", "a", [0, 1, 2], [1, 0, 1], -40, 0)]
+    prog = program(network(pops, projs, probes=["a.v", "w.u", "aw.weights"], steps=40))
+    ref = get_backend("cpu").run(prog, 40)
+    got = get_backend("mpi").run(prog, 40, ranks=4)
+    assert int(ref.spikes["w"].sum()) > 10 and ref.spikes["w"].sum(axis=1).max() == 1
+    assert_same(ref.arrays(), got.arrays())
+    assert sorted(r["neurons"] for r in got.meta["mpi"]["per_rank"]) == [0, 1, 1, 3]
