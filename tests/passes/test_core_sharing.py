@@ -220,3 +220,19 @@ def test_lava_core_granularity_runs_mixed_cores_like_cpu():
     lava = runtime.run(prog, backend="lava", steps=30, granularity="core", timeout_s=300)
     for k in ("a.spikes", "b.spikes", "c.spikes", "d.spikes"):
         assert np.array_equal(np.asarray(lava[k]), np.asarray(cpu[k])), k
+
+
+def test_graph_alone_within_ten_percent_of_sequential():
+    from test_partition import SMALL, layered_net, random_net
+
+    nets = [(chain(12, 70, fan_in=6, seed=1),
+             tgt(neurons=64, in_axons=300, out_axons=300, synapse_bits=32 * 1024)),
+            (chain(30, 1035, fan_in=20, seed=6), tgt(neurons=1024)),
+            (layered_net(3), SMALL), (random_net(2, 500, 8000), SMALL)]
+    for net, t in nets:
+        seq = partition(net, t, "sequential")
+        gr = partition(net, t, "graph")
+        assert_exact(net, gr, t)
+        assert gr.n_cores <= 1.1 * seq.n_cores, (gr.method, gr.n_cores, seq.n_cores)
+        if gr.method == "graph->sequential":
+            assert gr.stats["fill_kept"]["method_cores"] > 1.1 * lower_bound(net, t)["cores"]

@@ -28,6 +28,7 @@ from .spill import spill
 RUNS: dict[str, Callable[[Context], Fill | Cores]] = {
     "sequential": sequential, "greedy": greedy, "graph": graph, "tile": tile}
 
+FILL_GUARD = 1.1  # a method's alternative fill runs when it needs more than this x LB
 SHARED_POPS = 0.02  # a fill without breaks is tried with at least this many populations
 # per core (each population boundary can save at most about one core)
 
@@ -108,12 +109,13 @@ def _shared_fill(ctx: Context, aligned: Assigned) -> Assigned:
 
 
 def _assign_answer(ctx: Context, answer: Fill | Cores, bound: int | None) -> Assigned:
-    """`_assign_refined`, and a method's alternative fill (`Cores.fill`) too: the fewer
-    cores kept (ties: the method's own)."""
+    """`_assign_refined`, and, when that needs more than FILL_GUARD x the lower bound, a
+    method's alternative fill (`Cores.fill`) too: the fewer cores kept (ties: the
+    method's own)."""
     alt = answer.fill if isinstance(answer, Cores) else None
     best = _assign_refined(ctx, answer, bound)
-    if alt is None:
-        return best
+    if alt is None or best[1] <= FILL_GUARD * int(ctx.lb["cores"]):
+        return best  # within FILL_GUARD of the bound: within it of any fill too
     other = assign(ctx, alt, bound)
     kept = other[1] < best[1]
     ctx.info["fill_kept"] = {"cores": other[1], "method_cores": best[1], "kept": kept}

@@ -14,8 +14,9 @@ neurons' inputs are mostly their population's), each population is partitioned o
 never hold other populations' neurons, whose input axons METIS cannot see: pymetis takes
 one vertex weight per vertex), into as many parts as its binding resource needs; the
 partly used last parts are then packed into shared cores like every method's
-(`pack`). Run alone (not in auto's race, which runs sequential itself), this mode also
-assigns the sequential fill and keeps the fewer cores (`stats["fill_kept"]`).
+(`pack`). Run alone (not in auto's race, which runs sequential itself), a graph partition
+over 1.1x the lower bound is compared with the sequential fill and the fewer cores kept
+(`stats["fill_kept"]`, method `graph->sequential`).
 
 `locality_probe` runs METIS on a small sample so that auto can tell whether this method
 would pay off before paying for it.
@@ -60,8 +61,8 @@ def graph(ctx: Context, slack: float = SLACK, max_degree: float = GRAPH_DEGREE,
     ctx.info["graph_cut_fraction"] = round(cut, 3)
     if refine_rounds > 0 and cut <= REFINE_MAX_CUT:
         refined = _refine(ctx, part, k, vw, lif_indeg, refine_rounds)
-        return Cores(refined, k, unrefined=Cores(part, k))
-    return Cores(part, k)
+        return Cores(refined, k, unrefined=Cores(part, k), fill=_guard(ctx))
+    return Cores(part, k, fill=_guard(ctx))
 
 
 def _per_population(ctx: Context, per_neuron: np.ndarray, slack: float,
@@ -83,11 +84,16 @@ def _per_population(ctx: Context, per_neuron: np.ndarray, slack: float,
         base += tp.size
     ctx.info["graph_parts"] = base
     ctx.info["graph_cut_fraction"] = round(cut[0] / max(cut[1], 1), 3)
-    # alone (not in auto's race, which runs sequential anyway), also the sequential fill:
-    # a part needs nearly all inputs of its population, so graph's small last parts can
-    # pack worse than a fill whose cores straddle population boundaries
-    fill = None if ctx.racing else sequential(ctx)
-    return Cores(cg, base, fill=fill)
+    return Cores(cg, base, fill=_guard(ctx))
+
+
+def _guard(ctx: Context) -> Fill | None:
+    """Alone (not in auto's race, which runs sequential anyway), the sequential fill as an
+    alternative, assigned when the parts need more than `candidate.FILL_GUARD` x the
+    lower bound: e.g. a part needs nearly all inputs of its population, so small last
+    parts can pack worse than a fill whose cores straddle population boundaries, and on
+    random nets METIS finds no locality to win with."""
+    return None if ctx.racing else sequential(ctx)
 
 
 def _target_weights(cores: float, size: int) -> np.ndarray:
