@@ -3,8 +3,6 @@ the ranks that hold a target of theirs, with `Alltoall` (counts) + `Alltoallv` (
 
 Both collectives are non-blocking requests polled against a deadline, so a rank that
 stops answering ends the job (MPI_Abort) after `timeout_s` instead of hanging it.
-The time spent in the counts exchange is reported as *wait* (it is where ranks meet, so it
-holds the load imbalance); the time in the ids exchange as *exchange*.
 """
 
 from __future__ import annotations
@@ -64,44 +62,54 @@ def alltoallv_ids(comm: Any, parts: list[np.ndarray], what: str) -> list[np.ndar
 
 class SpikeExchange:
     """Routes the global spike ids of one step: `route[r]` is a bool mask over this rank's
-    sendable neurons (in `ids` order) of those with a target on rank r."""
+    sendable neurons (in `ids` order) of those with a target on rank r.
+
+    Per step an `Alltoall` of (id count, compute ns since the previous exchange) pairs,
+    then an `Alltoallv` of the ids, whose messages are empty between ranks without
+    targets. The compute times tell waiting for the slowest rank (wait: the slowest
+    rank's compute minus this rank's) apart from the rest of the collectives (exchange)."""
 
     def __init__(self, comm: Any, route: np.ndarray, timeout_s: float | None = None):
         self.comm = comm
         self.size = comm.Get_size()
         self.route = route  # (size, n_local) bool
         self.timeout_s = collective_timeout() if timeout_s is None else timeout_s
-        self.scount = np.zeros(self.size, dtype=np.int64)
-        self.rcount = np.zeros(self.size, dtype=np.int64)
+        self.shead = np.zeros((self.size, 2), dtype=np.int64)  # (count, compute ns)
+        self.rhead = np.zeros((self.size, 2), dtype=np.int64)
         self.sdis = np.zeros(self.size, dtype=np.int64)
         self.rdis = np.zeros(self.size, dtype=np.int64)
         self.wait_s = 0.0
         self.exchange_s = 0.0
         self.sent = 0  # ids sent to other ranks
 
-    def exchange(self, spiking: np.ndarray, gids: np.ndarray) -> np.ndarray:
+    def exchange(self, spiking: np.ndarray, gids: np.ndarray, compute_s: float = 0.0
+                 ) -> np.ndarray:
         """Send `gids[spiking]` (local positions -> global ids) where routed; returns the
-        ids received from every rank (this one included), unsorted."""
+        ids received from every rank (this one included), unsorted. `compute_s`: this
+        rank's compute time since the previous exchange."""
         if self.size == 1:  # one rank: nothing to send anywhere
             return gids[spiking[self.route[0][spiking]]]
         from mpi4py import MPI
 
         parts = [gids[spiking[self.route[r][spiking]]] for r in range(self.size)]
         for r, p in enumerate(parts):
-            self.scount[r] = p.shape[0]
+            self.shead[r, 0] = p.shape[0]
+        self.shead[:, 1] = int(compute_s * 1e9)
         t0 = time.perf_counter()
-        wait_for(self.comm.Ialltoall(self.scount, self.rcount), self.timeout_s,
+        wait_for(self.comm.Ialltoall(self.shead, self.rhead), self.timeout_s,
                  "spike exchange (counts)")
-        t1 = time.perf_counter()
-        send = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        recv = np.empty(int(self.rcount.sum()), dtype=np.int64)
-        np.cumsum(self.scount[:-1], out=self.sdis[1:])
-        np.cumsum(self.rcount[:-1], out=self.rdis[1:])
-        wait_for(self.comm.Ialltoallv([send, (self.scount, self.sdis), MPI.INT64_T],
-                                      [recv, (self.rcount, self.rdis), MPI.INT64_T]),
+        scount = np.ascontiguousarray(self.shead[:, 0])
+        rcount = np.ascontiguousarray(self.rhead[:, 0])
+        send = np.concatenate(parts)
+        recv = np.empty(int(rcount.sum()), dtype=np.int64)
+        np.cumsum(scount[:-1], out=self.sdis[1:])
+        np.cumsum(rcount[:-1], out=self.rdis[1:])
+        wait_for(self.comm.Ialltoallv([send, (scount, self.sdis), MPI.INT64_T],
+                                      [recv, (rcount, self.rdis), MPI.INT64_T]),
                  self.timeout_s, "spike exchange (ids)")
-        t2 = time.perf_counter()
-        self.wait_s += t1 - t0
-        self.exchange_s += t2 - t1
-        self.sent += int(self.scount.sum() - self.scount[self.comm.Get_rank()])
+        spent = time.perf_counter() - t0
+        wait = min(spent, max(0.0, float(self.rhead[:, 1].max()) * 1e-9 - compute_s))
+        self.wait_s += wait
+        self.exchange_s += spent - wait
+        self.sent += int(scount.sum() - scount[self.comm.Get_rank()])
         return recv

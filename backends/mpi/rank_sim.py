@@ -196,7 +196,7 @@ class RankSimulator:
                    for p in state}
         synops = {n: np.zeros(steps, dtype=np.int64) for n in self.synapses}
         ex = self.exchange
-        w0, e0, compute = ex.wait_s, ex.exchange_s, 0.0
+        w0, e0, compute, since = ex.wait_s, ex.exchange_s, 0.0, 0.0
         every = max(1, steps // 100)
         for i in range(steps):
             t = t0 + i
@@ -210,7 +210,7 @@ class RankSimulator:
                 records[p.key][i] = getattr(self.neurons[p.target], p.var)
             fired_pos = np.flatnonzero(np.concatenate(local)) if local else np.zeros(0, np.int64)
             c1 = time.perf_counter()
-            recv = np.sort(ex.exchange(fired_pos, self.gids))
+            recv = np.sort(ex.exchange(fired_pos, self.gids, since + (c1 - c0)))
             c2 = time.perf_counter()
             fired = self._fired(recv, sources, i)
             for pre, outs in self.by_pre:
@@ -220,7 +220,8 @@ class RankSimulator:
                         synops[name][i] = syn.deliver(idx, t, self.rings[self.network.projections[name].post])
             if self.learners:
                 self._learn(t, fired, {n: s for n, s in zip(self.ids, local, strict=True)})
-            compute += (c1 - c0) + (time.perf_counter() - c2)
+            since = time.perf_counter() - c2  # compute after the exchange, until the next
+            compute += (c1 - c0) + since
             if progress is not None and ((i + 1) % every == 0 or i + 1 == steps):
                 progress(i + 1, steps)
         self.t = t0 + steps
