@@ -101,9 +101,13 @@ def local_synapses(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, p
     """The synapses of `proj` onto post neurons `ids` (sorted), posts renumbered 0..len(ids)-1,
     with the whole projection's sign mode and delivery path (`facts`)."""
     post = np.asarray(proj.post_idx, dtype=np.int64)
-    keep = np.flatnonzero(np.isin(post, ids, assume_unique=False))
+    lpost = np.searchsorted(ids, post)
+    mine = ids[np.minimum(lpost, max(ids.shape[0] - 1, 0))] == post if ids.size else \
+        np.zeros(post.shape, dtype=bool)
+    keep: slice | np.ndarray = slice(None) if mine.all() else np.flatnonzero(mine)  # a shard
+    del mine, post
     pre = np.asarray(proj.pre_idx, dtype=np.int64)[keep]
-    lpost = np.searchsorted(ids, post[keep])
+    lpost = lpost[keep]
     delay = np.asarray(proj.delay, dtype=np.int64)[keep]
     n_local = int(ids.shape[0])
     if fixed:
