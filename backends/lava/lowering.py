@@ -149,6 +149,10 @@ def build_synapse(block: SynapseBlock, precision: str) -> Any:
             return DelayDense(weights=block.dense(w), delays=delays, max_delay=max_delay, **kw)
         # delays share the weights' sparsity pattern (a zero delay is an absent entry)
         delays = block.csr(block.delay.astype(int))
+        if block.on_bus:  # static weights: its model stacks the per-delay matrix once
+            from .procs.bus_synapse import BusDelaySparse
+
+            return BusDelaySparse(weights=block.csr(w), delays=delays, max_delay=max_delay, **kw)
         return DelaySparse(weights=block.csr(w), delays=delays, max_delay=max_delay, **kw)
     if block.kind == "sparse":
         return Sparse(weights=block.csr(w), **kw)
