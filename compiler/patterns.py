@@ -80,10 +80,10 @@ def pattern_scores(spikes: np.ndarray, onsets: np.ndarray, length: int, start: i
 def chosen_detector(train_spikes: np.ndarray, onsets: np.ndarray, length: int,
                     window: int = 10000) -> int:
     """The detector neuron picked from the end of training (never from test spikes): the
-    highest hit rate minus false alarms per second / 10 over the last `window` training
+    highest hit rate minus false alarms per second / 100 over the last `window` training
     steps of `train_spikes` (bool (steps, neurons), steps counted from 0)."""
     steps = train_spikes.shape[0]
     lo = max(0, steps - window)
     scores = [pattern_scores(train_spikes[lo:, j], onsets, length, lo)
               for j in range(train_spikes.shape[1])]
-    return int(np.argmax([s["hit_rate"] - s["false_alarms_per_s"] / 10 for s in scores]))
+    return int(np.argmax([s["hit_rate"] - s["false_alarms_per_s"] / 100 for s in scores]))
