@@ -110,8 +110,10 @@ def pool_kernel(node: Any, spec: ConvSpec) -> np.ndarray:
 
 
 def unroll(spec: ConvSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(post, pre, kernel index) int64 arrays of every synapse inside the input, the kernel
-    index into the flattened (out, in/groups, *kernel) weight."""
+    """(post, pre, kernel index) arrays of every synapse inside the input, the kernel index
+    into the flattened (out, in/groups, *kernel) weight. Neuron indices are int32 (a layer
+    has fewer than 2**31 neurons), as the sparse matrix stores them; kernel indices too,
+    unless the kernel has 2**31 elements or more."""
     two = spec.in_shape if len(spec.kernel) == 2 else (spec.in_shape[0], 1, spec.in_shape[1])
     out2 = spec.out_shape if len(spec.kernel) == 2 else (spec.out_shape[0], 1, spec.out_shape[1])
     k2, s2, p2, d2 = ((spec.kernel, spec.stride, spec.padding, spec.dilation)
@@ -134,9 +136,10 @@ def unroll(spec: ConvSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cl = np.tile(np.arange(cin_g, dtype=np.int64), spec.out_shape[0])
     c = (o // cout_g) * cin_g + cl
     n_out_s, n_in_s, n_k = out2[1] * out2[2], two[1] * two[2], k2[0] * k2[1]
-    post = (o * n_out_s)[:, None] + post_s[None, :]
-    pre = (c * n_in_s)[:, None] + pre_s[None, :]
-    kidx = ((o * cin_g + cl) * n_k)[:, None] + k_s[None, :]
+    i32, kt = np.int32, np.int32 if spec.kernel_size < 2**31 else np.int64
+    post = (o * n_out_s).astype(i32)[:, None] + post_s.astype(i32)[None, :]
+    pre = (c * n_in_s).astype(i32)[:, None] + pre_s.astype(i32)[None, :]
+    kidx = (((o * cin_g + cl) * n_k).astype(kt)[:, None] + k_s.astype(kt)[None, :])
     return post.ravel(), pre.ravel(), kidx.ravel()
 
 
