@@ -83,7 +83,7 @@ class BlockCSR:
         idx = np.arange(n_pre)[:, None] * nblk + np.arange(nblk + 1)[None, :]
         self.ptr = ptr[idx].astype(np.int32) if post.shape[0] < 2**31 else ptr[idx]
         del ptr, idx, counts
-        self.post = (post - self.bounds[blk]).astype(np.int32)
+        self.post = (post - self.bounds[blk]).astype(np.uint32)  # unsigned: no wraparound test
         del blk
         self.max_delay = int(delay.max(initial=0))
         uniform = delay.size == 0 or bool(np.all(delay == delay[0]))
