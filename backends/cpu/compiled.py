@@ -64,9 +64,9 @@ def kernel_params(lif: LIFState) -> tuple[np.ndarray, np.ndarray]:
 class CompiledSimulator(Simulator):
     """`Simulator` with compiled kernels on `threads` threads (default: all cores).
 
-    Each population is cut into layout.block_count blocks (at least `threads`, at most
-    64k neurons each) of at least layout.MIN_BLOCK neurons; `blocks` asks for that many
-    blocks regardless of size (results do not change).
+    Each population is cut into one block per thread (layout.block_count) of at least
+    layout.MIN_BLOCK neurons; `blocks` asks for that many blocks regardless of size
+    (results do not change).
     """
 
     def __init__(self, program: Program, probes: Iterable[Probe | str] | None = None,

@@ -12,14 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 MIN_BLOCK = 4096  # neurons: smaller populations are one block (no parallel overhead)
-# neurons: larger populations get more blocks than threads, so that the input one block
-# receives (a float64 ring row of 512 KiB) stays in a core's L2 cache while it is scattered
-BLOCK_NEURONS = 65536
 
 
 def block_count(n: int, threads: int) -> int:
-    """Blocks for a population of n neurons on `threads` threads."""
-    return max(int(threads), -(-int(n) // BLOCK_NEURONS))
+    """Blocks for a population of n neurons on `threads` threads: one per thread.
+
+    More blocks than threads (to keep a block's input in L2) measured slower: each spiking
+    neuron's row is then cut into short segments, and their offsets are looked up per block.
+    """
+    return max(1, min(int(threads), int(n)))
 
 
 def partition(n: int, blocks: int, core_ids: np.ndarray | None = None,
