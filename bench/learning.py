@@ -259,11 +259,11 @@ def pattern_onsets_of(spec: dict, seed: int) -> tuple[np.ndarray, int]:
     return pattern_onsets(ps, seed, "aff"), ps.length
 
 
-def onchip_main(seeds: int, validation: int) -> None:
-    """Table rows of digits_onchip over seeds."""
+def onchip_main(seeds: int, validation: int, first: int = 0) -> None:
+    """Table rows of digits_onchip over seeds first .. first + seeds - 1."""
     split = "validation" if validation else "test"
     runs = []
-    for seed in range(seeds):
+    for seed in range(first, first + seeds):
         r = onchip_run(seed, validation)
         runs.append(r)
         print(f"  seed {seed}: network {100 * r['accuracy']:.1f} % (undecided "
@@ -304,6 +304,8 @@ def _plot_pattern_curve(curve: list[dict]) -> None:
     ax2 = ax.twinx()
     ax2.plot(t, [c["false_alarms_per_s"] for c in curve], "s--", color="C1",
              label="false alarms (/s)")
+    ax.set_ylim(0, 105)
+    ax2.set_ylim(0, None)
     ax.set_xlabel("training time (s, 1 step = 1 ms)")
     ax.set_ylabel("hit rate (%)")
     ax2.set_ylabel("false alarms per s")
@@ -322,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--task", choices=("stdp", "onchip", "pattern"), default="stdp")
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="--task onchip: seeds from this one")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the example's)")
     p.add_argument("--validation", type=int, default=0,
                    help="carve a validation split of this size from train and evaluate on it")
@@ -330,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="only run the reduced cpu-vs-lava comparison (100 neurons, 200 samples)")
     args = p.parse_args(argv)
     if args.task == "onchip":
-        onchip_main(args.seeds, args.validation)
+        onchip_main(args.seeds, args.validation, args.first_seed)
         return
     if args.task == "pattern":
         pattern_main(args.seeds)
