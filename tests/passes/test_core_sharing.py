@@ -236,3 +236,19 @@ def test_graph_alone_within_ten_percent_of_sequential():
         assert gr.n_cores <= 1.1 * seq.n_cores, (gr.method, gr.n_cores, seq.n_cores)
         if gr.method == "graph->sequential":
             assert gr.stats["fill_kept"]["method_cores"] > 1.1 * lower_bound(net, t)["cores"]
+
+
+def test_profile_counts_each_slice_of_a_shared_core():
+    # per-core spikes of the profile = the cpu run's spikes of the neurons placed there
+    net = small_net()
+    t = tgt(neurons=32, in_axons=200, out_axons=200, synapse_bits=64 * 1024)
+    prog = compile_network(net, t, partitioner="sequential")
+    shared = [c for c in prog.cores if len(c.neurons) > 1]
+    assert shared
+    res = runtime.run(prog, backend="cpu", steps=20)
+    report = runtime.profile(prog, steps=20)
+    for c, static, act in zip(prog.cores, report["static"]["cores"],
+                              report["activity"]["per_core"], strict=True):
+        assert static["populations"] == {p: len(i) for p, i in c.neurons.items()}
+        want = sum(int(np.asarray(res[f"{p}.spikes"])[:, i].sum()) for p, i in c.neurons.items())
+        assert act["spikes"] == want and act["neurons"] == c.n_neurons
