@@ -215,3 +215,27 @@ def test_bad_projection_is_a_backend_error_as_in_numpy_engine():
         Simulator(program(net))
     with pytest.raises(BackendError, match=r"projection 'sa': neuron index out of range"):
         CompiledSimulator(program(net))
+
+
+def test_cli_timing_engine_and_threads(tmp_path):
+    from cli_runner import snnc
+    from repo import EXAMPLES
+
+    out = tmp_path / "r.npz"
+    res = snnc("run", str(EXAMPLES / "two_layer.yaml"), "--engine", "compiled", "--threads", "1",
+               "--timing", "-q", "-o", str(out), timeout=300)
+    assert res.returncode == 0, res.stderr
+    parts = [line.split()[0] for line in res.stdout.splitlines()
+             if line.strip().split(" ")[0] in ("delivery", "neurons", "learning", "probes",
+                                               "host_input")]
+    assert parts == ["delivery", "neurons", "learning", "probes", "host_input"]
+    ref = snnc("run", str(EXAMPLES / "two_layer.yaml"), "--engine", "numpy", "-q", "-o",
+               str(tmp_path / "n.npz"), timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    a, b = np.load(out), np.load(tmp_path / "n.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    bad = snnc("run", str(EXAMPLES / "two_layer.yaml"), "--threads", "100000", "-q", "-o",
+               str(tmp_path / "x.npz"))
+    assert bad.returncode == 2 and "threads: 100000; allowed" in bad.stderr
