@@ -22,6 +22,7 @@ from compiler.neuron_math import adapt_decay_fixed
 from compiler.program import Program
 
 from . import kernels as k
+from . import simulator
 from .layout import block_count, partition
 from .learning_compiled import make_compiled_learner
 from .neurons import LIFState
@@ -73,8 +74,8 @@ class CompiledSimulator(Simulator):
                  learner_factory: LearnerFactory | None = None, threads: int | None = None,
                  blocks: int | None = None):
         self.threads = resolve_threads(threads)
-        if learner_factory is None:
-            learner_factory = make_compiled_learner
+        if learner_factory is None and simulator.default_learner_factory() is not None:
+            learner_factory = make_compiled_learner  # the learning engine, compiled
         core_of = program.core_of or {}
         self.bounds: dict[str, np.ndarray] = {}
         for pop in program.network.populations.values():
