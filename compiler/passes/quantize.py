@@ -151,11 +151,12 @@ def _mantissas(target: np.ndarray, e: int, step: int, lo: int, hi: int, bits: in
     return w
 
 
-def _err(target: np.ndarray, mant: np.ndarray, e: int, tmp: np.ndarray | None = None) -> float:
-    """||mant 2^e - target|| (numpy's norm: the square root of the dot product)."""
-    d = np.multiply(mant, 2.0**e, out=tmp)
-    d -= target
-    return float(np.sqrt(d.dot(d)))
+def _err(target: np.ndarray, mant: np.ndarray, e: int) -> float:
+    """||mant 2^e - target|| (numpy's norm: the square root of the dot product), computed
+    in `mant`'s buffer (its mantissas are gone afterwards)."""
+    mant *= 2.0**e
+    mant -= target
+    return float(np.sqrt(mant.dot(mant)))
 
 
 def _quantize_weights(target: np.ndarray, max_bits: int) -> tuple[np.ndarray, int]:
@@ -172,21 +173,23 @@ def _quantize_weights(target: np.ndarray, max_bits: int) -> tuple[np.ndarray, in
     # sample, then compare the choice with the next finer exponent on all weights
     sample = target if target.size <= SAMPLE else \
         np.ascontiguousarray(target[:: target.size // SAMPLE])
-    buf, tmp = np.empty_like(sample), np.empty_like(sample)
+    buf = np.empty_like(sample)
     best_err, best_e = math.inf, 0
     for e in range(WEIGHT_EXP_MIN, WEIGHT_EXP_MAX + 1):
-        err = _err(sample, _mantissas(sample, e, step, lo, hi, max_bits, buf), e, tmp)
+        err = _err(sample, _mantissas(sample, e, step, lo, hi, max_bits, buf), e)
         if err <= best_err * (1 + 1e-12):
             best_err, best_e = min(err, best_err), e
     if sample is target:
         return _mantissas(target, best_e, step, lo, hi, max_bits, buf).astype(np.int32), best_e
-    coarse = _mantissas(target, best_e, step, lo, hi, max_bits)
+    # one float buffer; the two candidates kept as int16 (mantissas lie in [-256, 255])
+    buf = _mantissas(target, best_e, step, lo, hi, max_bits)
+    chosen = buf.astype(np.int16)
     if best_e > WEIGHT_EXP_MIN:
-        tmp = np.empty_like(target)
-        fine = _mantissas(target, best_e - 1, step, lo, hi, max_bits)
-        if _err(target, fine, best_e - 1, tmp) < _err(target, coarse, best_e, tmp) * (1 - 1e-12):
-            coarse, best_e = fine, best_e - 1
-    return coarse.astype(np.int32), best_e
+        coarse_err = _err(target, buf, best_e)
+        fine = _mantissas(target, best_e - 1, step, lo, hi, max_bits, buf).astype(np.int16)
+        if _err(target, buf, best_e - 1) < coarse_err * (1 - 1e-12):
+            chosen, best_e = fine, best_e - 1
+    return chosen.astype(np.int32), best_e
 
 
 def _decay(value: float, offset: int) -> tuple[int, dict[str, Any]]:
