@@ -310,7 +310,8 @@ def _plot_pattern_curve(curve: list[dict]) -> None:
     ax.set_ylabel("hit rate (%)")
     ax2.set_ylabel("false alarms per s")
     ax.set_title("hidden pattern, seed 0, during training")
-    fig.legend(loc="center right")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [ln.get_label() for ln in lines], loc="lower left")
     fig.tight_layout()
     path = RESULTS / "learning_pattern.png"
     fig.savefig(path, dpi=120)
