@@ -29,3 +29,39 @@ def distinct_pairs_per_key(keys: list[np.ndarray], size: int) -> np.ndarray:
     """For (high << 32 | low) int64 keys: number of distinct `low` per `high` (0..size-1)."""
     u = np.unique(np.concatenate(keys))
     return np.bincount(u >> 32, minlength=size)
+
+
+# Count by a mark array instead of sorting when the (neuron, core) key space has at most this
+# many entries per key, and at most COUNT_MAX_SPACE entries (an int64 count each).
+COUNT_SPACE_PER_KEY = 4
+COUNT_MAX_SPACE = 1 << 27
+
+
+def distinct_neuron_cores(neuron: np.ndarray, core: np.ndarray, n_neurons: int, n_cores: int,
+                          sh: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct (neuron << sh | core) int64 keys of paired arrays and how often each
+    occurs (as `runs` of the sorted keys); `core` < n_cores < 2**sh.
+
+    Where the key space (n_neurons * n_cores) is small next to the number of pairs, one
+    bincount over it replaces the comparison sort (same result, linear time).
+    """
+    space = int(n_neurons) * int(n_cores)
+    if neuron.size and space <= min(COUNT_SPACE_PER_KEY * neuron.size, COUNT_MAX_SPACE):
+        key = neuron.astype(np.int64)
+        key *= n_cores
+        key += core
+        cnt = np.bincount(key, minlength=space)
+        del key
+        flat = np.flatnonzero(cnt)
+        counts = cnt[flat]
+        del cnt
+        ukeys, c = np.divmod(flat, n_cores)
+        ukeys <<= sh
+        ukeys |= c
+        return ukeys, counts
+    key = neuron.astype(np.int64)
+    key <<= sh
+    key |= core
+    key.sort()
+    starts, counts = runs(key)
+    return key[starts], counts

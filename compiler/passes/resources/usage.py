@@ -10,9 +10,10 @@ Per core:
 - `synapses`: synapse entries on the core.
 - `synapse_bits`: the encoded synapse lists (`encoding`).
 
-Each presynaptic population costs one sort of packed (neuron, destination core) keys per
-projection; the same sort can also yield the core-to-core traffic (`CoreTraffic`), which
-saves placement a second sort of all synapses.
+Each presynaptic population costs one count of distinct packed (neuron, destination core)
+keys per projection (a bincount over the key space where it is small, else a sort); the
+distinct pairs also yield the core-to-core traffic (`CoreTraffic`), which saves placement a
+second sort of all synapses.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ...ir import NetworkIR, Projection
 from ...target import Target
 from .encoding import list_bits_f64, projection_format
 from .ids import by_pre, on_chip_projections
-from .sorting import runs
+from .sorting import distinct_neuron_cores, runs
 from .traffic import CoreTraffic, pairs_csr, source_rates
 
 LIMITS = ("neurons", "synapse_bits", "in_axons", "out_axons")
@@ -152,6 +153,7 @@ class _Tally:
         self.mask = (1 << self.sh) - 1
         self.sh_pre = max(1, max((net.populations[p].size for p in groups),
                                  default=1).bit_length())
+        self.sizes = {p: net.populations[p].size for p in groups}
 
     def traffic_fits(self, net: NetworkIR, groups: dict[str, list[Projection]]) -> bool:
         """Whether (src core, dst core, pre) keys fit and each lif population sends through
@@ -222,39 +224,45 @@ def _projection_pairs(t: _Tally, core_of: dict[str, np.ndarray], target: Target,
     (src, dst, pre) order, with the (src, dst) pairs added to the traffic), and their
     destination cores; adds its synapses and synapse bits to the tally."""
     n = t.n
-    post_core = core_of[pr.post][pr.post_idx]
-    t.synapses += np.bincount(post_core, minlength=n)[:n]
-    if wide:
-        key = core_of[pr.pre][pr.pre_idx].astype(np.int64)
-        t.cut += int(np.count_nonzero(key != post_core))
-        key <<= t.sh
-        key |= post_core
-        key <<= t.sh_pre
-        key |= pr.pre_idx
-    else:
-        key = pr.pre_idx.astype(np.int64)
-        key <<= t.sh
-        key |= post_core
+    post_cores = core_of[pr.post]
+    post_core = post_cores[pr.post_idx]
+    span = max(n, int(post_cores.max()) + 1)  # every core id of the post neurons is < span
+    ukeys, counts = distinct_neuron_cores(pr.pre_idx, post_core, t.sizes[pr.pre], span, t.sh)
     del post_core
-    key.sort()
-    starts, counts = runs(key)
-    ukeys = key[starts]
-    del key, starts
     if wide:
-        pair = ukeys >> t.sh_pre
-        np.bitwise_and(ukeys, (1 << t.sh_pre) - 1, out=ukeys)  # now pre << 0
-        pair_starts, pair_counts = runs(pair)
-        t.pairs.append((pair[pair_starts], pair_counts))
-        dst = np.empty(ukeys.size, np.int32)
-        np.bitwise_and(pair, t.mask, out=dst, casting="unsafe")
-        del pair, pair_starts, pair_counts
+        ukeys, counts, dst = _wide_pairs(t, core_of[pr.pre], ukeys, counts)
     else:
         dst = np.empty(ukeys.size, np.int32)  # few large temporaries: fresh memory
         np.bitwise_and(ukeys, t.mask, out=dst, casting="unsafe")  # is slow to map
     b = bits_of[pr.name] if bits_of else projection_format(pr, target).bits
+    t.synapses += np.rint(np.bincount(dst, weights=counts, minlength=n)[:n]).astype(np.int64)
     t.bits += np.rint(np.bincount(dst, weights=list_bits_f64(counts, b),
                                   minlength=n)[:n]).astype(np.int64)
     return ukeys, dst
+
+
+def _wide_pairs(t: _Tally, pre_core: np.ndarray, ukeys: np.ndarray, counts: np.ndarray):
+    """Distinct (pre << sh | dst) keys with their synapse counts re-keyed and sorted as
+    (src << sh | dst) << sh_pre | pre: the pre ids and destination cores in that order and the
+    counts with them; adds the (src, dst) pairs and the cut synapses to the traffic."""
+    pre = ukeys >> t.sh
+    dst = ukeys & t.mask
+    src = pre_core[pre].astype(np.int64)
+    t.cut += int(counts[src != dst].sum())
+    src <<= t.sh
+    src |= dst
+    src <<= t.sh_pre
+    src |= pre
+    order = np.argsort(src)  # distinct keys: one order
+    wkeys = src[order]
+    del src, pre, dst
+    pair = wkeys >> t.sh_pre
+    np.bitwise_and(wkeys, (1 << t.sh_pre) - 1, out=wkeys)  # now pre << 0
+    pair_starts, pair_counts = runs(pair)
+    t.pairs.append((pair[pair_starts], pair_counts))
+    dst = np.empty(wkeys.size, np.int32)
+    np.bitwise_and(pair, t.mask, out=dst, casting="unsafe")
+    return wkeys, counts[order], dst
 
 
 def _add_outgoing(t: _Tally, pre: str, pre_core: np.ndarray, size: int, pre_idx: np.ndarray,
