@@ -45,12 +45,24 @@ def test_distinct_pairs_match_unique(method, n_neurons, n_cores, n_pairs):
     neuron = rng.integers(0, n_neurons, n_pairs).astype(np.int32)
     core = rng.integers(0, n_cores, n_pairs).astype(np.int32)
     sh = max(1, n_cores.bit_length())
-    keys, counts = distinct_neuron_cores(neuron, core, n_neurons, n_cores, sh)
+    keys, counts = distinct_neuron_cores(neuron, core, n_neurons, (0, n_cores), sh)
     ref_keys, ref_counts = reference(neuron, core, sh)
     assert keys.dtype == np.int64 and counts.dtype == np.int64
     np.testing.assert_array_equal(keys, ref_keys)
     np.testing.assert_array_equal(counts, ref_counts)
     assert int(counts.sum()) == n_pairs
+
+
+@pytest.mark.parametrize("lo, hi", [(5, 6), (3, 9), (250, 300), (0, 1)])
+def test_distinct_pairs_in_a_core_range(method, lo, hi):
+    """Cores of lo..hi-1 only (a population on some of the cores)."""
+    rng = np.random.default_rng(lo + hi)
+    neuron = rng.integers(0, 90, 3000)
+    core = rng.integers(lo, hi, 3000)
+    keys, counts = distinct_neuron_cores(neuron, core, 90, (lo, hi), 9)
+    ref_keys, ref_counts = reference(neuron, core, 9)
+    np.testing.assert_array_equal(keys, ref_keys)
+    np.testing.assert_array_equal(counts, ref_counts)
 
 
 def test_default_thresholds_pick_both_ways():
@@ -60,7 +72,7 @@ def test_default_thresholds_pick_both_ways():
         neuron = rng.integers(0, n_neurons, n_pairs)
         core = rng.integers(0, n_cores, n_pairs)
         sh = n_cores.bit_length()
-        keys, counts = distinct_neuron_cores(neuron, core, n_neurons, n_cores, sh)
+        keys, counts = distinct_neuron_cores(neuron, core, n_neurons, (0, n_cores), sh)
         ref_keys, ref_counts = reference(neuron, core, sh)
         np.testing.assert_array_equal(keys, ref_keys)
         np.testing.assert_array_equal(counts, ref_counts)
@@ -133,8 +145,11 @@ def _figures(u) -> dict:
 def test_usage_same_by_count_and_sort(monkeypatch, seed, one_per_pre, n_cores):
     rng = np.random.default_rng(seed)
     net = _random_net(rng, one_per_pre)
-    core_of = {p.name: rng.integers(0, n_cores, p.size).astype(np.int32)
-               for p in net.neuron_populations}
+    core_of = {}
+    for p in net.neuron_populations:  # each population on a random range of cores
+        lo = int(rng.integers(0, n_cores))
+        core_of[p.name] = rng.integers(lo, rng.integers(lo + 1, n_cores + 1), p.size,
+                                       dtype=np.int32)
     target = Target(name="t", chips=1, cores_per_chip=128, mesh=(8, 16), core=CoreLimits(**BIG))
     counts = ("count", 10**9, 10**9), ("sort", 0, sorting.COUNT_MAX_SPACE)
     results = {}

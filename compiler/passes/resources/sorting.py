@@ -31,32 +31,36 @@ def distinct_pairs_per_key(keys: list[np.ndarray], size: int) -> np.ndarray:
     return np.bincount(u >> 32, minlength=size)
 
 
-# Count by a mark array instead of sorting when the (neuron, core) key space has at most this
-# many entries per key, and at most COUNT_MAX_SPACE entries (an int64 count each).
+# Count with an index over the key space instead of sorting when the (neuron, core) key space
+# has at most this many entries per key, and at most COUNT_MAX_SPACE entries (int32 each).
 COUNT_SPACE_PER_KEY = 4
-COUNT_MAX_SPACE = 1 << 27
+COUNT_MAX_SPACE = 1 << 26
 
 
-def distinct_neuron_cores(neuron: np.ndarray, core: np.ndarray, n_neurons: int, n_cores: int,
-                          sh: int) -> tuple[np.ndarray, np.ndarray]:
+def distinct_neuron_cores(neuron: np.ndarray, core: np.ndarray, n_neurons: int,
+                          cores: tuple[int, int], sh: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct (neuron << sh | core) int64 keys of paired arrays and how often each
-    occurs (as `runs` of the sorted keys); `core` < n_cores < 2**sh.
+    occurs (as `runs` of the sorted keys); cores[0] <= core < cores[1] <= 2**sh.
 
-    Where the key space (n_neurons * n_cores) is small next to the number of pairs, one
-    bincount over it replaces the comparison sort (same result, linear time).
+    Where the key space (n_neurons x the core range) is small next to the number of pairs,
+    marking keys in an array over it replaces the comparison sort (same result, linear time).
     """
-    space = int(n_neurons) * int(n_cores)
+    lo, width = int(cores[0]), int(cores[1]) - int(cores[0])
+    space = int(n_neurons) * width
     if neuron.size and space <= min(COUNT_SPACE_PER_KEY * neuron.size, COUNT_MAX_SPACE):
         key = neuron.astype(np.int64)
-        key *= n_cores
+        key *= width
         key += core
-        cnt = np.bincount(key, minlength=space)
-        del key
-        flat = np.flatnonzero(cnt)
-        counts = cnt[flat]
-        del cnt
-        ukeys, c = np.divmod(flat, n_cores)
+        key -= lo
+        index = np.zeros(space, np.int32)
+        index[key] = 1
+        flat = np.flatnonzero(index)
+        index[flat] = np.arange(flat.size, dtype=np.int32)  # key -> rank among distinct keys
+        counts = np.bincount(index[key], minlength=flat.size)
+        del key, index
+        ukeys, c = np.divmod(flat, width)
         ukeys <<= sh
+        c += lo
         ukeys |= c
         return ukeys, counts
     key = neuron.astype(np.int64)

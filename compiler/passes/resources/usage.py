@@ -226,8 +226,8 @@ def _projection_pairs(t: _Tally, core_of: dict[str, np.ndarray], target: Target,
     n = t.n
     post_cores = core_of[pr.post]
     post_core = post_cores[pr.post_idx]
-    span = max(n, int(post_cores.max()) + 1)  # every core id of the post neurons is < span
-    ukeys, counts = distinct_neuron_cores(pr.pre_idx, post_core, t.sizes[pr.pre], span, t.sh)
+    cores = int(post_cores.min()), int(post_cores.max()) + 1  # the post neurons' core range
+    ukeys, counts = distinct_neuron_cores(pr.pre_idx, post_core, t.sizes[pr.pre], cores, t.sh)
     del post_core
     if wide:
         ukeys, counts, dst = _wide_pairs(t, core_of[pr.pre], ukeys, counts)
