@@ -55,6 +55,73 @@ def _candidates(x0, y0, by_x0, by_y0, post_pre, pre_ptr, pre_order, post_ptr, po
     return out[:, :n]
 
 
+@njit(cache=True, inline="always")
+def _factor(var, act, old, at, i, j, xh, yh):
+    """The value of factor variable `var` of one synapse (w, t, d, x0, y0 or a trace)."""
+    if var == V_W:
+        return old[0]
+    if var == V_T:
+        return old[2]
+    if var == V_D:
+        return old[1]
+    if var == V_X0:
+        return 1.0 if act[0] else 0.0
+    if var == V_Y0:
+        return 1.0 if act[1] else 0.0
+    if var <= V_X2:
+        return float(xh[at, var - V_X1, i])
+    return float(yh[at, var - V_Y1, j])
+
+
+@njit(cache=True, inline="always")
+def _product(p, fixed, on, act, old, at, i, j, fptr, fac, pscale, xh, yh):
+    """(integer, float) product of product term p's factors (1 and its scale when off)."""
+    imac = np.int64(1)
+    fmac = pscale[p]
+    if not on:
+        return imac, fmac
+    for f in range(fptr[p], fptr[p + 1]):
+        fv = _factor(fac[f, 0], act, old, at, i, j, xh, yh)
+        if fixed:
+            iv = np.int64(fv) + fac[f, 1]
+            if fac[f, 2]:
+                iv = np.int64(np.sign(iv))
+            lim = np.int64(1) << fac[f, 3]
+            imac *= min(max(iv, -lim), lim - 1)
+        else:
+            if fac[f, 1]:
+                fv = fv + fac[f, 1]
+            if fac[f, 2]:
+                fv = np.sign(fv)
+            fmac = fmac * fv
+    return imac, fmac
+
+
+@njit(cache=True, inline="always")
+def _result(tgt, fixed, ires, fres, old, sign, unit, rnd, acc_shift, lims, bounds):
+    """The new value of target tgt (w, d or t) from its accumulated sum: stochastic
+    rounding and range in fixed precision, the sign mode of w and w's bounds."""
+    if fixed:
+        if tgt == T_W:
+            ires = max(ires, 0) if sign > 0 else (min(ires, 0) if sign < 0 else ires)
+        elif tgt == T_D:
+            ires = max(ires, 0)
+        ip = ires / unit
+        r = np.int64(np.floor(ip)) + (1 if rnd < ip % 1.0 else 0)
+        r = (r << acc_shift) >> acc_shift
+        r = min(max(r, np.int64(lims[tgt, 0])), np.int64(lims[tgt, 1]))
+        val = float(r)
+    else:
+        val = old[tgt] + fres
+        if tgt == T_W:
+            val = max(0.0, val) if sign > 0 else (min(0.0, val) if sign < 0 else val)
+        elif tgt == T_D:
+            val = max(0.0, val)
+    if tgt == T_W and bounds[2]:
+        val = min(max(val, bounds[0]), bounds[1])
+    return val
+
+
 @njit(cache=True)
 def learn_epoch(every, fixed, all_sel, pre, post, w, tag, tag2, x0, y0, u, tx, ty, xh, yh,
                 prod, pscale, pptr, fac, fptr, deps, consts, lims, bounds, rnd,
@@ -93,37 +160,8 @@ def learn_epoch(every, fixed, all_sel, pre, post, w, tag, tag2, x0, y0, u, tx, t
                 dep = prod[p, P_DEP]
                 on = act[0] if dep == D_X0 else (act[1] if dep == D_Y0 else act[2])
                 at = tx[i] if dep == D_X0 else (ty[j] if dep == D_Y0 else last)
-                imac = np.int64(1)
-                fmac = pscale[p]
-                if on:
-                    for f in range(fptr[p], fptr[p + 1]):
-                        var = fac[f, 0]
-                        if var == V_W:
-                            fv = old[0]
-                        elif var == V_T:
-                            fv = old[2]
-                        elif var == V_D:
-                            fv = old[1]
-                        elif var == V_X0:
-                            fv = 1.0 if act[0] else 0.0
-                        elif var == V_Y0:
-                            fv = 1.0 if act[1] else 0.0
-                        elif var <= V_X2:
-                            fv = float(xh[at, var - V_X1, i])
-                        else:
-                            fv = float(yh[at, var - V_Y1, j])
-                        if fixed:
-                            iv = np.int64(fv) + fac[f, 1]
-                            if fac[f, 2]:
-                                iv = np.int64(np.sign(iv))
-                            lim = np.int64(1) << fac[f, 3]
-                            imac *= min(max(iv, -lim), lim - 1)
-                        else:
-                            if fac[f, 1]:
-                                fv = fv + fac[f, 1]
-                            if fac[f, 2]:
-                                fv = np.sign(fv)
-                            fmac = fmac * fv
+                imac, fmac = _product(p, fixed, on, act, old, at, i, j, fptr, fac, pscale,
+                                      xh, yh)
                 if fixed:
                     contrib = np.int64(0)
                     if on:
@@ -135,24 +173,7 @@ def learn_epoch(every, fixed, all_sel, pre, post, w, tag, tag2, x0, y0, u, tx, t
                 else:
                     val = fmac if on else 0.0
                     fres = val if p == p0 else fres + val
-            if fixed:
-                if tgt == T_W:
-                    ires = max(ires, 0) if sign > 0 else (min(ires, 0) if sign < 0 else ires)
-                elif tgt == T_D:
-                    ires = max(ires, 0)
-                ip = ires / unit
-                r = np.int64(np.floor(ip)) + (1 if rnd < ip % 1.0 else 0)
-                r = (r << acc_shift) >> acc_shift
-                r = min(max(r, np.int64(lims[tgt, 0])), np.int64(lims[tgt, 1]))
-                val = float(r)
-            else:
-                val = old[tgt] + fres
-                if tgt == T_W:
-                    val = max(0.0, val) if sign > 0 else (min(0.0, val) if sign < 0 else val)
-                elif tgt == T_D:
-                    val = max(0.0, val)
-            if tgt == T_W and bounds[2]:
-                val = min(max(val, bounds[0]), bounds[1])
+            val = _result(tgt, fixed, ires, fres, old, sign, unit, rnd, acc_shift, lims, bounds)
             if tgt == T_W:
                 nw = val
             elif tgt == T_D:
