@@ -141,11 +141,9 @@ def native_notes(net: NetworkIR) -> list[str]:
         except RuleError:
             continue
         from_ = f"projection '{name}' ({spec.rule})"
-        if spec.modulator:
-            notes.append(f"{from_}: the modulator is a third factor; on Loihi 2 it reaches the synapse "
-                         f"through the post neuron's y2 trace (3-factor rule); Lava 0.10's LearningLIF "
-                         f"cannot deliver modulator spikes within a learning epoch, so snnc's Lava "
-                         f"backend routes them to the plastic synapses itself (ModulatedLearningDense)")
+        # a modulator is native on Loihi 2 (it reaches the synapse through the post
+        # neuron's y2 trace); Lava 0.10's LearningLIF cannot deliver it within an epoch,
+        # which the Lava backend works around itself (procs/modulated.py): no note here
         if spec.w_min is not None or spec.w_max is not None:
             notes.append(f"{from_}: w_min/w_max clipping is not done by the learning engine (it "
                          f"saturates at the 8-bit weight range only); snnc's Lava backend adds it")
