@@ -24,7 +24,7 @@ BIG = {"neurons": 10**6, "synapse_bits": 10**9, "in_axons": 10**6, "out_axons": 
 
 @pytest.fixture(params=["count", "sort"])
 def method(request, monkeypatch):
-    """Forces the bincount (every key space qualifies) or the sort (none does)."""
+    """Forces the index over the key space (every space qualifies) or the sort."""
     if request.param == "count":
         monkeypatch.setattr(sorting, "COUNT_SPACE_PER_KEY", 10**9)
         monkeypatch.setattr(sorting, "COUNT_MAX_SPACE", 10**9)
@@ -37,45 +37,40 @@ def reference(neuron: np.ndarray, core: np.ndarray, sh: int) -> tuple[np.ndarray
     return np.unique((neuron.astype(np.int64) << sh) | core, return_counts=True)
 
 
-@pytest.mark.parametrize("n_neurons, n_cores, n_pairs", [
-    (1, 1, 0), (50, 7, 0), (1, 1, 5), (40, 1, 300), (3, 5, 200), (1000, 3, 50),
-    (200, 64, 20000), (5000, 300, 4000), (7, 2, 1)])
-def test_distinct_pairs_match_unique(method, n_neurons, n_cores, n_pairs):
-    rng = np.random.default_rng(n_neurons * 131 + n_cores * 7 + n_pairs)
+def check(rng: np.random.Generator, n_neurons: int, n_targets: int, cores: tuple[int, int],
+          n_pairs: int) -> None:
+    """Pairs of random neurons and targets, each target on a random core of `cores`."""
     neuron = rng.integers(0, n_neurons, n_pairs).astype(np.int32)
-    core = rng.integers(0, n_cores, n_pairs).astype(np.int32)
-    sh = max(1, n_cores.bit_length())
-    keys, counts = distinct_neuron_cores(neuron, core, n_neurons, (0, n_cores), sh)
-    ref_keys, ref_counts = reference(neuron, core, sh)
+    target = rng.integers(0, n_targets, n_pairs).astype(np.int32)
+    target_core = rng.integers(*cores, n_targets).astype(np.int32)
+    sh = max(1, cores[1].bit_length())
+    keys, counts = distinct_neuron_cores(neuron, target, target_core, n_neurons, sh)
+    ref_keys, ref_counts = reference(neuron, target_core[target], sh)
     assert keys.dtype == np.int64 and counts.dtype == np.int64
     np.testing.assert_array_equal(keys, ref_keys)
     np.testing.assert_array_equal(counts, ref_counts)
     assert int(counts.sum()) == n_pairs
 
 
-@pytest.mark.parametrize("lo, hi", [(5, 6), (3, 9), (250, 300), (0, 1)])
-def test_distinct_pairs_in_a_core_range(method, lo, hi):
-    """Cores of lo..hi-1 only (a population on some of the cores)."""
-    rng = np.random.default_rng(lo + hi)
-    neuron = rng.integers(0, 90, 3000)
-    core = rng.integers(lo, hi, 3000)
-    keys, counts = distinct_neuron_cores(neuron, core, 90, (lo, hi), 9)
-    ref_keys, ref_counts = reference(neuron, core, 9)
-    np.testing.assert_array_equal(keys, ref_keys)
-    np.testing.assert_array_equal(counts, ref_counts)
+@pytest.mark.parametrize("n_neurons, n_targets, n_cores, n_pairs", [
+    (1, 1, 1, 0), (50, 20, 7, 0), (1, 1, 1, 5), (40, 30, 1, 300), (3, 10, 5, 200),
+    (1000, 4, 3, 50), (200, 500, 64, 20000), (5000, 900, 300, 4000), (7, 1, 2, 1)])
+def test_distinct_pairs_match_unique(method, n_neurons, n_targets, n_cores, n_pairs):
+    rng = np.random.default_rng(n_neurons * 131 + n_cores * 7 + n_pairs)
+    check(rng, n_neurons, n_targets, (0, n_cores), n_pairs)
+
+
+@pytest.mark.parametrize("lo, hi", [(5, 6), (3, 9), (250, 300), (0, 1), (2, 700)])
+def test_distinct_pairs_on_some_cores(method, lo, hi):
+    """Targets on cores lo..hi-1 only (a population on some of the cores, some unused)."""
+    check(np.random.default_rng(lo + hi), 90, 40, (lo, hi), 3000)
 
 
 def test_default_thresholds_pick_both_ways():
     """A dense key space is counted, a sparse one sorted: both give the reference."""
     rng = np.random.default_rng(3)
-    for n_neurons, n_cores, n_pairs in ((100, 10, 1000), (10**6, 1000, 1000)):
-        neuron = rng.integers(0, n_neurons, n_pairs)
-        core = rng.integers(0, n_cores, n_pairs)
-        sh = n_cores.bit_length()
-        keys, counts = distinct_neuron_cores(neuron, core, n_neurons, (0, n_cores), sh)
-        ref_keys, ref_counts = reference(neuron, core, sh)
-        np.testing.assert_array_equal(keys, ref_keys)
-        np.testing.assert_array_equal(counts, ref_counts)
+    check(rng, 100, 50, (0, 10), 1000)
+    check(rng, 10**6, 5000, (0, 1000), 1000)
 
 
 def _proj(name: str, pre: str, post: str, pre_idx, post_idx) -> Projection:

@@ -31,41 +31,50 @@ def distinct_pairs_per_key(keys: list[np.ndarray], size: int) -> np.ndarray:
     return np.bincount(u >> 32, minlength=size)
 
 
-# Count with an index over the key space instead of sorting when the (neuron, core) key space
-# has at most this many entries per key, and at most COUNT_MAX_SPACE entries (int32 each).
-COUNT_SPACE_PER_KEY = 4
+# Count with an int32 index over the key space instead of sorting when that space has at most
+# this many entries per (neuron, core) pair, and at most COUNT_MAX_SPACE entries.
+COUNT_SPACE_PER_KEY = 8
 COUNT_MAX_SPACE = 1 << 26
 
 
-def distinct_neuron_cores(neuron: np.ndarray, core: np.ndarray, n_neurons: int,
-                          cores: tuple[int, int], sh: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct (neuron << sh | core) int64 keys of paired arrays and how often each
-    occurs (as `runs` of the sorted keys); cores[0] <= core < cores[1] <= 2**sh.
+def distinct_neuron_cores(neuron: np.ndarray, target: np.ndarray, target_core: np.ndarray,
+                          n_neurons: int, sh: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct (neuron << sh | core) int64 keys of the pairs (neuron[i], core of
+    target[i]), with target_core[t] < 2**sh the core of target neuron t, and how often each
+    key occurs (as `runs` of the sorted keys).
 
-    Where the key space (n_neurons x the core range) is small next to the number of pairs,
-    marking keys in an array over it replaces the comparison sort (same result, linear time).
+    Where the key space (n_neurons x the cores of the targets) is small next to the number
+    of pairs, marking keys in an index over it replaces the comparison sort (same result,
+    linear time).
     """
-    lo, width = int(cores[0]), int(cores[1]) - int(cores[0])
-    space = int(n_neurons) * width
+    cores = np.unique(target_core) if neuron.size else target_core[:0]
+    space = int(n_neurons) * int(cores.size)
     if neuron.size and space <= min(COUNT_SPACE_PER_KEY * neuron.size, COUNT_MAX_SPACE):
-        key = neuron.astype(np.int64)
-        key *= width
-        key += core
-        key -= lo
-        index = np.zeros(space, np.int32)
-        index[key] = 1
-        flat = np.flatnonzero(index)
-        index[flat] = np.arange(flat.size, dtype=np.int32)  # key -> rank among distinct keys
-        counts = np.bincount(index[key], minlength=flat.size)
-        del key, index
-        ukeys, c = np.divmod(flat, width)
-        ukeys <<= sh
-        c += lo
-        ukeys |= c
-        return ukeys, counts
+        rank = np.searchsorted(cores, target_core).astype(np.int32)
+        return _counted(neuron, rank[target], cores, space, sh)
     key = neuron.astype(np.int64)
     key <<= sh
-    key |= core
+    key |= target_core[target]
     key.sort()
     starts, counts = runs(key)
     return key[starts], counts
+
+
+def _counted(neuron: np.ndarray, rank: np.ndarray, cores: np.ndarray, space: int,
+             sh: int) -> tuple[np.ndarray, np.ndarray]:
+    """`distinct_neuron_cores` by an index over neuron x core rank (`rank`: of each pair's
+    core among the sorted distinct `cores`)."""
+    key = neuron.astype(np.int64)
+    key *= cores.size
+    key += rank
+    del rank
+    index = np.zeros(space, np.int32)
+    index[key] = 1
+    flat = np.flatnonzero(index)
+    index[flat] = np.arange(flat.size, dtype=np.int32)  # key -> its rank among distinct keys
+    counts = np.bincount(index[key], minlength=flat.size)
+    del key, index
+    ukeys, c = np.divmod(flat, cores.size)
+    ukeys <<= sh
+    ukeys |= cores[c]
+    return ukeys, counts

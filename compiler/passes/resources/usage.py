@@ -11,7 +11,7 @@ Per core:
 - `synapse_bits`: the encoded synapse lists (`encoding`).
 
 Each presynaptic population costs one count of distinct packed (neuron, destination core)
-keys per projection (a bincount over the key space where it is small, else a sort); the
+keys per projection (an index over the key space where it is small, else a sort); the
 distinct pairs also yield the core-to-core traffic (`CoreTraffic`), which saves placement a
 second sort of all synapses.
 """
@@ -224,11 +224,8 @@ def _projection_pairs(t: _Tally, core_of: dict[str, np.ndarray], target: Target,
     (src, dst, pre) order, with the (src, dst) pairs added to the traffic), and their
     destination cores; adds its synapses and synapse bits to the tally."""
     n = t.n
-    post_cores = core_of[pr.post]
-    post_core = post_cores[pr.post_idx]
-    cores = int(post_cores.min()), int(post_cores.max()) + 1  # the post neurons' core range
-    ukeys, counts = distinct_neuron_cores(pr.pre_idx, post_core, t.sizes[pr.pre], cores, t.sh)
-    del post_core
+    ukeys, counts = distinct_neuron_cores(pr.pre_idx, pr.post_idx, core_of[pr.post],
+                                          t.sizes[pr.pre], t.sh)
     if wide:
         ukeys, counts, dst = _wide_pairs(t, core_of[pr.pre], ukeys, counts)
     else:
