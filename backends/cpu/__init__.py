@@ -9,7 +9,15 @@ as a `backends.contract.Backend`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+
+# The compiled engine's threads wait for each step's parallel regions. OpenMP's default
+# active wait spins, and when another process holds a core that costs milliseconds per
+# region (measured: 7.9 ms vs 0.009 ms for an empty region with one core busy); passive
+# waiting sleeps instead. Set before numba starts its OpenMP threads; a user's value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from collections.abc import Callable, Iterable  # noqa: E402
 from typing import Any
 
 from backends.result import RunResult
