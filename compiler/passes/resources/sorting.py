@@ -41,17 +41,10 @@ def distinct_neuron_cores(neuron: np.ndarray, target: np.ndarray, target_core: n
                           n_neurons: int, sh: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct (neuron << sh | core) int64 keys of the pairs (neuron[i], core of
     target[i]), with target_core[t] < 2**sh the core of target neuron t, and how often each
-    key occurs (as `runs` of the sorted keys).
-
-    Where the key space (n_neurons x the cores of the targets) is small next to the number
-    of pairs, marking keys in an index over it replaces the comparison sort (same result,
-    linear time).
-    """
-    cores = np.unique(target_core) if neuron.size else target_core[:0]
-    space = int(n_neurons) * int(cores.size)
-    if neuron.size and space <= min(COUNT_SPACE_PER_KEY * neuron.size, COUNT_MAX_SPACE):
-        rank = np.searchsorted(cores, target_core).astype(np.int32)
-        return _counted(neuron, rank[target], cores, space, sh)
+    key occurs (as `runs` of the sorted keys)."""
+    out = indexed_neuron_cores(neuron, target, target_core, n_neurons, sh)
+    if out is not None:
+        return out
     key = neuron.astype(np.int64)
     key <<= sh
     key |= target_core[target]
@@ -60,10 +53,25 @@ def distinct_neuron_cores(neuron: np.ndarray, target: np.ndarray, target_core: n
     return key[starts], counts
 
 
+def indexed_neuron_cores(neuron: np.ndarray, target: np.ndarray, target_core: np.ndarray,
+                         n_neurons: int, sh: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """`distinct_neuron_cores` without a sort, by marking keys in an index over the key space
+    (n_neurons x the distinct cores of the targets); None where that space is not small next
+    to the number of pairs (then sorting costs less)."""
+    if not neuron.size:
+        return None
+    cores = np.unique(target_core)
+    space = int(n_neurons) * int(cores.size)
+    if space > min(COUNT_SPACE_PER_KEY * neuron.size, COUNT_MAX_SPACE):
+        return None
+    rank = np.searchsorted(cores, target_core).astype(np.int32)
+    return _counted(neuron, rank[target], cores, space, sh)
+
+
 def _counted(neuron: np.ndarray, rank: np.ndarray, cores: np.ndarray, space: int,
              sh: int) -> tuple[np.ndarray, np.ndarray]:
-    """`distinct_neuron_cores` by an index over neuron x core rank (`rank`: of each pair's
-    core among the sorted distinct `cores`)."""
+    """The distinct keys and counts by an index over neuron x core rank (`rank`: of each
+    pair's core among the sorted distinct `cores`)."""
     key = neuron.astype(np.int64)
     key *= cores.size
     key += rank

@@ -26,7 +26,7 @@ from ...ir import NetworkIR, Projection
 from ...target import Target
 from .encoding import list_bits_f64, projection_format
 from .ids import by_pre, on_chip_projections
-from .sorting import distinct_neuron_cores, runs
+from .sorting import indexed_neuron_cores, runs
 from .traffic import CoreTraffic, pairs_csr, source_rates
 
 LIMITS = ("neurons", "synapse_bits", "in_axons", "out_axons")
@@ -224,11 +224,16 @@ def _projection_pairs(t: _Tally, core_of: dict[str, np.ndarray], target: Target,
     (src, dst, pre) order, with the (src, dst) pairs added to the traffic), and their
     destination cores; adds its synapses and synapse bits to the tally."""
     n = t.n
-    ukeys, counts = distinct_neuron_cores(pr.pre_idx, pr.post_idx, core_of[pr.post],
-                                          t.sizes[pr.pre], t.sh)
-    if wide:
-        ukeys, counts, dst = _wide_pairs(t, core_of[pr.pre], ukeys, counts)
+    pairs = indexed_neuron_cores(pr.pre_idx, pr.post_idx, core_of[pr.post], t.sizes[pr.pre],
+                                 t.sh)
+    if pairs is not None and wide and 2 * pairs[0].size > pr.n_synapses:
+        pairs = None  # few repeated pairs: one sort of the wide keys costs less
+    if pairs is None:
+        ukeys, counts, dst = _sorted_pairs(t, core_of, pr, wide)
+    elif wide:
+        ukeys, counts, dst = _wide_pairs(t, core_of[pr.pre], *pairs)
     else:
+        ukeys, counts = pairs
         dst = np.empty(ukeys.size, np.int32)  # few large temporaries: fresh memory
         np.bitwise_and(ukeys, t.mask, out=dst, casting="unsafe")  # is slow to map
     b = bits_of[pr.name] if bits_of else projection_format(pr, target).bits
@@ -236,6 +241,38 @@ def _projection_pairs(t: _Tally, core_of: dict[str, np.ndarray], target: Target,
     t.bits += np.rint(np.bincount(dst, weights=list_bits_f64(counts, b),
                                   minlength=n)[:n]).astype(np.int64)
     return ukeys, dst
+
+
+def _sorted_pairs(t: _Tally, core_of: dict[str, np.ndarray], pr: Projection, wide: bool):
+    """`_projection_pairs`'s distinct keys, their synapse counts and destination cores by
+    one sort of every synapse's packed key (`wide`: (src << sh | dst) << sh_pre | pre)."""
+    post_core = core_of[pr.post][pr.post_idx]
+    if wide:
+        key = core_of[pr.pre][pr.pre_idx].astype(np.int64)
+        t.cut += int(np.count_nonzero(key != post_core))
+        key <<= t.sh
+        key |= post_core
+        key <<= t.sh_pre
+        key |= pr.pre_idx
+    else:
+        key = pr.pre_idx.astype(np.int64)
+        key <<= t.sh
+        key |= post_core
+    del post_core
+    key.sort()
+    starts, counts = runs(key)
+    ukeys = key[starts]
+    del key, starts
+    dst = np.empty(ukeys.size, np.int32)
+    if wide:
+        pair = ukeys >> t.sh_pre
+        np.bitwise_and(ukeys, (1 << t.sh_pre) - 1, out=ukeys)  # now pre << 0
+        pair_starts, pair_counts = runs(pair)
+        t.pairs.append((pair[pair_starts], pair_counts))
+        np.bitwise_and(pair, t.mask, out=dst, casting="unsafe")
+    else:
+        np.bitwise_and(ukeys, t.mask, out=dst, casting="unsafe")
+    return ukeys, counts, dst
 
 
 def _wide_pairs(t: _Tally, pre_core: np.ndarray, ukeys: np.ndarray, counts: np.ndarray):
