@@ -64,24 +64,17 @@ def indexed_neuron_cores(neuron: np.ndarray, target: np.ndarray, target_core: np
     space = int(n_neurons) * int(cores.size)
     if space > min(COUNT_SPACE_PER_KEY * neuron.size, COUNT_MAX_SPACE):
         return None
-    rank = np.searchsorted(cores, target_core).astype(np.int32)
-    return _counted(neuron, rank[target], cores, space, sh)
-
-
-def _counted(neuron: np.ndarray, rank: np.ndarray, cores: np.ndarray, space: int,
-             sh: int) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct keys and counts by an index over neuron x core rank (`rank`: of each
-    pair's core among the sorted distinct `cores`)."""
-    key = neuron.astype(np.int64)
+    key = neuron.astype(np.int64)  # neuron x core rank among `cores`
     key *= cores.size
-    key += rank
-    del rank
+    key += np.searchsorted(cores, target_core).astype(np.int32)[target]
     index = np.zeros(space, np.int32)
     index[key] = 1
     flat = np.flatnonzero(index)
     index[flat] = np.arange(flat.size, dtype=np.int32)  # key -> its rank among distinct keys
-    counts = np.bincount(index[key], minlength=flat.size)
+    rank = index[key]
     del key, index
+    counts = np.bincount(rank, minlength=flat.size)
+    del rank
     ukeys, c = np.divmod(flat, cores.size)
     ukeys <<= sh
     ukeys |= cores[c]

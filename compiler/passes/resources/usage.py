@@ -226,8 +226,8 @@ def _projection_pairs(t: _Tally, core_of: dict[str, np.ndarray], target: Target,
     n = t.n
     pairs = indexed_neuron_cores(pr.pre_idx, pr.post_idx, core_of[pr.post], t.sizes[pr.pre],
                                  t.sh)
-    if pairs is not None and wide and 2 * pairs[0].size > pr.n_synapses:
-        pairs = None  # few repeated pairs: one sort of the wide keys costs less
+    if pairs is not None and wide and 8 * pairs[0].size > pr.n_synapses:
+        pairs = None  # pairs repeat little: one sort of the wide keys costs as little
     if pairs is None:
         ukeys, counts, dst = _sorted_pairs(t, core_of, pr, wide)
     elif wide:
