@@ -395,8 +395,9 @@ class _Context:
 
 
 def make_learner(projection: Projection, synapses: SynapsesLike, network: NetworkIR, *,
-                 seed: int | None = None) -> Learner:
+                 seed: int | None = None, learner_class: type[Learner] | None = None) -> Learner:
     """The learner for a plastic projection; `synapses.weight` must hold the effective weights.
+    `learner_class`: a Learner subclass to build (default Learner).
 
     `seed` overrides the network seed used to derive the engine's rng seed (when the rule
     gives no rng_seed); the Lava lowering derives it the same way, so both backends agree.
@@ -409,4 +410,5 @@ def make_learner(projection: Projection, synapses: SynapsesLike, network: Networ
     n_pre = network.populations[projection.pre].size
     n_post = network.populations[projection.post].size
     mod_size = network.populations[spec.modulator].size if spec.modulator else None
-    return Learner(spec, synapses, n_pre, n_post, sign_mode(projection.weight), mod_size)
+    cls = Learner if learner_class is None else learner_class
+    return cls(spec, synapses, n_pre, n_post, sign_mode(projection.weight), mod_size)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.ir import NetworkIR, Projection
-from compiler.lava_weights import clip_range, sign_mode
+from compiler.lava_weights import clip_range
 from compiler.plasticity import fixed as fx
-from compiler.plasticity import lower_projection
 
 from . import learning_kernels as lk
-from .learning import ACC_MAX, ACC_MIN, VAR_RANGE_FIXED, Learner, SynapsesLike
+from .learning import ACC_MAX, ACC_MIN, VAR_RANGE_FIXED, Learner, SynapsesLike, make_learner
 
 VAR_CODES = {"w": lk.V_W, "t": lk.V_T, "d": lk.V_D, "x0": lk.V_X0, "y0": lk.V_Y0,
              "x1": lk.V_X1, "x2": lk.V_X2, "y1": lk.V_Y1, "y2": lk.V_Y2, "y3": lk.V_Y3}
@@ -166,12 +165,4 @@ def _side(slots) -> tuple[np.ndarray, ...]:
 def make_compiled_learner(projection: Projection, synapses: SynapsesLike, network: NetworkIR,
                           *, seed: int | None = None) -> Learner:
     """As `learning.make_learner`, with the compiled epoch update."""
-    if seed is not None and seed != network.seed:
-        import dataclasses
-
-        network = dataclasses.replace(network, seed=seed)
-    spec = lower_projection(network, projection.name)
-    n_pre = network.populations[projection.pre].size
-    n_post = network.populations[projection.post].size
-    mod_size = network.populations[spec.modulator].size if spec.modulator else None
-    return CompiledLearner(spec, synapses, n_pre, n_post, sign_mode(projection.weight), mod_size)
+    return make_learner(projection, synapses, network, seed=seed, learner_class=CompiledLearner)

@@ -69,7 +69,34 @@ def default_learner_factory() -> LearnerFactory | None:
     return make_learner
 
 
-class Simulator:
+class PhaseSwitches:
+    """The phase controls that only switch inputs and learners: shared by every simulator
+    that holds `network`, `source_overrides`, `learners` and `paused_learners`."""
+
+    network: NetworkIR
+    source_overrides: dict[str, np.ndarray]
+    learners: dict[str, Any]
+    paused_learners: dict[str, Any]
+
+    def set_source_spikes(self, name: str, spikes: np.ndarray) -> None:
+        """Spikes of source `name` for the next `run` only (bool (steps, size)), instead of its own."""
+        pop = self.network.populations[name]
+        arr = np.asarray(spikes, dtype=bool)
+        if not pop.is_source or arr.ndim != 2 or arr.shape[1] != pop.size:
+            raise BackendError(f"set_source_spikes('{name}'): needs a source and (steps, {pop.size})")
+        self.source_overrides[name] = arr
+
+    def set_plastic(self, name: str, on: bool) -> None:
+        """Switch learning of plastic projection `name` on/off (its traces and tags are kept)."""
+        if name in self.learners and not on:
+            self.paused_learners[name] = self.learners.pop(name)
+        elif name in self.paused_learners and on:
+            self.learners[name] = self.paused_learners.pop(name)
+        elif name not in self.learners and name not in self.paused_learners:
+            raise BackendError(f"set_plastic('{name}'): not a plastic projection")
+
+
+class Simulator(PhaseSwitches):
     """A running simulation of `program.network`; `run(steps)` may be called repeatedly.
 
     State (u, v, thresholds, in-flight spikes, the step counter `t`, weights) carries
@@ -293,23 +320,6 @@ class Simulator:
                          wall_s=wall, meta=meta)
 
     # --- phase control (used by runtime/phases.py) ----------------------------------------
-
-    def set_source_spikes(self, name: str, spikes: np.ndarray) -> None:
-        """Spikes of source `name` for the next `run` only (bool (steps, size)), instead of its own."""
-        pop = self.network.populations[name]
-        arr = np.asarray(spikes, dtype=bool)
-        if not pop.is_source or arr.ndim != 2 or arr.shape[1] != pop.size:
-            raise BackendError(f"set_source_spikes('{name}'): needs a source and (steps, {pop.size})")
-        self.source_overrides[name] = arr
-
-    def set_plastic(self, name: str, on: bool) -> None:
-        """Switch learning of plastic projection `name` on/off (its traces and tags are kept)."""
-        if name in self.learners and not on:
-            self.paused_learners[name] = self.learners.pop(name)
-        elif name in self.paused_learners and on:
-            self.learners[name] = self.paused_learners.pop(name)
-        elif name not in self.learners and name not in self.paused_learners:
-            raise BackendError(f"set_plastic('{name}'): not a plastic projection")
 
     def set_weight_scale(self, name: str, scale: float) -> None:
         """Weights of static projection `name` become `scale` times the compiled ones.

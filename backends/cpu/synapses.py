@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - depends on scipy internals
     _csr_row_index = _csc_matvec = None
 
 
-def _merge_duplicates(pre: np.ndarray, post: np.ndarray, delay: np.ndarray, weight: np.ndarray,
+def merge_duplicates(pre: np.ndarray, post: np.ndarray, delay: np.ndarray, weight: np.ndarray,
                       n_pre: int, n_post: int) -> tuple[np.ndarray, ...]:
     """Sum weights of synapses with equal (pre, post, delay), as Lava's dense matrix would."""
     key = (delay.astype(np.int64) * n_pre + pre) * n_post + post
@@ -72,7 +72,7 @@ class Synapses:
             raw = raw.astype(np.int32).astype(np.int64)
         else:
             raw = raw.astype(np.float64)
-        pre, post, delay, raw = _merge_duplicates(pre, post, delay, raw, self.n_pre, self.n_post)
+        pre, post, delay, raw = merge_duplicates(pre, post, delay, raw, self.n_pre, self.n_post)
         if fixed:
             try:
                 weight = effective_weights(raw, self.num_weight_bits)

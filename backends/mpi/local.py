@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backends.cpu.synapses import Synapses
+from backends.cpu.synapses import Synapses, merge_duplicates
 from compiler.ir import LIFParams, NetworkIR, Projection
 from compiler.lava_weights import effective_weights, sign_mode
 from compiler.program import Program
@@ -30,19 +30,6 @@ def local_params(params: LIFParams, ids: np.ndarray, size: int) -> LIFParams:
         if np.ndim(value) >= 1 and np.shape(value)[0] == size:
             changes[name] = np.asarray(value)[ids]
     return dataclasses.replace(params, **changes) if changes else params
-
-
-def _merged(pre: np.ndarray, post: np.ndarray, delay: np.ndarray, raw: np.ndarray,
-            n_pre: int, n_post: int) -> tuple[np.ndarray, ...]:
-    """Synapses of equal (pre, post, delay) summed (their raw weights, in input order)."""
-    key = (delay.astype(np.int64) * n_pre + pre) * n_post + post
-    uniq, inv = np.unique(key, return_inverse=True)
-    if uniq.size == key.size:
-        return pre, post, delay, raw
-    w = np.zeros(uniq.size, dtype=raw.dtype)
-    np.add.at(w, inv, raw)
-    rest = uniq // n_post
-    return rest % n_pre, uniq % n_post, rest // n_pre, w
 
 
 @dataclass(frozen=True)
@@ -90,7 +77,7 @@ def fixed_mode(proj: Projection, n_pre: int, n_post: int) -> tuple[str, float, f
     pre = np.asarray(proj.pre_idx, dtype=np.int64)
     post = np.asarray(proj.post_idx, dtype=np.int64)
     delay = np.asarray(proj.delay, dtype=np.int64)
-    merged = _merged(pre, post, delay, raw, n_pre, n_post)[3]
+    merged = merge_duplicates(pre, post, delay, raw, n_pre, n_post)[3]
     mode = sign_mode(merged)
     eff = effective_weights(merged, proj.num_weight_bits, mode=mode)
     return mode, float(eff.min(initial=0)), float(eff.max(initial=0))
@@ -112,7 +99,7 @@ def local_synapses(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, p
     n_local = int(ids.shape[0])
     if fixed:
         raw = np.asarray(proj.weight)[keep].astype(np.int32).astype(np.int64)
-        pre, lpost, delay, raw = _merged(pre, lpost, delay, raw, n_pre, n_local)
+        pre, lpost, delay, raw = merge_duplicates(pre, lpost, delay, raw, n_pre, n_local)
         order = np.lexsort((lpost, delay, pre))  # the order Synapses keeps (a no-op there)
         pre, lpost, delay = pre[order], lpost[order], delay[order]
         weight = effective_weights(raw[order], proj.num_weight_bits, mode=facts.mode)

@@ -22,7 +22,7 @@ import numpy as np
 from backends.cpu.learning import Learner
 from backends.cpu.neurons import LIFState
 from backends.cpu.ring import InputRing
-from backends.cpu.simulator import parse_probe
+from backends.cpu.simulator import PhaseSwitches, parse_probe
 from backends.cpu.synapses import Synapses
 from compiler.errors import BackendError, InputError
 from compiler.ir import Probe
@@ -66,7 +66,7 @@ def fail_on_purpose(step: int, hang: bool) -> None:
     raise BackendError(f"failure injected at step {step} (SNNC_MPI_FAIL)")
 
 
-class RankSimulator:
+class RankSimulator(PhaseSwitches):
     """Rank `comm.Get_rank()`'s part of `program` under decomposition `decomp`."""
 
     def __init__(self, program: Program, probes: Iterable[Probe | str] | None,
@@ -257,23 +257,6 @@ class RankSimulator:
             learner.step(t, pre, post, modulators={mod: m})
 
     # --- phase control (the cpu Simulator's API, on this rank's share) ----------------
-
-    def set_source_spikes(self, name: str, spikes: np.ndarray) -> None:
-        """Spikes of source `name` for the next `run` only (bool (steps, size))."""
-        pop = self.network.populations[name]
-        arr = np.asarray(spikes, dtype=bool)
-        if not pop.is_source or arr.ndim != 2 or arr.shape[1] != pop.size:
-            raise BackendError(f"set_source_spikes('{name}'): needs a source and (steps, {pop.size})")
-        self.source_overrides[name] = arr
-
-    def set_plastic(self, name: str, on: bool) -> None:
-        """Switch learning of plastic projection `name` on/off (traces and tags kept)."""
-        if name in self.learners and not on:
-            self.paused_learners[name] = self.learners.pop(name)
-        elif name in self.paused_learners and on:
-            self.learners[name] = self.paused_learners.pop(name)
-        elif name not in self.learners and name not in self.paused_learners:
-            raise BackendError(f"set_plastic('{name}'): not a plastic projection")
 
     def set_weight_scale(self, name: str, scale: float) -> None:
         """Static projection `name`'s weights become `scale` times the compiled ones, clipped
