@@ -7,6 +7,7 @@ projections (arriving at t + d + 1); then learners, if any, see the step's spike
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -70,13 +71,20 @@ def default_learner_factory() -> LearnerFactory | None:
 
 
 class PhaseSwitches:
-    """The phase controls that only switch inputs and learners: shared by every simulator
-    that holds `network`, `source_overrides`, `learners` and `paused_learners`."""
+    """The phase controls shared by every simulator that holds `network`, `fixed`,
+    `source_overrides`, `learners`, `paused_learners`, `neurons` (LIFState by population),
+    `_lif_params` and `_bound_inputs()`: source replacement, learning on/off, LIF changes."""
 
     network: NetworkIR
+    fixed: bool
     source_overrides: dict[str, np.ndarray]
     learners: dict[str, Any]
     paused_learners: dict[str, Any]
+    neurons: dict[str, LIFState]
+    _lif_params: dict[str, Any]
+
+    def _bound_inputs(self) -> None:
+        """Re-derive input bounds after a change (subclasses that check ranges)."""
 
     def set_source_spikes(self, name: str, spikes: np.ndarray) -> None:
         """Spikes of source `name` for the next `run` only (bool (steps, size)), instead of its own."""
@@ -94,6 +102,26 @@ class PhaseSwitches:
             self.learners[name] = self.paused_learners.pop(name)
         elif name not in self.learners and name not in self.paused_learners:
             raise BackendError(f"set_plastic('{name}'): not a plastic projection")
+
+    def set_lif_param(self, pop: str, param: str, value: float) -> None:
+        """Change LIF parameter vth | bias_mant | bias_exp | du | dv | wta, or adapt.increment |
+        adapt.tau, of population `pop`; u, v and the adaptive threshold are kept."""
+        params = self._lif_params[pop]
+        if param.startswith("adapt."):
+            if params.adapt is None:
+                raise BackendError(f"set_lif_param('{pop}', '{param}'): no adapt block")
+            adapt = dataclasses.replace(params.adapt, **{param[6:]: value})
+            params = dataclasses.replace(params, adapt=adapt)
+        else:
+            params = dataclasses.replace(params, **{param: value})
+        old = self.neurons[pop]
+        new = LIFState(pop, old.size, params, self.fixed)
+        new.u, new.v = old.u, old.v
+        if old.th is not None:
+            new.th = old.th
+        self.neurons[pop], self._lif_params[pop] = new, params
+        if self.fixed:
+            self._bound_inputs()
 
 
 class Simulator(PhaseSwitches):
@@ -336,25 +364,4 @@ class Simulator(PhaseSwitches):
         if self.fixed:
             self._bound_inputs()  # larger weights may now overflow u: re-derive the checks
 
-    def set_lif_param(self, pop: str, param: str, value: float) -> None:
-        """Change LIF parameter vth | bias_mant | bias_exp | du | dv | wta, or adapt.increment |
-        adapt.tau, of population `pop`; u, v and the adaptive threshold are kept."""
-        import dataclasses
-
-        params = self._lif_params[pop]
-        if param.startswith("adapt."):
-            if params.adapt is None:
-                raise BackendError(f"set_lif_param('{pop}', '{param}'): no adapt block")
-            adapt = dataclasses.replace(params.adapt, **{param[6:]: value})
-            params = dataclasses.replace(params, adapt=adapt)
-        else:
-            params = dataclasses.replace(params, **{param: value})
-        old = self.neurons[pop]
-        new = LIFState(pop, old.size, params, self.fixed)
-        new.u, new.v = old.u, old.v
-        if old.th is not None:
-            new.th = old.th
-        self.neurons[pop], self._lif_params[pop] = new, params
-        if self.fixed:
-            self._bound_inputs()
     # --- end phase control ---

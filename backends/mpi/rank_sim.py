@@ -10,7 +10,6 @@ the step's pre, post and modulator spikes.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -275,21 +274,3 @@ class RankSimulator(PhaseSwitches):
         if self.fixed:
             self._bound_inputs()
 
-    def set_lif_param(self, pop: str, param: str, value: float) -> None:
-        """Change a LIF parameter (or adapt.increment | adapt.tau) of `pop`; state kept."""
-        params = self._lif_params[pop]
-        if param.startswith("adapt."):
-            if params.adapt is None:
-                raise BackendError(f"set_lif_param('{pop}', '{param}'): no adapt block")
-            params = dataclasses.replace(params, adapt=dataclasses.replace(
-                params.adapt, **{param[6:]: value}))
-        else:
-            params = dataclasses.replace(params, **{param: value})
-        old = self.neurons[pop]
-        new = LIFState(pop, old.size, params, self.fixed)
-        new.u, new.v = old.u, old.v
-        if old.th is not None:
-            new.th = old.th
-        self.neurons[pop], self._lif_params[pop] = new, params
-        if self.fixed:
-            self._bound_inputs()
