@@ -7,6 +7,7 @@ entry in `backends/__init__.py`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -62,3 +63,25 @@ class Backend(Protocol):
         phase results (keys as listed in runtime/phases.py; `probes` as resolved by
         `compiler.schedule.phase_probes`), `meta["phases"]` {phase: {"steps", "wall_s"}}."""
         ...
+
+
+# A backend may run as several processes that an MPI launcher (mpiexec, mpirun, srun)
+# started, each running the whole command; then only rank 0 prints and writes files.
+# The launchers' rank variables: MPICH / Intel MPI / Slurm PMI, Open MPI, PMIx, MVAPICH.
+RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
+
+
+def launched_rank() -> int | None:
+    """This process's rank when an MPI launcher started it, else None (read from the
+    environment, without initialising MPI)."""
+    for var in RANK_VARS:
+        text = os.environ.get(var, "").strip()
+        if text.isdigit():
+            return int(text)
+    return None
+
+
+def is_root() -> bool:
+    """False only on the ranks other than 0 of a launched job: they print and write nothing."""
+    rank = launched_rank()
+    return rank is None or rank == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from backends import get_backend
+from backends.contract import is_root
 from backends.result import RunResult, add_synapse_lists
 from compiler.errors import InputError
 from compiler.fileio import check_folder_writable, check_writable
@@ -19,19 +20,6 @@ from .budget_check import check_run
 from .loading import prepare, to_program
 from .nir_inputs import NirRun
 from .results import save_npz
-
-# the variables MPI launchers (MPICH / Slurm PMI, Open MPI, PMIx, MVAPICH) set to each rank
-MPI_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK")
-
-
-def is_root() -> bool:
-    """False only on the ranks other than 0 of a job an MPI launcher started: every rank
-    runs the command (the mpi backend needs them all), rank 0 alone writes and prints."""
-    for var in MPI_RANK_VARS:
-        text = os.environ.get(var, "").strip()
-        if text.isdigit():
-            return int(text) == 0
-    return True
 
 
 def compile(  # noqa: A001 - mirrors `snnc compile`

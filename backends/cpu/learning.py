@@ -173,10 +173,15 @@ class Learner:
         if mod is not None:
             self._post_multi(mod, self.tm, [1])
             self.tm[mod] = within
+        return self._end_step()
+
+    def _end_step(self) -> bool:
+        """After a step's impulses: advance the stochastic-rounding streams (fixed) and, at
+        the end of an epoch, update the synapses; True when they were updated."""
         if self.fixed:
             self._xr.advance()
             self._yr.advance()
-        if self.time_step % E == 0:
+        if self.time_step % self.spec.t_epoch == 0:
             self._learn()
             return True
         return False

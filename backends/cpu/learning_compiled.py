@@ -96,13 +96,7 @@ class CompiledLearner(Learner):
             mod = np.broadcast_to(m, post_spikes.shape) if m.size <= 1 else m
             lk.impulses(self.y, self.tm, np.ascontiguousarray(mod), self._rows_m, within,
                         self.fixed, y[0], y[1], y[2], rnd)
-        if self.fixed:
-            self._xr.advance()
-            self._yr.advance()
-        if self.time_step % E == 0:
-            self._learn()
-            return True
-        return False
+        return self._end_step()
 
     def _histories(self) -> tuple[np.ndarray, np.ndarray]:
         """Learner._histories in numba."""

@@ -26,6 +26,19 @@ from .simulator import LearnerFactory, Simulator
 Tick = Callable[..., None]
 
 
+def progress_ticker(progress: Callable[[int, int], None] | None, total: int) -> Tick:
+    """`tick(n, partial=False)`: report `n` more steps done of `total` to `progress`;
+    `partial`: within a chunk (the chunk's final tick counts its steps)."""
+    done = [0]
+
+    def tick(n: int, partial: bool = False) -> None:
+        if progress is not None:
+            progress(done[0] + n, total)
+        if not partial:
+            done[0] += n
+    return tick
+
+
 def run_phases(program: Program, probes: Iterable[Probe | str] | None = None, *,
                progress: Callable[[int, int], None] | None = None,
                learner_factory: LearnerFactory | None = None, **options: Any) -> RunResult:
@@ -43,14 +56,7 @@ def run_phases(program: Program, probes: Iterable[Probe | str] | None = None, *,
     weights = [p.target for p in recorded if p.var == "weights"]
     sim = make_simulator(program, [], learner_factory=learner_factory, **own)
     total = sum(schedule.phase_steps(net, ph) for ph in net.phases)
-    done = [0]
-
-    def tick(n: int, partial: bool = False) -> None:
-        """Report `n` more steps done; `partial`: within a chunk (counted by the final tick)."""
-        if progress is not None:
-            progress(done[0] + n, total)
-        if not partial:
-            done[0] += n
+    tick = progress_ticker(progress, total)
 
     values: dict[str, np.ndarray] = {}
     info: dict[str, Any] = {}

@@ -53,6 +53,18 @@ def parse_probe(probe: Probe | str, net: NetworkIR) -> Probe:
                      f"{suggest(probe.target, names)}; allowed: {', '.join(names)}")
 
 
+def parse_probes(probes: Iterable[Probe | str] | None, net: NetworkIR) -> list[Probe]:
+    """`probes` (default: the network's own) as checked Probes (see `parse_probe`)."""
+    return [parse_probe(p, net) for p in (net.probes if probes is None else probes)]
+
+
+def is_fixed(net: NetworkIR) -> bool:
+    """True for fixed precision, False for float; BackendError for anything else."""
+    if net.precision not in ("fixed", "float"):
+        raise BackendError(f"unknown precision '{net.precision}'")
+    return net.precision == "fixed"
+
+
 @dataclass
 class RunBuffers:
     """What one `Simulator.run` records into, and the fan-out it delivers through."""
@@ -139,12 +151,9 @@ class Simulator(PhaseSwitches):
                  learner_factory: LearnerFactory | None = None):
         net = program.network
         self.program, self.network = program, net
-        if net.precision not in ("fixed", "float"):
-            raise BackendError(f"unknown precision '{net.precision}'")
-        self.fixed = net.precision == "fixed"
+        self.fixed = is_fixed(net)
         self.t = 0
-        chosen = net.probes if probes is None else probes
-        self.probes = [parse_probe(p, net) for p in chosen]
+        self.probes = parse_probes(probes, net)
         self.neurons = self._build_neurons()
         if learner_factory is None and any(p.plasticity for p in net.projections.values()):
             learner_factory = default_learner_factory()

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.cpu.phases import apply_phase
+from backends.cpu.phases import apply_phase, progress_ticker
 from backends.result import RunResult
 from compiler import schedule
 from compiler.ir import NetworkIR, Phase, Probe
@@ -38,7 +38,7 @@ def run_phases_ranks(program: Program, probes: list[Probe], comm: Any,
         state = [p for p in probes if p.var in ("v", "u")]
         weights = [p.target for p in probes if p.var == "weights"]
         total = sum(schedule.phase_steps(net, ph) for ph in net.phases)
-        tick = _ticker(progress if comm.Get_rank() == 0 else None, total)
+        tick = progress_ticker(progress if comm.Get_rank() == 0 else None, total)
         meet(comm, "start of the phases")
         parts: list[tuple[str, dict[str, Any]]] = []
         info: dict[str, Any] = {}
@@ -65,17 +65,6 @@ def run_phases_ranks(program: Program, probes: list[Probe], comm: Any,
         return RunResult(backend="mpi", steps=total, values=values, meta=meta)
 
     return guarded(comm, body)
-
-
-def _ticker(progress: Progress | None, total: int) -> Callable[..., None]:
-    done = [0]
-
-    def tick(n: int, partial: bool = False) -> None:
-        if progress is not None:
-            progress(done[0] + n, total)
-        if not partial:
-            done[0] += n
-    return tick
 
 
 def _add(timing: dict[str, float], run_timing: dict[str, float]) -> None:

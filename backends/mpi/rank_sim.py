@@ -21,7 +21,7 @@ import numpy as np
 from backends.cpu.learning import Learner
 from backends.cpu.neurons import LIFState
 from backends.cpu.ring import InputRing
-from backends.cpu.simulator import PhaseSwitches, parse_probe
+from backends.cpu.simulator import PhaseSwitches, is_fixed, parse_probes
 from backends.cpu.synapses import Synapses
 from compiler.errors import BackendError, InputError
 from compiler.ir import Probe
@@ -75,12 +75,9 @@ class RankSimulator(PhaseSwitches):
         net = program.network
         self.program, self.network, self.comm = program, net, comm
         self.rank = comm.Get_rank()
-        if net.precision not in ("fixed", "float"):
-            raise BackendError(f"unknown precision '{net.precision}'")
-        self.fixed = net.precision == "fixed"
+        self.fixed = is_fixed(net)
         self.t = 0
-        chosen = net.probes if probes is None else probes
-        self.probes = [parse_probe(p, net) for p in chosen]
+        self.probes = parse_probes(probes, net)
         self.ids = {p.name: decomp.local(p.name, self.rank) for p in net.neuron_populations}
         self._lif_params = {n: local_params(net.populations[n].lif, ids, net.populations[n].size)
                             for n, ids in self.ids.items()}
