@@ -173,8 +173,8 @@ BACKEND_FLAGS: tuple[tuple[str, str], ...] = (
 def _backend_flags(p: argparse.ArgumentParser) -> None:
     """The command-line options that go to the chosen backend (see BACKEND_FLAGS)."""
     p.add_argument("--granularity", choices=("grouped", "core", "chip"), default=None,
-                   help="lava backend: Lava processes per population (grouped, default) "
-                   "or per compiled core (core)")
+                   help="lava backend: Lava processes per population (grouped, default), "
+                   "per compiled core (core) or per chip (chip)")
     p.add_argument("--timeout", type=_positive_float, default=None,
                    help="lava backend: watchdog timeout in seconds")
     p.add_argument("--threads", type=_positive_int, default=None,
