@@ -46,12 +46,21 @@ def resolve_threads(threads: Any) -> int:
     return int(threads)
 
 
-def kernel_params(lif: LIFState) -> tuple[np.ndarray, np.ndarray]:
-    """(par, adapt) of one population for kernels._lif_block: per-neuron cu, cv, thr, bias
-    rows, and (mode, decay factor, increment, tau) of the adaptive threshold."""
-    par = np.empty((4, lif.size))
-    for row, val in ((k.P_CU, lif.cu), (k.P_CV, lif.cv), (k.P_THR, lif.thr), (k.P_BIAS, lif.bias)):
-        par[row] = np.broadcast_to(np.asarray(val, dtype=np.float64), (lif.size,))
+def _scalar_or_row(val: Any, n: int, dtype: type = np.float64) -> float | np.ndarray:
+    """A parameter as one float when every neuron has the same value, else a row."""
+    arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (n,))
+    if n == 0 or np.all(arr == arr[0]):
+        return float(arr[0]) if n else 0.0
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def kernel_params(lif: LIFState) -> tuple[Any, ...]:
+    """(cu, cv, thr, bias, adapt) of one population for kernels._lif_block: each of cu, cv,
+    thr, bias a float or a row per neuron (bias int32 in fixed precision), and (mode, decay
+    factor, increment, tau) of the adaptive threshold."""
+    n = lif.size
+    cu, cv, thr = (_scalar_or_row(x, n) for x in (lif.cu, lif.cv, lif.thr))
+    bias = _scalar_or_row(lif.bias, n, np.int32 if lif.fixed else np.float64)
     adapt = np.zeros(4)
     if lif.adapt is not None:
         inc, tau = float(lif.adapt.increment), float(lif.adapt.tau)
@@ -59,7 +68,13 @@ def kernel_params(lif: LIFState) -> tuple[np.ndarray, np.ndarray]:
             adapt[:] = (1, (4096 - adapt_decay_fixed(tau)) / 4096.0, round(inc * 64), tau)
         else:
             adapt[:] = (2, 1.0, inc, tau)
-    return par, adapt
+    return cu, cv, thr, bias, adapt
+
+
+def ring_dtype(bound: float) -> type:
+    """int32 for a fixed precision ring whose every sum stays below 2**31 in magnitude
+    (`bound`: the largest input one step can bring any neuron), else float64."""
+    return np.int32 if bound < 2.0**31 else np.float64
 
 
 class CompiledSimulator(Simulator):
@@ -90,8 +105,6 @@ class CompiledSimulator(Simulator):
             else:
                 self.bounds[pop.name] = partition(n, blocks, core_of.get(pop.name), min_block=1)
         super().__init__(program, probes, learner_factory)
-        self.ring = {name: np.zeros((self.rings[name].length, lif.size))
-                     for name, lif in self.neurons.items()}
         self.kparams = {name: kernel_params(lif) for name, lif in self.neurons.items()}
         self.spk_idx = {name: np.zeros(lif.size, dtype=np.int64)
                         for name, lif in self.neurons.items()}
@@ -100,8 +113,33 @@ class CompiledSimulator(Simulator):
         for pname, syn in self.synapses.items():
             post = self.network.projections[pname].post
             self.packed[pname] = pack(syn, self.bounds[post]) if syn.plastic else syn.packed
+        if self.fixed:  # u, v in int32: Lava's ranges (u after its wraps, v clipped to 24 bits)
+            for lif in self.neurons.values():
+                lif.u, lif.v = lif.u.astype(np.int32), lif.v.astype(np.int32)
+        self.ring = {name: np.zeros((self.rings[name].length, lif.size), dtype=self._ring_dtype(name))
+                     for name, lif in self.neurons.items()}
         self._no_th = np.zeros(1)
         self._one = np.zeros(1, dtype=np.int64)
+
+    def input_bound(self, pop: str) -> float:
+        """The largest |input| one step can bring a neuron of `pop`: per neuron the sum of
+        |weight| * 2**weight_exp over its incoming synapses (+1 for a floor-shifted
+        projection's rounding); inf with a plastic incoming projection."""
+        total = np.zeros(self.neurons[pop].size)
+        for pname, pk in self.packed.items():
+            if self.network.projections[pname].post != pop:
+                continue
+            if self.synapses[pname].plastic:  # a learner may write any weight
+                return np.inf
+            csr = pk.csr
+            k.post_abs_sum(csr.bounds, csr.ptr, csr.post, pk.weight, pk.scale, total)
+            if pk.shift:
+                total += 1.0
+        return float(total.max(initial=0.0))
+
+    def _ring_dtype(self, pop: str) -> type:
+        """The input ring's dtype of `pop`: int32 where input_bound proves no sum overflows."""
+        return ring_dtype(self.input_bound(pop)) if self.fixed else np.float64
 
     @property
     def resident_bytes(self) -> int:
@@ -109,8 +147,8 @@ class CompiledSimulator(Simulator):
         total = sum(p.nbytes for p in self.packed.values())
         total += sum(r.nbytes for r in self.ring.values())
         for name, lif in self.neurons.items():
-            total += lif.u.nbytes + lif.v.nbytes + self.kparams[name][0].nbytes
-            total += self.spk_idx[name].nbytes
+            total += lif.u.nbytes + lif.v.nbytes + self.spk_idx[name].nbytes
+            total += sum(np.asarray(x).nbytes for x in self.kparams[name])
         return total
 
     def run(self, steps: int, progress: Callable[[int, int], None] | None = None) -> RunResult:
@@ -124,13 +162,14 @@ class CompiledSimulator(Simulator):
             a = ring[t % ring.shape[0]]
             spk = buf.spikes[name][i]
             bounds = self.bounds[name]
-            par, adapt = self.kparams[name]
+            cu, cv, thr, bias, adapt = self.kparams[name]
             th = lif.th if lif.th is not None else self._no_th
             idx, cnt = self.spk_idx[name], self.spk_cnt[name]
             step = k.lif_par if len(bounds) > 2 and self.threads > 1 else k.lif_ser
-            step(bounds, lif.fixed, a, lif.u, lif.v, th, par, lif.wta, adapt, spk, idx, cnt)
+            step(bounds, lif.fixed, a, lif.u, lif.v, th, cu, cv, thr, bias, lif.wta, adapt,
+                 spk, idx, cnt)
             if lif.wta:
-                cnt[0] = k.lif_wta_finish(lif.size, lif.v, th, par, adapt, spk, idx)
+                cnt[0] = k.lif_wta_finish(lif.size, lif.v, th, thr, adapt, spk, idx)
             fired[name] = spk
         return fired
 
@@ -143,11 +182,12 @@ class CompiledSimulator(Simulator):
                 pk = self.packed[pname]
                 syn = self.synapses[pname]
                 w = syn.weight if syn.plastic else pk.weight
+                ring = self.ring[self.network.projections[pname].post]
+                scale = int(pk.scale) if ring.dtype == np.int32 else pk.scale
                 deliver = k.deliver_par if pk.nblk > 1 and self.threads > 1 else k.deliver_ser
                 buf.synops[pname][i] = deliver(
                     pk.csr.bounds, pk.csr.ptr, pk.csr.post, w, pk.perm, pk.csr.delay,
-                    pk.csr.uniform_delay, pk.scale, pk.shift, t,
-                    self.ring[self.network.projections[pname].post], pk.scratch, idx, start, cnt)
+                    pk.csr.uniform_delay, scale, pk.shift, t, ring, pk.scratch, idx, start, cnt)
 
     def _spiking(self, pop: str, spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(indices, block starts, counts per block) of the spiking neurons of `pop`."""
@@ -165,7 +205,11 @@ class CompiledSimulator(Simulator):
                            self.bounds[proj.post])
 
     def _bound_inputs(self) -> None:
-        """Nothing to derive: the compiled LIF update checks each value's range itself."""
+        """Widen an int32 input ring to float64 once changed weights could overflow it (the
+        LIF kernel checks u's and v's ranges itself)."""
+        for name, ring in getattr(self, "ring", {}).items():
+            if ring.dtype != self._ring_dtype(name):
+                self.ring[name] = ring.astype(np.float64)
 
     # --- phase control: keep the compiled copies in step ----------------------------------
 
