@@ -98,8 +98,16 @@ def run(
     """
     if output is not None:
         check_writable(output)  # refuse a bad destination before compiling and running
-    network, nir_run = prepare(network, dt=dt, precision=precision, inputs=inputs, steps=steps)
-    program = to_program(network, target=target, partitioner=partitioner)
+    if options.get("build") == "ranks":  # each MPI rank builds its share (docs/mpi.md)
+        from compiler.distributed import describe
+
+        desc = describe(network, target=target)
+        prepare(network, dt=dt, precision=precision, inputs=inputs)  # refuses NIR options
+        program, options, nir_run = desc.skeleton_program(), {**options, "build": desc}, None
+    else:
+        network, nir_run = prepare(network, dt=dt, precision=precision, inputs=inputs,
+                                   steps=steps)
+        program = to_program(network, target=target, partitioner=partitioner)
     if program.network.phases:  # a network with phases runs them (runtime/phases.py)
         return _run_phases(program, backend, steps, output, probes, progress, options)
     if nir_run is not None:

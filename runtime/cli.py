@@ -167,7 +167,7 @@ def _nir_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 # is an error naming the backends that do
 BACKEND_FLAGS: tuple[tuple[str, str], ...] = (
     ("granularity", "granularity"), ("timeout", "timeout_s"), ("threads", "threads"),
-    ("engine", "engine"), ("timing", "timing"), ("ranks", "ranks"))
+    ("engine", "engine"), ("timing", "timing"), ("ranks", "ranks"), ("build", "build"))
 
 
 def _backend_flags(p: argparse.ArgumentParser) -> None:
@@ -185,6 +185,9 @@ def _backend_flags(p: argparse.ArgumentParser) -> None:
                    help="print where the step time goes (delivery, neurons, learning, ...)")
     p.add_argument("--ranks", type=_positive_int, default=None,
                    help="mpi backend: start this many ranks with the bundled mpiexec")
+    p.add_argument("--build", choices=("whole", "ranks"), default=None,
+                   help="mpi backend: build the network whole, then shard it (whole, "
+                   "default), or let each rank build only its share (ranks; docs/mpi.md)")
 
 
 def _quiet_option(p: argparse.ArgumentParser) -> None:

@@ -32,12 +32,14 @@ class MpiBackend:
     capabilities = Capabilities(phases=True, plasticity=True, plasticity_with_delay=True,
                                 wta=True, progress=True, float_precision=True,
                                 duplicate_synapses=True, phases_in_chunks=True)
-    options: tuple[str, ...] = ("ranks", "threads")
+    options: tuple[str, ...] = ("ranks", "threads", "build")
 
     def check(self, program: Program, options: dict[str, Any], *, phases: bool = False
               ) -> None:
-        """Refuse a rank count that disagrees with the MPI launcher that started us."""
+        """Refuse a rank count that disagrees with the MPI launcher that started us, and a
+        `build` that is neither "whole" nor a network description."""
         _rank_count(options.get("ranks"))
+        _description(options.get("build"))
 
     def run(self, program: Program, steps: int, probes: Iterable[Probe | str] | None = None,
             *, progress: Progress | None = None, **options: Any) -> RunResult:
@@ -75,19 +77,45 @@ def _dispatch(program: Program, job: dict[str, Any], probes: list[Probe],
     from .session import run_ranks
 
     ranks = _rank_count(options.get("ranks"))
+    desc = _description(options.get("build"))
     if ranks is not None:
         from .launch import launch
 
-        return launch(program, job, ranks, options.get("threads"), progress)
+        result = launch(program, job, ranks, options.get("threads"), progress, desc)
+        return _attached(program, result, desc)
     comm = world.world() if world.under_mpiexec() else world.self_comm()
     if comm.Get_rank() != 0:
         progress = None
-    if job["mode"] == "phases":
+    if desc is not None:
+        from .built import run_built
+
+        result = run_built(desc, job, probes, comm, progress)
+    elif job["mode"] == "phases":
         result = run_phases_ranks(program, probes, comm, progress)
     else:
         result = run_ranks(program, job["steps"], probes, comm, progress)
     if comm.Get_size() > 1:
         result = comm.bcast(result, root=0)
+    return _attached(program, result, desc)
+
+
+def _description(build: Any) -> Any:
+    """The network description to build on the ranks (`--build ranks`: the runtime passes
+    compiler.distributed's Description), or None to run the compiled program."""
+    if build is None or build == "whole":
+        return None
+    if isinstance(build, str):
+        raise InputError(f"build: {build!r} with a compiled program; allowed: \"whole\", or "
+                         "\"ranks\" through runtime.api.run / snnc run with a network file")
+    return build
+
+
+def _attached(program: Program, result: RunResult, desc: Any) -> RunResult:
+    """`result`, the skeleton `program` given the gathered synapse lists (a ranks build)."""
+    if desc is not None:
+        from .built import attach_synapses
+
+        attach_synapses(program, result)
     return result
 
 

@@ -1,8 +1,10 @@
 """`--ranks K`: run a program on K local ranks started with the MPI next to this Python.
 
 Each rank gets a temporary file with its shard of the program (only the synapses onto its
-neurons, see `local.shard`) and the result comes back as one file written atomically by
-rank 0 (complete or absent); rank 0 reports progress on stdout.
+neurons, see `local.shard`), or with `--build ranks` one file with the network
+description from which every rank builds its own shard (built.py); the result comes
+back as one file written atomically by rank 0 (complete or absent); rank 0 reports
+progress on stdout.
 A watchdog ends the job when it stops reporting for longer than the collective timeout.
 """
 
@@ -57,12 +59,18 @@ def rank_env(threads: int | None) -> dict[str, str]:
 
 
 def launch(program: Program, job: dict[str, Any], ranks: int, threads: int | None,
-           progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Run `job` (see backends/mpi/worker.py) on `ranks` ranks; rank 0's RunResult."""
+           progress: Callable[[int, int], None] | None = None, build: Any = None
+           ) -> RunResult:
+    """Run `job` (see backends/mpi/worker.py) on `ranks` ranks; rank 0's RunResult. With
+    `build` (a compiler.distributed Description) each rank builds its own shard from it."""
     with tempfile.TemporaryDirectory(prefix="snnc-mpi-") as tmp:
         folder = Path(tmp)
-        job = {**job, "shards": write_shards(program, ranks, folder),
-               "result": str(folder / "result.pkl")}
+        if build is None:
+            job = {**job, "shards": write_shards(program, ranks, folder)}
+        else:
+            (folder / "network.pkl").write_bytes(pickle.dumps(build, protocol=5))
+            job = {**job, "build": str(folder / "network.pkl")}
+        job["result"] = str(folder / "result.pkl")
         (folder / "job.json").write_text(json.dumps(job))
         cmd = [mpiexec_path(), "-n", str(ranks), sys.executable, "-m", "backends.mpi.worker",
                str(folder / "job.json")]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +17,7 @@ from backends.cpu.synapses import Synapses, merge_duplicates
 from compiler.ir import LIFParams, NetworkIR, Projection
 from compiler.lava_weights import effective_weights, sign_mode
 from compiler.program import Program
+from compiler.sharding import ProjectionFacts as Facts
 
 LIF_ARRAYS = ("du", "dv", "vth", "bias_mant", "bias_exp")
 
@@ -30,17 +30,6 @@ def local_params(params: LIFParams, ids: np.ndarray, size: int) -> LIFParams:
         if np.ndim(value) >= 1 and np.shape(value)[0] == size:
             changes[name] = np.asarray(value)[ids]
     return dataclasses.replace(params, **changes) if changes else params
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What a rank needs to know of a whole projection besides its own synapses."""
-
-    mode: str  # fixed: the sign mode of the merged int32 weights (Lava's clip / truncation)
-    w_min: float  # fixed: smallest and largest effective weight (for `weight_scale`)
-    w_max: float
-    uniform: bool  # one delay for every synapse (float: which delivery path sums)
-    learn_mode: str  # the sign mode the learning engine keeps (of the raw weights)
 
 
 def projection_facts(net: NetworkIR) -> dict[str, Facts]:

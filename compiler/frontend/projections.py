@@ -1,7 +1,9 @@
 """Projections: connectivity, weights and delays checked and drawn into COO synapse arrays.
 
-Random draws use `rng_for(seed, "projection", name, what)` streams (what = connectivity,
-weight, delay), so adding or changing one projection never changes another's numbers.
+Random draws use `rng_for(seed, "projection", name, what, block)` streams (what =
+connectivity, weights, delays; one stream per block of post neurons, see draws.py), so
+adding or changing one projection never changes another's numbers, and the synapses onto
+some post neurons can be drawn without the rest of the projection.
 In fixed precision, weights are integers (Lava Dense) and drawn uniform weights are
 integers in [low, high] inclusive; in float precision they are float64.
 """
@@ -9,7 +11,6 @@ integers in [low, high] inclusive; in float precision they are float64.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from .. import budget
 from ..errors import suggest
 from ..ir import Plasticity, Population, Projection, rng_for
 from ..plasticity.registry import RULES
-from . import init_weights, synapses
+from . import draws, init_weights, synapses
 from .checks import INVALID, Checker, array_field, as_array, is_number, show
 
 PROJ_KEYS = ("pre", "post", "connectivity", "weight", "delay", "weight_exp", "num_weight_bits",
@@ -92,17 +93,21 @@ def _projection(ck: Checker, name: str, spec: Any, path: str, pops: dict[str, Po
     plasticity = _plasticity(ck, m.get("plasticity"), f"{path}.plasticity")
     if len(ck.errors.items) > n_err or n_pre is None or n_post is None:
         return INVALID
-    if _check_size(ck, conn, is_list, pops[pre], pops[post], path) is INVALID:
+    lo, hi = draws.post_range(post, n_post)
+    draws.record_rule(name, _rule(pre, post, conn, weight, delay, plasticity is not None))
+    if _check_size(ck, conn, is_list, pops[pre], pops[post], path, hi - lo) is INVALID:
         return INVALID
-    rng = partial(rng_for, seed, "projection", name)  # rng("weight"): this projection's stream
     if is_list:
         pre_idx, post_idx, w, d = conn["pre"], conn["post"], conn["weight"], conn["delay"]
     else:
+        def rng(what: str, block: int) -> np.random.Generator:
+            return rng_for(seed, "projection", name, what, str(block))
+
         pre_idx, post_idx, w, d = _draw(conn, weight, delay, pops[pre], pops[post], fixed,
-                                        plasticity is not None, rng)
+                                        plasticity is not None, rng, lo, hi)
     wpath = f"{path}.connectivity" if is_list else f"{path}.weight"
-    if fixed and _check_fixed_weights(ck, w, wpath) is INVALID:
-        return INVALID
+    if fixed and draws.current_scope() is None and _check_fixed_weights(ck, w, wpath) is INVALID:
+        return INVALID  # (a partial draw: compiler/distributed.py checks the whole range)
     return Projection(name=name, pre=pre, post=post,
                       pre_idx=np.ascontiguousarray(pre_idx, dtype=np.int32),
                       post_idx=np.ascontiguousarray(post_idx, dtype=np.int32),
@@ -143,29 +148,59 @@ def _weight_and_delay(ck: Checker, m: Mapping, path: str, is_list: bool, n_pre: 
     return weight, _delay_spec(ck, m.get("delay", 0), f"{path}.delay")
 
 
+def _rule(pre: str, post: str, conn: dict, weight: Any, delay: Any, plastic: bool
+          ) -> dict[str, Any]:
+    """What a parse records of a projection (`draws.DrawScope.rules`): its normalized
+    connectivity, weight and delay kinds and parameters, without arrays."""
+    def plain(spec: Any) -> dict[str, Any]:
+        return {k: v for k, v in spec.items() if not isinstance(v, np.ndarray)} \
+            if isinstance(spec, dict) else {}
+
+    return {"pre": pre, "post": post, "connectivity": plain(conn), "weight": plain(weight),
+            "delay": plain(delay), "plastic": plastic}
+
+
 def _check_size(ck: Checker, conn: dict, is_list: bool, pre: Population, post: Population,
-                path: str) -> Any:
-    """Refuse connectivity that would draw more synapses than can be held (before drawing)."""
+                path: str, n_drawn: int) -> Any:
+    """Refuse connectivity that would draw more synapses than can be held (before drawing);
+    `n_drawn`: how many of the post neurons get their synapses drawn."""
     if conn["kind"] == "local":
         return _local_positions(ck, conn, pre, post, f"{path}.connectivity")
     if not is_list:
-        return _too_many_synapses(ck, conn, pre.size, post.size, path)
+        return _too_many_synapses(ck, conn, pre.size, post.size, path, n_drawn)
     return None
 
 
 def _draw(conn: dict, weight: dict, delay: dict, pre: Population, post: Population, fixed: bool,
-          plastic: bool, rng: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Synapse pattern, weights and delays drawn from this projection's random streams."""
-    pre_idx, post_idx = _pattern(conn, pre, post, rng)
+          plastic: bool, rng: draws.BlockRng, lo: int, hi: int
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Synapses onto posts [lo, hi), weights and delays from this projection's block
+    streams (draws.py); zero weights of a matrix (or a constant 0 on a non-plastic
+    projection) mean no synapse and are dropped."""
     if "dataset_mean" in weight:
         weight = {**weight, "mean": init_weights.mean_input(pre)}
-    pre_idx, post_idx, w = _weights(weight, pre_idx, post_idx, fixed, plastic, rng)
-    return pre_idx, post_idx, w, _delays(delay, len(pre_idx), rng)
+    pre_idx, post_idx, w, d = draws.draw(conn, weight, delay, pre, post, fixed, rng, lo, hi)
+    dtype = np.int32 if fixed else np.float64
+    if w is not None:
+        return pre_idx, post_idx, w.astype(dtype, copy=False), d
+    if "const" in weight:
+        if weight["const"] == 0 and not plastic:
+            empty = np.zeros(0, dtype=np.int32)
+            return empty, empty.copy(), np.zeros(0, dtype=dtype), np.zeros(0, dtype=np.int16)
+        return pre_idx, post_idx, np.full(pre_idx.shape[0], weight["const"], dtype=dtype), d
+    w = weight["array"][post_idx, pre_idx]  # not cast yet: range-checked by the caller first
+    keep = np.flatnonzero(w != 0)
+    if keep.size < w.size:
+        pre_idx, post_idx, w, d = pre_idx[keep], post_idx[keep], w[keep], d[keep]
+    return pre_idx, post_idx, w, d
 
 
-def _too_many_synapses(ck: Checker, conn: dict, n_pre: int, n_post: int, path: str) -> Any:
-    """Refuse projections whose synapse count cannot be held (int32 synapse indices)."""
-    pairs = n_pre if conn["kind"] == "one_to_one" else n_pre * n_post
+def _too_many_synapses(ck: Checker, conn: dict, n_pre: int, n_post: int, path: str,
+                       n_drawn: int | None = None) -> Any:
+    """Refuse projections whose synapse count cannot be held (int32 synapse indices), of
+    the `n_drawn` post neurons whose synapses are drawn (default all)."""
+    n_drawn = n_post if n_drawn is None else n_drawn
+    pairs = min(n_pre, n_drawn) if conn["kind"] == "one_to_one" else n_pre * n_drawn
     expected = pairs * conn.get("p", 1.0)
     if expected > MAX_SYNAPSES:
         return ck.error(f"{path}.connectivity", f"{conn['kind']} between {n_pre} and {n_post} "
@@ -503,61 +538,18 @@ def _plasticity(ck: Checker, spec: Any, path: str) -> Plasticity | None | Any:
     return Plasticity(rule=rule, params=params, modulator=params.get("modulator"))
 
 
-def _pattern(conn: dict, pre: Population, post: Population, rng
-             ) -> tuple[np.ndarray, np.ndarray]:
-    n_pre, n_post = pre.size, post.size
-    if conn["kind"] == "local":
-        return synapses.local_pairs(pre.positions, post.positions, conn["radius"],
-                                    conn["wrap"], same=pre.name == post.name)
-    if conn["kind"] == "all_to_all":
-        return synapses.all_to_all(n_pre, n_post)
-    if conn["kind"] == "one_to_one":
-        return synapses.one_to_one(n_pre)
-    return synapses.random_pairs(rng("connectivity"), n_pre, n_post, conn["p"])
-
-
-def _weights(spec: dict, pre: np.ndarray, post: np.ndarray, fixed: bool, plastic: bool, rng
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weights for the pattern's synapses; zero entries of a matrix (or a constant 0 on a
-    non-plastic projection) mean no synapse and are dropped."""
-    dtype = np.int32 if fixed else np.float64
-    n = len(pre)
-    if "const" in spec:
-        if spec["const"] == 0 and not plastic:
-            empty = np.zeros(0, dtype=np.int32)
-            return empty, empty.copy(), np.zeros(0, dtype=dtype)
-        return pre, post, np.full(n, spec["const"], dtype=dtype)
-    if "dist" in spec:
-        r = rng("weight")
-        if fixed:  # integers, uniform on [low, high] inclusive
-            w = r.integers(int(spec["low"]), int(spec["high"]), size=n, endpoint=True, dtype=np.int32)
-        else:
-            w = r.uniform(float(spec["low"]), float(spec["high"]), size=n)
-        return pre, post, w.astype(dtype, copy=False)
-    if "dataset_mean" in spec:
-        return pre, post, init_weights.generate(spec, spec["mean"], pre, fixed, rng).astype(dtype)
-    w = spec["array"][post, pre]  # not cast yet: range-checked by the caller first
-    keep = np.flatnonzero(w != 0)
-    if keep.size < n:
-        pre, post, w = pre[keep], post[keep], w[keep]
-    return pre, post, w
-
-
-def _delays(spec: dict, n: int, rng) -> np.ndarray:
-    if "const" in spec:
-        return np.full(n, spec["const"], dtype=np.int16)
-    return rng("delay").integers(spec["low"], spec["high"], size=n, endpoint=True, dtype=np.int16)
-
-
 def _check_fixed_weights(ck: Checker, w: np.ndarray, path: str) -> Any:
     """Reject weights Lava's fixed_pt Dense would clip silently (sign mode from all weights)."""
     if w.size == 0:
         return None
-    lo, hi = w.min(), w.max()
+    problem = fixed_weight_problem(w.min(), w.max())
+    return ck.error(path, problem, WEIGHT_RANGES) if problem else None
+
+
+def fixed_weight_problem(lo: float, hi: float) -> str | None:
+    """What Lava's fixed_pt Dense would clip in a projection whose weights span [lo, hi]."""
     if hi <= 0 and lo < -255:
-        return ck.error(path, f"found weight {lo} in an all-inhibitory projection (Lava would clip "
-                        "it to -255)", WEIGHT_RANGES)
+        return f"found weight {lo:g} in an all-inhibitory projection (Lava would clip it to -255)"
     if lo < WEIGHT_MIN or hi > WEIGHT_MAX:
-        bad = lo if lo < WEIGHT_MIN else hi
-        return ck.error(path, f"found weight {bad} (Lava would clip it)", WEIGHT_RANGES)
+        return f"found weight {lo if lo < WEIGHT_MIN else hi:g} (Lava would clip it)"
     return None

@@ -2,25 +2,109 @@
 
 All functions return int32 index arrays sorted by (pre, post) and never build a dense
 (post, pre) matrix, so a 1M-neuron projection with 100 synapses per neuron is O(synapses).
+
+Random draws are made per block of POST_BLOCK post neurons (block b: posts
+[b * POST_BLOCK, (b + 1) * POST_BLOCK)), each block from its own stream, so the synapses
+onto any run of whole blocks are the same whether the whole projection is drawn or only
+those blocks (a rank of the mpi backend building its share): `block_major_order` groups
+a pattern's synapses by block (the order draws are made in), `block_major_to_sorted`
+turns block-major synapses back into (pre, post) order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 _CHUNK = 1 << 22  # geometric gaps drawn per round (bounds temporary memory)
+POST_BLOCK = 4096  # post neurons per random-draw block (fixed: changing it changes networks)
 
 
-def all_to_all(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every pre neuron to every post neuron."""
-    pre = np.repeat(np.arange(n_pre, dtype=np.int32), n_post)
-    post = np.tile(np.arange(n_post, dtype=np.int32), n_pre)
+def block_range(n_post: int, lo: int = 0, hi: int | None = None) -> range:
+    """The indices of the blocks holding post neurons [lo, hi) (default: all)."""
+    hi = n_post if hi is None else min(hi, n_post)
+    if hi <= lo:
+        return range(0)
+    return range(lo // POST_BLOCK, -(-hi // POST_BLOCK))
+
+
+def block_bounds(block: int, n_post: int) -> tuple[int, int]:
+    """The post neurons [lo, hi) of one block."""
+    lo = block * POST_BLOCK
+    return lo, min(lo + POST_BLOCK, n_post)
+
+
+def random_blocks(rng_of: Callable[[int], np.random.Generator], n_pre: int, n_post: int,
+                  p: float, blocks: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`random_pairs` of each block from its own stream `rng_of(block)`: (pre, post, counts),
+    block-major (block by block, each in (pre, post) order), counts per block."""
+    pres, posts, counts = [], [], []
+    for b in blocks:
+        lo, hi = block_bounds(b, n_post)
+        pre, post = random_pairs(rng_of(b), n_pre, hi - lo, p)
+        pres.append(pre)
+        posts.append(post + np.int32(lo))
+        counts.append(pre.shape[0])
+    if not pres:
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty.copy(), np.zeros(0, dtype=np.int64)
+    return np.concatenate(pres), np.concatenate(posts), np.asarray(counts, dtype=np.int64)
+
+
+def block_major_to_sorted(pre: np.ndarray, counts: np.ndarray, n_pre: int
+                          ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(permutation, sorted pre) taking block-major synapses (each block in (pre, post)
+    order, blocks in post order) to (pre, post) order: a stable counting sort by pre (one
+    transpose, no comparison sort); None when they are in that order already."""
+    if np.count_nonzero(counts) <= 1:
+        return None
+    import scipy.sparse as sp
+
+    indptr = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    rows = sp.csr_matrix((np.arange(pre.size, dtype=np.int32), pre, indptr),
+                         shape=(counts.size, max(int(n_pre), 1)))
+    cols = rows.tocsc()
+    del rows
+    per_pre = np.diff(cols.indptr)
+    return cols.data, np.repeat(np.arange(per_pre.size, dtype=np.int32), per_pre)
+
+
+def block_major_order(pre: np.ndarray, post: np.ndarray, n_pre: int
+                      ) -> tuple[np.ndarray | None, int, np.ndarray]:
+    """For synapses in (pre, post) order: the permutation listing them block by block (a
+    stable counting sort by block; None when that is the identity), the first block
+    holding a synapse and the count per block from there on."""
+    block = (post // POST_BLOCK).astype(np.int32)
+    if block.size == 0:
+        return None, 0, np.zeros(0, dtype=np.int64)
+    first = int(block.min())
+    block -= first
+    counts = np.bincount(block).astype(np.int64)
+    if counts.size <= 1:
+        return None, first, counts
+    import scipy.sparse as sp
+
+    indptr = np.zeros(int(n_pre) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pre, minlength=int(n_pre)), out=indptr[1:])
+    rows = sp.csr_matrix((np.arange(pre.size, dtype=np.int32), block, indptr),
+                         shape=(int(n_pre), counts.size))
+    return rows.tocsc().data, first, counts
+
+
+def all_to_all(n_pre: int, n_post: int, lo: int = 0, hi: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Every pre neuron to every post neuron (of posts [lo, hi), default all)."""
+    hi = n_post if hi is None else hi
+    pre = np.repeat(np.arange(n_pre, dtype=np.int32), max(hi - lo, 0))
+    post = np.tile(np.arange(lo, max(hi, lo), dtype=np.int32), n_pre)
     return pre, post
 
 
-def one_to_one(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Neuron i to neuron i."""
-    idx = np.arange(n, dtype=np.int32)
+def one_to_one(n: int, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Neuron i to neuron i (for posts i in [lo, hi), default all)."""
+    idx = np.arange(lo, max(min(n, n if hi is None else hi), lo), dtype=np.int32)
     return idx, idx.copy()
 
 
