@@ -118,12 +118,17 @@ def read_input_file(node: str, file: str | os.PathLike) -> np.ndarray:
     return arr
 
 
-def input_array(node: str, value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
+def input_array(node: str, value: Any, shape: tuple[int, ...] | None, source: str
+                ) -> np.ndarray:
     """The data of Input node `node` (node shape `shape`) checked: (steps, size), bool or
-    int64 event counts (when some count is > 1).
+    int64 event counts (when some count is > 1). A shape that differs only in dimensions
+    of size 1 (a batch dimension exporters write, or leave out) is the same shape; a node
+    without a shape (`None`) takes the data's.
 
     `source` names where it came from (a file, or `inputs[...]`) in the error messages.
     """
+    if shape is None:
+        shape = tuple(np.shape(value)[1:])
     size = math.prod(shape)
     want = f"(steps, {', '.join(map(str, shape))})" + (f" or (steps, {size})"
                                                         if len(shape) > 1 else "")
@@ -135,7 +140,7 @@ def input_array(node: str, value: Any, shape: tuple[int, ...], source: str) -> n
     arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
     if arr.dtype.kind not in "biu":
         raise bad(f"found {arr.dtype} data; event data are bool or integer counts")
-    if arr.ndim < 2 or arr.shape[0] < 1 or (arr.shape[1:] != tuple(shape)
+    if arr.ndim < 2 or arr.shape[0] < 1 or (_squeezed(arr.shape[1:]) != _squeezed(shape)
                                             and arr.shape[1:] != (size,)):
         raise bad(f"found shape {arr.shape}; expected {want}")
     arr = arr.reshape(arr.shape[0], size)
@@ -151,8 +156,13 @@ def input_array(node: str, value: Any, shape: tuple[int, ...], source: str) -> n
     return arr.astype(bool) if not arr.size or arr.max() <= 1 else arr.astype(np.int64)
 
 
-def input_nodes(graph: Any) -> dict[str, tuple[int, ...]]:
-    """Input node id -> shape for the top-level Input nodes that take data."""
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(d) for d in shape if d != 1)
+
+
+def input_nodes(graph: Any) -> dict[str, tuple[int, ...] | None]:
+    """Input node id -> shape (None when the node declares none) for the top-level Input
+    nodes that take data."""
     import nir
 
     out = {}
@@ -162,8 +172,12 @@ def input_nodes(graph: Any) -> dict[str, tuple[int, ...]]:
         meta = getattr(node, "metadata", None) or {}
         if _text(meta.get("snnc_role")) in (SILENT, ALWAYS_ON):  # no data needed
             continue
-        shape = np.atleast_1d(np.asarray(node.input_type.get("input", []))).astype(np.int64)
-        out[str(nid)] = tuple(int(s) for s in shape)
+        declared = (node.input_type or {}).get("input")
+        arr = np.atleast_1d(np.asarray(declared if declared is not None else [], dtype=object))
+        if declared is None or any(v is None for v in arr.ravel()):
+            out[str(nid)] = None
+            continue
+        out[str(nid)] = tuple(int(s) for s in arr.astype(np.int64).ravel())
     return out
 
 
@@ -190,6 +204,7 @@ def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str
     graph, _ = read_graph(path)
     shapes = input_nodes(graph)
     data = _input_data(file, shapes, dict(inputs or {}))
+    graph, shapes = _shaped(graph, shapes, data)
     steps = _steps(file, data, steps)
     graph, layers = _graded_layers(graph, data)
     net = _imported(graph, file, precision, dt, data, steps)
@@ -210,7 +225,7 @@ def _run_options(file: str, dt: Any, precision: Any) -> tuple[float, str]:
     return float(dt), precision
 
 
-def _input_data(file: str, shapes: dict[str, tuple[int, ...]], inputs: dict[str, Any]
+def _input_data(file: str, shapes: dict[str, tuple[int, ...] | None], inputs: dict[str, Any]
                 ) -> dict[str, np.ndarray]:
     """The checked data of every Input node (each one given, no other key)."""
     unknown = [k for k in inputs if k not in shapes]
@@ -231,6 +246,23 @@ def _input_data(file: str, shapes: dict[str, tuple[int, ...]], inputs: dict[str,
         else:
             data[k] = input_array(k, v, shapes[k], f"inputs[{k!r}]")
     return data
+
+
+def _shaped(graph: Any, shapes: dict[str, tuple[int, ...] | None],
+            data: dict[str, np.ndarray]) -> tuple[Any, dict[str, tuple[int, ...]]]:
+    """Input nodes without a declared shape take their data's (the graph copied if so)."""
+    import nir
+
+    missing = {k: raw for k, raw in data.items() if shapes.get(k) is None}
+    if not missing:
+        return graph, shapes  # type: ignore[return-value]
+    nodes = dict(graph.nodes)
+    for k, arr in missing.items():
+        shapes[k] = (arr.shape[1],)
+        nodes[k] = nir.Input(input_type=np.array([arr.shape[1]]),
+                             metadata=dict(getattr(graph.nodes[k], "metadata", None) or {}))
+    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=dict(graph.metadata or {}),
+                        type_check=False), shapes  # type: ignore[return-value]
 
 
 def _steps(file: str, data: dict[str, np.ndarray], steps: int | None) -> int:
@@ -317,5 +349,6 @@ def _is_input(node: Any) -> bool:
     return isinstance(node, nir.Input)
 
 
-def _listing(shapes: Mapping[str, tuple[int, ...]]) -> str:
-    return ", ".join(f"{k} {tuple(s)}" for k, s in shapes.items())
+def _listing(shapes: Mapping[str, tuple[int, ...] | None]) -> str:
+    return ", ".join(f"{k} {tuple(s) if s is not None else '(any shape)'}"
+                     for k, s in shapes.items())

@@ -80,7 +80,8 @@ class SpecBuilder:
         """One error per node that no snnc construct maps."""
         for nid, node in self.nodes.items():
             if self.walk.kind(nid) == "unsupported":
-                why = REASONS.get(type(node).__name__, "this node type has no Loihi mapping in snnc")
+                why = getattr(node, "reason", None) or REASONS.get(
+                    type(node).__name__, "this node type has no Loihi mapping in snnc")
                 self.rep.node_err(nid, f"cannot be mapped: {why}", SUPPORTED)
 
     def _sources_and_neurons(self, inputs: Mapping[str, Any], pops: dict[str, Any]
@@ -94,7 +95,7 @@ class SpecBuilder:
                 if kind == "input":
                     pops[self.names[nid]] = self._source(nid, inputs)
                 elif kind == "neuron":
-                    neurons[nid] = self.neurons.neuron(nid, node, self.walk.size(nid))
+                    neurons[nid] = self.neurons.neuron(nid, node, self.walk.shape(nid))
             except Bad:
                 continue
         return neurons

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import Collector, Diagnostic, InputError, Location, SnncError
 from .checks import NAME_RE
+from .nir_read import read_loose
 
 ALWAYS_ON = "always_on"  # metadata snnc_role of an Input node that spikes every step
 SILENT = "silent"  # metadata snnc_role of an entry Input node that never spikes
@@ -68,44 +69,127 @@ def load_graph(graph_or_path: Any, nir: Any) -> tuple[Any, str | None]:
     try:
         return nir.read(path), str(path)
     except Exception as exc:  # h5py / nir raise many kinds for foreign or broken files
-        try:  # some exporters (e.g. integer arrays) fail nir's strict type check only
-            graph = nir.read(path, type_check=False)
-        except Exception:
-            graph = None
-        if graph is not None:
-            warnings.warn(f"{path}: nir.read's type check failed ({type(exc).__name__}: "
-                          f"{exc}); read without it", stacklevel=3)
-            return graph, str(path)
-        raise InputError(Diagnostic(f"cannot read NIR file: {type(exc).__name__}: {exc}",
+        first = exc
+    try:  # some exporters (e.g. integer arrays) fail nir's strict type check only
+        graph = nir.read(path, type_check=False)
+        warnings.warn(f"{path}: nir.read's type check failed ({type(first).__name__}: "
+                      f"{first}); read without it", stacklevel=3)
+        return graph, str(path)
+    except Exception:
+        pass
+    try:  # older exporters: numbered edges, parameters of mixed shapes, missing fields
+        graph, notes = read_loose(path, nir)
+    except Exception:
+        raise InputError(Diagnostic(f"cannot read NIR file: {type(first).__name__}: {first}",
                                     file=str(path), allowed="a NIR file written by nir.write")
-                         ) from exc
+                         ) from first
+    warnings.warn(f"{path}: nir.read refused it ({type(first).__name__}: {first}); read field "
+                  f"by field" + (": " + "; ".join(notes) if notes else ""), stacklevel=3)
+    return graph, str(path)
 
 
 def flatten(graph: Any, nir: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Nodes and edges with nested NIRGraphs inlined (ids joined with '.'); their Input and
-    Output nodes become pass-through nodes."""
+    """Nodes and edges with nested NIRGraphs inlined; their Input and Output nodes become
+    pass-through nodes.
+
+    An inner node's id is `<subgraph id>.<key>`, or its key alone when the key already
+    starts with `<subgraph id>.` (snnTorch writes `lif1.lif` inside subgraph `lif1`). An edge
+    may name a subgraph (it then reaches the subgraph's Input nodes, or leaves its Output
+    nodes; without them, its first resp. last nodes) or one of its inner nodes by a dotted
+    id (`lif1.lif`, as nirtorch and snnTorch write).
+    """
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
-    ports: dict[str, tuple[list[str], list[str]]] = {}  # subgraph id -> (its inputs, outputs)
-    for nid, node in graph.nodes.items():
-        full = prefix + str(nid)
+    subs: dict[str, _Sub] = {}
+    for key, node in graph.nodes.items():
+        full = _join(prefix, str(key))
         if isinstance(node, nir.NIRGraph):
             sub_nodes, sub_edges = flatten(node, nir, full + ".")
-            ins = [k for k, n in sub_nodes.items() if isinstance(n, nir.Input) and k.count(".") == full.count(".") + 1]
-            outs = [k for k, n in sub_nodes.items() if isinstance(n, nir.Output) and k.count(".") == full.count(".") + 1]
+            ins, outs = _ports(node, full, sub_nodes, nir)
             for k in ins + outs:
-                sub_nodes[k] = PassThrough(sub_nodes[k])
+                if isinstance(sub_nodes[k], (nir.Input, nir.Output)):
+                    sub_nodes[k] = PassThrough(sub_nodes[k])
             nodes.update(sub_nodes)
             edges.extend(sub_edges)
-            ports[full] = (ins, outs)
+            subs[str(key)] = _Sub(node, full, ins, outs)
         else:
             nodes[full] = node
     for a, b in graph.edges:
-        a, b = prefix + str(a), prefix + str(b)
-        srcs = ports[a][1] if a in ports else [a]
-        dsts = ports[b][0] if b in ports else [b]
+        srcs = _endpoint(str(a), graph, prefix, subs, nir, out=True)
+        dsts = _endpoint(str(b), graph, prefix, subs, nir, out=False)
         edges.extend((s, d) for s in srcs for d in dsts)
     return nodes, edges
+
+
+@dataclass
+class _Sub:
+    """A nested NIRGraph: the graph, its full id, and the flattened ids of its ports."""
+
+    graph: Any
+    full: str
+    ins: list[str]
+    outs: list[str]
+
+
+def inner_id(full: str, key: str) -> str:
+    """The flattened id of node `key` of the subgraph with id `full`."""
+    return key if key.startswith(full + ".") else f"{full}.{key}"
+
+
+def _ports(sub: Any, full: str, flat: dict[str, Any], nir: Any) -> tuple[list[str], list[str]]:
+    """Flattened ids of a subgraph's entries (its Input nodes, else the nodes no inner edge
+    reaches) and exits (its Output nodes, else the nodes no inner edge leaves)."""
+    keys = [str(k) for k in sub.nodes]
+    ins = [k for k in keys if isinstance(sub.nodes[k], nir.Input)]
+    outs = [k for k in keys if isinstance(sub.nodes[k], nir.Output)]
+    targets = {str(b) for _, b in sub.edges}
+    sources = {str(a) for a, _ in sub.edges}
+    ins = ins or [k for k in keys if k not in targets]
+    outs = outs or [k for k in keys if k not in sources]
+    return ([inner_id(full, k) for k in ins if inner_id(full, k) in flat],
+            [inner_id(full, k) for k in outs if inner_id(full, k) in flat])
+
+
+def _endpoint(name: str, graph: Any, prefix: str, subs: dict[str, _Sub], nir: Any,
+              out: bool) -> list[str]:
+    """The flattened ids an edge end `name` of `graph` stands for (unknown names stay as
+    they are, for the walker to report)."""
+    found = _resolve(name, graph, prefix, subs, nir, out)
+    return [_join(prefix, name)] if found is None else found
+
+
+def _resolve(name: str, graph: Any, prefix: str, subs: dict[str, _Sub], nir: Any,
+             out: bool) -> list[str] | None:
+    if name in subs:
+        return subs[name].outs if out else subs[name].ins
+    if name in graph.nodes:
+        return [_join(prefix, name)]
+    for key, sub in subs.items():
+        if not name.startswith(key + "."):
+            continue
+        inner = _nested(sub.graph, sub.full, nir)
+        for rest in (name[len(key) + 1:], name):  # `lif1.lif`: key `lif` or `lif1.lif`
+            found = _resolve(rest, sub.graph, sub.full + ".", inner, nir, out)
+            if found is not None:
+                return found
+    return None
+
+
+def _join(prefix: str, key: str) -> str:
+    """The flattened id of node `key` of the graph whose ids start with `prefix`."""
+    return inner_id(prefix[:-1], key) if prefix else key
+
+
+def _nested(graph: Any, full: str, nir: Any) -> dict[str, _Sub]:
+    """The ports of the subgraphs of `graph` (id `full`), for edges naming them from outside."""
+    out = {}
+    for key, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            sub_full = inner_id(full, str(key))
+            flat, _ = flatten(node, nir, sub_full + ".")
+            ins, outs = _ports(node, sub_full, flat, nir)
+            out[str(key)] = _Sub(node, sub_full, ins, outs)
+    return out
 
 
 @dataclass

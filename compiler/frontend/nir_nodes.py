@@ -7,10 +7,14 @@ Forward Euler at step dt, current first, then voltage (Lava's order):
   Threshold: du = dv = 1 (v = input each step), g = 1, vth = threshold.
 The gain multiplies every weight into the node; r and w_in may differ per neuron, the
 other parameters must be equal within a node (snnc LIF parameters are per population).
+Parameters broadcast to the node's shape: scalars (shape ()), per-channel (C, 1, 1) or
+per-neuron arrays. An infinite time constant is no decay (dt / tau = 0); lava-dl writes
+w_in = tau_syn, so w_in dt / tau_syn is dt where both are infinite.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,13 +45,14 @@ class NeuronMapper:
 
     def __init__(self, rep: Reporter, dt: float) -> None:
         self.rep, self.dt = rep, dt
-        self.table: dict[str, Callable[[str, Any, int], Neuron]] = {
+        self.table: dict[str, Callable[[str, Any, tuple[int, ...]], Neuron]] = {
             "Threshold": self._threshold, "IF": self._if, "LIF": self._lif,
             "CubaLIF": self._cuba_lif, "I": self._i, "LI": self._li, "CubaLI": self._cuba_li}
 
-    def neuron(self, nid: str, node: Any, n: int) -> Neuron:
-        """The Lava parameters of node `nid` (n neurons); Bad after reporting problems."""
-        return self.table[type(node).__name__](nid, node, n)
+    def neuron(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        """The Lava parameters of node `nid` (NIR shape `shape`); Bad after reporting problems."""
+        self.shape = shape
+        return self.table[type(node).__name__](nid, node, shape)
 
     # -- parameter checks ----------------------------------------------------------
 
@@ -75,8 +80,8 @@ class NeuronMapper:
             raise self.rep.fail(nid, f"{pname} = {arr.min():g} is shorter than dt = {self.dt:g}:"
                                 " forward Euler would overshoot (Lava decays lie in [0, 1])",
                                 f"{pname} >= dt (or import with a smaller dt)")
-        rate = np.minimum(self.dt / arr, 1.0)
-        return self.uniform(nid, pname, rate), rate
+        rate = np.minimum(self.dt / np.asarray(tau, dtype=np.float64), 1.0)
+        return self.uniform(nid, pname, rate), self._per_neuron(nid, pname, rate)
 
     def _all(self, *checks: Callable[[], Any]) -> list[Any]:
         """Run every check (each reports its own problem), then Bad if any failed."""
@@ -99,54 +104,90 @@ class NeuronMapper:
     def _leak(self, nid: str, pname: str, tau: Any, v_leak: Any) -> tuple[float, np.ndarray, float]:
         """dv, the per-neuron dt / tau, and the bias dt / tau * v_leak."""
         dv, rate = self.rate(nid, pname, tau)
-        bias = self.uniform(nid, f"dt/{pname} * v_leak", rate * np.asarray(v_leak, np.float64))
+        bias = self.uniform(nid, f"dt/{pname} * v_leak",
+                            rate * self._per_neuron(nid, "v_leak", v_leak))
         return dv, rate, bias
 
-    @staticmethod
-    def _per_neuron(value: Any, n: int) -> np.ndarray:
-        return np.broadcast_to(np.asarray(value, dtype=np.float64).ravel(), (n,))
+    def _per_neuron(self, nid: str, pname: str, value: Any) -> np.ndarray:
+        """A parameter broadcast to the node's shape, flat (C order)."""
+        arr = np.asarray(value, dtype=np.float64)
+        try:
+            return np.broadcast_to(arr, self.shape).ravel()
+        except ValueError:
+            if arr.size == math.prod(self.shape):  # same neurons, another layout
+                return arr.ravel()
+            raise self.rep.fail(nid, f"{pname} has shape {arr.shape}, which does not broadcast "
+                                f"to the node's shape {self.shape}", "a scalar, per-channel "
+                                "(C, 1, 1) or per-neuron array") from None
+
+    def _syn_rate(self, nid: str, node: Any) -> np.ndarray:
+        """w_in dt / tau_syn per neuron (dt where w_in and tau_syn are both infinite)."""
+        w_in = self._per_neuron(nid, "w_in", node.w_in)
+        tau = self._per_neuron(nid, "tau_syn", node.tau_syn)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(w_in == tau, 1.0, w_in / tau)
+        if not np.all(np.isfinite(ratio)):
+            raise self.rep.fail(nid, "w_in / tau_syn is not finite", "finite w_in, or w_in == "
+                                "tau_syn")
+        return ratio * self.dt
+
+    def _gain(self, nid: str, gain: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(gain)):
+            raise self.rep.fail(nid, "its input gain (r, w_in, dt / tau) is not finite",
+                                "finite r and w_in")
+        return gain
 
     # -- one function per node type ----------------------------------------------
 
-    def _threshold(self, nid: str, node: Any, n: int) -> Neuron:
+    def _threshold(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
         vth = self.uniform(nid, "threshold", node.threshold)
-        return Neuron(du=1.0, dv=1.0, vth=vth, bias=0.0, gain=np.ones(n), exact_bias=True)
+        return Neuron(du=1.0, dv=1.0, vth=vth, bias=0.0, gain=np.ones(math.prod(shape)),
+                      exact_bias=True)
 
-    def _if(self, nid: str, node: Any, n: int) -> Neuron:
-        _, vth = self._all(lambda: self._reset_zero(nid, node),
-                           lambda: self.uniform(nid, "v_threshold", node.v_threshold))
-        return Neuron(du=1.0, dv=0.0, vth=vth, bias=0.0,
-                      gain=self._per_neuron(node.r, n) * self.dt, exact_bias=True)
+    def _if(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        _, vth, r = self._all(lambda: self._reset_zero(nid, node),
+                              lambda: self.uniform(nid, "v_threshold", node.v_threshold),
+                              lambda: self._per_neuron(nid, "r", node.r))
+        return Neuron(du=1.0, dv=0.0, vth=vth, bias=0.0, gain=self._gain(nid, r * self.dt),
+                      exact_bias=True)
 
-    def _lif(self, nid: str, node: Any, n: int) -> Neuron:
-        _, vth, (dv, rate, bias) = self._all(
+    def _lif(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        _, vth, (dv, rate, bias), r = self._all(
             lambda: self._reset_zero(nid, node),
             lambda: self.uniform(nid, "v_threshold", node.v_threshold),
-            lambda: self._leak(nid, "tau", node.tau, node.v_leak))
-        return Neuron(du=1.0, dv=dv, vth=vth, bias=bias,
-                      gain=self._per_neuron(node.r, n) * rate, exact_bias=True)
+            lambda: self._leak(nid, "tau", node.tau, node.v_leak),
+            lambda: self._per_neuron(nid, "r", node.r))
+        return Neuron(du=1.0, dv=dv, vth=vth, bias=bias, gain=self._gain(nid, r * rate),
+                      exact_bias=True)
 
-    def _cuba_lif(self, nid: str, node: Any, n: int) -> Neuron:
-        _, vth, (du, rate_s), (dv, rate_m, bias) = self._all(
+    def _cuba_lif(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        _, vth, (du, _), (dv, rate_m, bias), syn, r = self._all(
             lambda: self._reset_zero(nid, node),
             lambda: self.uniform(nid, "v_threshold", node.v_threshold),
             lambda: self.rate(nid, "tau_syn", node.tau_syn),
-            lambda: self._leak(nid, "tau_mem", node.tau_mem, node.v_leak))
-        gain = self._per_neuron(node.w_in, n) * rate_s * self._per_neuron(node.r, n) * rate_m
-        return Neuron(du=du, dv=dv, vth=vth, bias=bias, gain=gain, exact_bias=bool(du == 1.0))
+            lambda: self._leak(nid, "tau_mem", node.tau_mem, node.v_leak),
+            lambda: self._syn_rate(nid, node),
+            lambda: self._per_neuron(nid, "r", node.r))
+        return Neuron(du=du, dv=dv, vth=vth, bias=bias, gain=self._gain(nid, syn * r * rate_m),
+                      exact_bias=bool(du == 1.0))
 
-    def _i(self, nid: str, node: Any, n: int) -> Neuron:
-        return Neuron(du=1.0, dv=0.0, vth=READOUT_VTH, bias=0.0,
-                      gain=self._per_neuron(node.r, n) * self.dt, exact_bias=True, readout=True)
+    def _i(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        gain = self._gain(nid, self._per_neuron(nid, "r", node.r) * self.dt)
+        return Neuron(du=1.0, dv=0.0, vth=READOUT_VTH, bias=0.0, gain=gain, exact_bias=True,
+                      readout=True)
 
-    def _li(self, nid: str, node: Any, n: int) -> Neuron:
-        dv, rate, bias = self._leak(nid, "tau", node.tau, node.v_leak)
-        return Neuron(du=1.0, dv=dv, vth=READOUT_VTH, bias=bias,
-                      gain=self._per_neuron(node.r, n) * rate, exact_bias=True, readout=True)
+    def _li(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        (dv, rate, bias), r = self._all(lambda: self._leak(nid, "tau", node.tau, node.v_leak),
+                                        lambda: self._per_neuron(nid, "r", node.r))
+        return Neuron(du=1.0, dv=dv, vth=READOUT_VTH, bias=bias, gain=self._gain(nid, r * rate),
+                      exact_bias=True, readout=True)
 
-    def _cuba_li(self, nid: str, node: Any, n: int) -> Neuron:
-        du, rate_s = self.rate(nid, "tau_syn", node.tau_syn)
-        dv, rate_m, bias = self._leak(nid, "tau_mem", node.tau_mem, node.v_leak)
-        gain = self._per_neuron(node.w_in, n) * rate_s * self._per_neuron(node.r, n) * rate_m
-        return Neuron(du=du, dv=dv, vth=READOUT_VTH, bias=bias, gain=gain,
-                      exact_bias=bool(du == 1.0), readout=True)
+    def _cuba_li(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        (du, _), (dv, rate_m, bias), syn, r = self._all(
+            lambda: self.rate(nid, "tau_syn", node.tau_syn),
+            lambda: self._leak(nid, "tau_mem", node.tau_mem, node.v_leak),
+            lambda: self._syn_rate(nid, node),
+            lambda: self._per_neuron(nid, "r", node.r))
+        return Neuron(du=du, dv=dv, vth=READOUT_VTH, bias=bias,
+                      gain=self._gain(nid, syn * r * rate_m), exact_bias=bool(du == 1.0),
+                      readout=True)

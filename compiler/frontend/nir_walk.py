@@ -9,6 +9,7 @@ Shapes follow NIR: (channels, *spatial) for feature maps, flattened in C order.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,8 @@ class Walker:
         self.visiting: set[str] = set()
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.sizing: set[str] = set()
+        self.weights: dict[str, np.ndarray] = {}
+        self.orienting: set[str] = set()
 
     # -- kinds ---------------------------------------------------------------------
 
@@ -88,17 +91,46 @@ class Walker:
         node = self.nodes[nid]
         name = type(node).__name__
         if name in ("Linear", "Affine"):
-            return (int(np.asarray(node.weight).shape[-2]),)
+            return (int(self.weight(nid).shape[0]),)
         if name in CONV_TYPES + POOL_TYPES:
             return self.geometry(nid).out_shape
         typed = _declared(node.node if isinstance(node, PassThrough) else node)
-        if name == "Flatten":
-            return (math.prod(typed if typed is not None else self._pred_shape(nid)),)
-        if typed is not None and (typed or not isinstance(node, neuron_types(self.nir))):
+        if name == "Flatten":  # never changes the number of elements: its input's size
+            return (math.prod(self._pred_shape(nid) if self.preds[nid] or typed is None
+                              else typed),)
+        if isinstance(node, neuron_types(self.nir)):
+            return self._neuron_shape(nid, typed)
+        if typed is not None:
             return typed
-        if typed == ():
-            return self._broadcast_shape(nid)
         return self._pred_shape(nid)
+
+    def _neuron_shape(self, nid: str, typed: tuple[int, ...] | None) -> tuple[int, ...]:
+        """A neuron's parameter shape, or the shape of its input where the parameters
+        broadcast to it (scalars, per-channel (C, 1, 1)) or are missing."""
+        if typed is not None and math.prod(typed) > 1:
+            fed = self._fed_shape(nid)
+            if fed is not None and math.prod(fed) > math.prod(typed) and _broadcasts(typed, fed):
+                return fed
+            return typed
+        if typed is None and self.preds[nid]:
+            return self._pred_shape(nid)
+        return self._broadcast_shape(nid)
+
+    def _fed_shape(self, nid: str) -> tuple[int, ...] | None:
+        """The shape of the first node feeding `nid` whose shape is known (None if none)."""
+        if nid in self.sizing:
+            return None
+        self.sizing.add(nid)
+        try:
+            for other in self.preds[nid]:
+                if self.kind(other) in ("input", "neuron", "linear"):
+                    try:
+                        return self.shape(other)
+                    except Bad:
+                        continue
+        finally:
+            self.sizing.discard(nid)
+        return None
 
     def _pred_shape(self, nid: str) -> tuple[int, ...]:
         if self.preds[nid]:
@@ -121,7 +153,7 @@ class Walker:
             for q in self.succs[nid]:
                 node = self.nodes[q]
                 if type(node).__name__ in ("Linear", "Affine"):
-                    return (int(np.asarray(node.weight).shape[-1]),)
+                    return (int(self.weight(q).shape[1]),)
                 if type(node).__name__ in CONV_TYPES and node.input_shape is not None:
                     return _conv_input_shape(node)
         finally:
@@ -136,6 +168,9 @@ class Walker:
         in_shape = _conv_input_shape(node)
         if in_shape is None:
             in_shape = self._pred_shape(nid)
+        dims = 2 if type(node).__name__ in POOL_TYPES or type(node).__name__ == "Conv2d" else 1
+        while len(in_shape) > dims + 1 and in_shape[0] == 1:  # a batch dimension of 1
+            in_shape = in_shape[1:]
         try:
             if type(node).__name__ in POOL_TYPES:
                 return pool_spec(node, in_shape)
@@ -149,12 +184,59 @@ class Walker:
         node = self.nodes[nid]
         name = type(node).__name__
         if name in ("Linear", "Affine"):
-            return int(np.asarray(node.weight).shape[-1])
+            return int(self.weight(nid).shape[1])
         if name in CONV_TYPES + POOL_TYPES:
             return math.prod(self.geometry(nid).in_shape)
-        if (isinstance(node, PassThrough) or name in ("Flatten", "Identity")) and self.preds[nid]:
-            return self.size(self.preds[nid][0])
+        if (isinstance(node, (PassThrough, self.nir.Output)) or name in ("Flatten", "Identity")) \
+                and self.preds[nid]:
+            return self._first_size(nid)
         return self.size(nid)
+
+    def _first_size(self, nid: str) -> int:
+        """The size of what feeds `nid` (its first predecessor with a known size)."""
+        for p in self.preds[nid][:-1]:
+            try:
+                return self.size(p)
+            except Bad:
+                continue
+        return self.size(self.preds[nid][-1])
+
+    def weight(self, nid: str) -> np.ndarray:
+        """A Linear/Affine node's weight as (out, in). Spyx writes haiku's (in, out): a
+        non-square weight that fits its input only transposed is read transposed, with a
+        warning."""
+        if nid in self.weights:
+            return self.weights[nid]
+        w = np.asarray(self.nodes[nid].weight, dtype=np.float64)
+        if w.ndim == 3 and w.shape[0] == 1:  # a batch dimension of 1
+            w = w[0]
+        if w.ndim != 2:
+            raise self.rep.fail(nid, f"weight has shape {w.shape}", "a 2-D (out, in) matrix")
+        n_in = self._fed_size(nid) if w.shape[0] != w.shape[1] else None
+        if n_in is not None and n_in == w.shape[0] and n_in != w.shape[1]:
+            warnings.warn(f"{type(self.nodes[nid]).__name__} node '{nid}': weight {w.shape} "
+                          f"fits its {n_in} inputs only as (in, out), as Spyx writes it: "
+                          "read transposed", stacklevel=2)
+            w = w.T
+        self.weights[nid] = w
+        return w
+
+    def _fed_size(self, nid: str) -> int | None:
+        """The size of the first predecessor of `nid` whose size is known, without reporting."""
+        if nid in self.orienting:
+            return None
+        self.orienting.add(nid)
+        errors = len(self.rep.col.items)
+        try:
+            for p in self.preds[nid]:
+                try:
+                    return self.size(p)
+                except Bad:
+                    continue
+            return None
+        finally:
+            self.orienting.discard(nid)
+            del self.rep.col.items[errors:]  # a guess only: its errors come again
 
     # -- signals -------------------------------------------------------------------
 
@@ -220,13 +302,11 @@ class Walker:
         return reshaped(sig, self.shape(nid))  # Flatten, Identity, subgraph ports: no-ops
 
     def _linear(self, nid: str, node: Any, sig: Signal, label: str) -> Signal:
-        w = np.asarray(node.weight, dtype=np.float64)
-        if w.ndim != 2:
-            raise self.rep.fail(nid, f"weight has shape {w.shape}", "a 2-D (out, in) matrix")
+        w = self.weight(nid)
         if not np.all(np.isfinite(w)):
             raise self.rep.fail(nid, "weight has non-finite values", "finite numbers")
         out = linear(sig, w, label)
-        if type(node).__name__ == "Affine":
+        if type(node).__name__ == "Affine" and getattr(node, "bias", None) is not None:
             _add_bias(out, self._bias(nid, node.bias, w.shape[0], 1))
         return out
 
@@ -268,6 +348,14 @@ class Walker:
 def _add_bias(sig: Signal, b: np.ndarray | None) -> None:
     if b is not None:
         sig.bias = b.copy() if sig.bias is None else sig.bias + b
+
+
+def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    """Whether an array of shape `small` broadcasts to shape `big` (numpy's rules)."""
+    try:
+        return np.broadcast_shapes(small, big) == tuple(big)
+    except ValueError:
+        return False
 
 
 def _declared(node: Any) -> tuple[int, ...] | None:
