@@ -11,6 +11,22 @@ from .program import Program
 
 LIMITS = ("neurons", "synapse_bits", "in_axons", "out_axons")
 MAX_ROWS = 12
+NEAR_FULL = 0.9  # a core at >= this fraction of a limit counts as held by it
+CLOSE_TO_BOUND = 1.1  # above this many times the lower bound, the summary says why
+
+# Why a limit can bind the cores used well above the lower bound (which counts totals).
+WHY = {
+    "neurons": "the cores are full of neurons",
+    "synapse_bits": "a synapse list cut over several cores pays a block header and word "
+                    "rounding on each",
+    "in_axons": "a core needs one input axon per distinct presynaptic neuron of its "
+                "neurons; with unclustered (random) connectivity of probability p a core "
+                "of k neurons receives from ~N(1-(1-p)^k) of N presynaptic neurons, so "
+                "few neurons fit a core, which a bound from totals cannot see",
+    "out_axons": "a neuron takes one output axon per core its targets lie on; targets "
+                 "spread over many cores make this bind, which a bound from totals "
+                 "cannot see",
+}
 
 
 def _limits(program: Program) -> dict[str, int]:
@@ -53,6 +69,31 @@ def bound_gap(program: Program) -> dict[str, Any] | None:
             "cores_over_lower_bound": round(n / lb, 4), "cores_above_lower_bound": n - lb}
 
 
+def near_full(program: Program) -> dict[str, int]:
+    """Per limit, the cores at >= NEAR_FULL of it (from the exact per-core usage)."""
+    counts = (_usage_matrix(program) >= NEAR_FULL).sum(axis=0)
+    return {k: int(counts[j]) for j, k in enumerate(LIMITS)}
+
+
+def binds_in_practice(program: Program) -> dict[str, Any] | None:
+    """The limit holding the most cores at >= NEAR_FULL (None without cores): what binds
+    the result, beside the lower bound's limit. `explained`: a reason it can bind above
+    the bound, given when the cores used exceed CLOSE_TO_BOUND x the bound."""
+    if not program.cores:
+        return None
+    near = near_full(program)
+    limit = max(LIMITS, key=lambda k: near[k])
+    lb = program.report.lower_bound
+    far = bool(lb) and len(program.cores) > CLOSE_TO_BOUND * lb
+    out: dict[str, Any] = {"limit": limit if near[limit] else None, "cores": near[limit],
+                           "of": len(program.cores), "threshold": NEAR_FULL,
+                           "capacity": _limits(program)[limit] if near[limit] else None}
+    out["explained"] = (WHY[limit] if near[limit] else
+                        "no limit holds any core at >= 90 %: the partition leaves room on "
+                        "every core") if far else None
+    return out
+
+
 def compile_summary(program: Program) -> dict[str, Any]:
     """JSON-serializable placement summary: per-core placement and limits plus lower bound,
     partitioner, traffic, quantization and host-side inputs."""
@@ -89,6 +130,8 @@ def compile_summary(program: Program) -> dict[str, Any]:
         "not_native": report.not_native,
     }
     summary.update(bound_gap(program) or {})
+    summary["cores_near_limit"] = near_full(program) if program.cores else None
+    summary["binds_in_practice"] = binds_in_practice(program)
     return jsonable(summary)
 
 
@@ -119,7 +162,21 @@ def _bound_line(program: Program) -> list[str]:
     return [f"  lower bound {program.report.lower_bound}"
             + (f" from {limit} (total demand / per-core capacity)" if limit else "")
             + f"; cores used {gap['cores_over_lower_bound']:.2f}x the bound "
-            + f"(+{gap['cores_above_lower_bound']})"]
+            + f"(+{gap['cores_above_lower_bound']})"] + _practice_line(program)
+
+
+def _practice_line(program: Program) -> list[str]:
+    """Which limit holds the cores used (cores at >= 90 % of it) and, far above the lower
+    bound, why that limit can bind there."""
+    b = binds_in_practice(program)
+    if b is None:
+        return []
+    if b["limit"] is None:
+        line = f"  no limit at >= {100 * NEAR_FULL:.0f}% on any core"
+    else:
+        line = (f"  {b['limit']} binds in practice: {b['cores']} of {b['of']} cores at >= "
+                f"{100 * NEAR_FULL:.0f}% of {b['capacity']} {b['limit'].replace('_', ' ')}")
+    return [line] + ([f"    why above the bound: {b['explained']}"] if b["explained"] else [])
 
 
 def _core_table(program: Program) -> list[str]:

@@ -304,7 +304,7 @@ def test_lower_bound_per_limit():
     lb = lower_bound(net, tgt(neurons=30, synapse_bits=1000, in_axons=1, out_axons=1))
     assert lb["neurons"] == 4  # ceil(100 / 30)
     assert lb["synapse_bits"] == 2  # ceil(1920 / 1000)
-    assert lb["in_axons"] == 1  # one (pre, post population) pair
+    assert lb["in_axons"] == 4  # the source reaches >= ceil(100 / 30) cores: an axon on each
     assert lb["out_axons"] == 0  # sources need no output axons
     assert lb["cores"] == 4 and lb["binding"] == "neurons"
     lb = lower_bound(small_net(), tgt(in_axons=2, out_axons=3))

@@ -14,7 +14,7 @@ import numpy as np
 from ...errors import Diagnostic, FitError
 from ...ir import NetworkIR, Projection
 from ...target import Target
-from .encoding import projection_format, synapse_list_bits
+from .encoding import BLOCK_SYNAPSES, HEADER_BITS, WORD_BITS, projection_format, synapse_list_bits
 from .ids import all_offsets, by_post, by_pre, lif_offsets, on_chip_projections
 from .sorting import distinct_pairs_per_key, runs
 from .usage import LIMITS, core_usage
@@ -32,29 +32,45 @@ REMEDY = {
 # ----------------------------------------------------------------------------- bounds
 
 def lower_bound(net: NetworkIR, target: Target) -> dict:
-    """Cores needed at least, per limit (capacity bound of total demand) and their max.
+    """Cores needed at least, per limit, and their max (`cores`, `binding`).
 
-    neurons: lif neurons / cap; synapse_bits: every (projection, pre) synapse list stored
-    once as compactly as possible; in_axons: each (pre neuron, post population) pair needs
-    an axon somewhere; out_axons: each lif neuron with targets needs >= 1 output axon.
+    Every term holds for any valid partition, populations sharing cores included. Let K
+    (`max_neurons_per_core`) be the most lif neurons one core can hold: at most `neurons`,
+    at most the largest k whose k smallest synapse payloads (synapses x bits each, block
+    headers left out) fit `synapse_bits`, and at most the non-sending neurons plus
+    `out_axons` (a sender takes >= 1 output axon on its own core). A presynaptic neuron i
+    whose f_i distinct targets in one projection lie on cores of <= K neurons each reaches
+    D_i >= ceil(f_i / K) cores (>= 1 with any target). So:
+
+    - ceil(N / K) cores for the N lif neurons, counted under the limit that sets K;
+    - neurons: ceil(N / neurons);
+    - in_axons: a core's input axons are the distinct neurons reaching it, so
+      cores x in_axons >= sum over all presynaptic i of D_i;
+    - out_axons: a lif neuron takes one output axon per core it reaches: sum over lif i;
+    - synapse_bits: the s synapses of (projection, i) lie in >= ceil(f / K) lists (one per
+      core), of >= ceil(s / 64) blocks; a block costs a header plus its synapses, rounded
+      up to 64-bit words (`_split_list_bits`).
+
+    The old count of (pre neuron, post population) pairs is not a bound once populations
+    share cores (one axon serves every population on the core). f_i is counted exactly
+    (distinct targets, one sort) only for neurons with more than K synapses in a
+    projection; the others reach >= 1 core either way, so the cost stays a few bincounts.
     """
     cap = target.core
-    n_lif = sum(p.size for p in net.neuron_populations)
+    projs = [pr for pr in on_chip_projections(net) if pr.n_synapses]
+    counts = {pr.name: np.bincount(pr.pre_idx, minlength=net.populations[pr.pre].size)
+              for pr in projs}
+    k, k_limit = _max_neurons_per_core(net, target, projs, counts)
+    reach: dict[str, np.ndarray] = {}  # per presynaptic population: cores reached, at least
     total_bits = 0
-    pairs: dict[tuple[str, str], np.ndarray] = {}
-    sender: dict[str, np.ndarray] = {}
-    for pr in on_chip_projections(net):
-        pre_size = net.populations[pr.pre].size
-        cnt = np.bincount(pr.pre_idx, minlength=pre_size)
-        b = projection_format(pr, target).bits
-        total_bits += int(synapse_list_bits(cnt[cnt > 0], b).sum())
-        has = cnt > 0
-        key = (pr.pre, pr.post)
-        pairs[key] = pairs[key] | has if key in pairs else has
-        if not net.populations[pr.pre].is_source:
-            sender[pr.pre] = sender[pr.pre] | has if pr.pre in sender else has
-    n_pairs = sum(int(v.sum()) for v in pairs.values())
-    n_send = sum(int(v.sum()) for v in sender.values())
+    for pr in projs:
+        cnt = counts[pr.name]
+        lists = _lists_at_least(pr, cnt, k)
+        total_bits += int(_split_list_bits(cnt, lists, projection_format(pr, target).bits).sum())
+        reach[pr.pre] = np.maximum(reach[pr.pre], lists) if pr.pre in reach else lists
+    n_lif = sum(p.size for p in net.neuron_populations)
+    d_in = sum(int(v.sum()) for v in reach.values())
+    d_out = sum(int(v.sum()) for p, v in reach.items() if not net.populations[p].is_source)
 
     def need(demand: int, c: int) -> int:
         return int(math.ceil(demand / c)) if demand else 0
@@ -62,12 +78,86 @@ def lower_bound(net: NetworkIR, target: Target) -> dict:
     lb = {
         "neurons": need(n_lif, cap.neurons),
         "synapse_bits": need(total_bits, cap.synapse_bits),
-        "in_axons": need(n_pairs, cap.in_axons),
-        "out_axons": need(n_send, cap.out_axons),
+        "in_axons": need(d_in, cap.in_axons),
+        "out_axons": need(d_out, cap.out_axons),
     }
+    lb[k_limit] = max(lb[k_limit], need(n_lif, k))
     lb["cores"] = max(max(lb.values()), 1 if n_lif else 0)
-    lb["binding"] = max(LIMITS, key=lambda k: lb[k])
+    lb["binding"] = max(LIMITS, key=lambda name: lb[name])
+    lb["max_neurons_per_core"] = k
     return lb
+
+
+def _max_neurons_per_core(net: NetworkIR, target: Target, projs: list[Projection],
+                          counts: dict[str, np.ndarray]) -> tuple[int, str]:
+    """The most lif neurons one core can hold (at least 1) and the limit that sets it:
+    `neurons`, the synapse payload of the k cheapest neurons within `synapse_bits`, or
+    the non-senders plus `out_axons` (`counts`: per projection, synapses per pre neuron)."""
+    cap = target.core
+    payload, n_silent = [], 0
+    for p in net.neuron_populations:
+        bits = np.zeros(p.size, np.int64)
+        sends = np.zeros(p.size, bool)
+        for pr in projs:
+            if pr.post == p.name:
+                bits += np.bincount(pr.post_idx, minlength=p.size) \
+                    * projection_format(pr, target).bits
+            if pr.pre == p.name:
+                sends |= counts[pr.name] > 0
+        payload.append(bits)
+        n_silent += int(np.count_nonzero(~sends))
+    if not payload:
+        return int(cap.neurons), "neurons"
+    pay = np.sort(np.concatenate(payload))
+    ks = {"neurons": int(cap.neurons),
+          "synapse_bits": int(np.searchsorted(np.cumsum(pay), cap.synapse_bits, side="right")),
+          "out_axons": n_silent + int(cap.out_axons)}
+    limit = min(ks, key=lambda name: ks[name])
+    return max(1, ks[limit]), limit
+
+
+def _lists_at_least(pr: Projection, cnt: np.ndarray, k: int) -> np.ndarray:
+    """Per presynaptic neuron of `pr`, the synapse lists (cores) it needs at least:
+    ceil(distinct targets / k), counted exactly only where its synapses exceed k."""
+    lists = (cnt > 0).astype(np.int64)
+    sus = np.flatnonzero(cnt > k)
+    if sus.size:
+        m = np.isin(pr.pre_idx, sus)
+        key = pr.pre_idx[m].astype(np.int64) << 32 | pr.post_idx[m].astype(np.int64)
+        f = distinct_pairs_per_key([key], cnt.size)
+        lists[sus] = -(-f[sus] // k)
+    return lists
+
+
+def _split_list_bits(cnt: np.ndarray, lists: np.ndarray, b: int) -> np.ndarray:
+    """Fewest bits of `cnt` synapses of b bits each stored as >= `lists` lists: >= lists
+    and >= cnt / 64 blocks, each a header plus its synapses rounded up to 64-bit words
+    (so at least one word), and never below the cheapest cut into blocks of any sizes
+    (`_cheapest_blocks`: one list can cost more than two, 65 = 54 + 11 at 1 bit)."""
+    has = cnt > 0
+    cnt, lists = cnt[has], lists[has]
+    blocks = np.maximum(lists, -(-cnt // BLOCK_SYNAPSES))
+    payload = -(-(HEADER_BITS * blocks + cnt * b) // WORD_BITS) * WORD_BITS
+    return np.maximum(np.maximum(payload, WORD_BITS * blocks), _cheapest_blocks(cnt, b))
+
+
+CHEAPEST_EXACT = 4096  # synapse counts up to this get the exact cheapest cut
+
+
+def _cheapest_blocks(cnt: np.ndarray, b: int) -> np.ndarray:
+    """Per count s, the fewest bits of s synapses cut into blocks of any sizes <= 64
+    (exact up to CHEAPEST_EXACT by dynamic programming, above it the best bits per
+    synapse of any block size times s, rounded up to a word)."""
+    n = np.arange(1, BLOCK_SYNAPSES + 1)
+    block = -(-(HEADER_BITS + n * b) // WORD_BITS) * WORD_BITS
+    top = int(min(cnt.max(initial=0), CHEAPEST_EXACT))
+    best = np.zeros(top + 1, np.int64)
+    for s in range(1, top + 1):
+        m = min(s, BLOCK_SYNAPSES)
+        best[s] = int((best[s - m:s][::-1] + block[:m]).min())
+    rate = float((block / n).min())
+    big = -(-np.ceil(cnt * rate).astype(np.int64) // WORD_BITS) * WORD_BITS
+    return np.where(cnt <= top, best[np.minimum(cnt, top)], big)
 
 
 # ----------------------------------------------------------------------------- assignments
