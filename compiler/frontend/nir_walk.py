@@ -102,6 +102,8 @@ class Walker:
             return self._neuron_shape(nid, typed)
         if typed is not None:
             return typed
+        if not self.preds[nid]:  # an Input without a type: what its successors expect
+            return self._broadcast_shape(nid)
         return self._pred_shape(nid)
 
     def _neuron_shape(self, nid: str, typed: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -158,6 +160,9 @@ class Walker:
                     return _conv_input_shape(node)
         finally:
             self.sizing.discard(nid)
+        if self.kind(nid) == "input":
+            raise self.rep.fail(nid, "declares no shape and feeds no Linear/Affine/Conv node "
+                                "that gives one", "an Input type, or data for the node")
         raise self.rep.fail(nid, "has scalar parameters and no sized neighbour to broadcast "
                             "them to", "a node fed by or feeding a Linear/Affine node, or array "
                             "parameters")
