@@ -38,7 +38,8 @@ from .nir_walk import SUPPORTED, Walker
 MAX_DELAY = 63
 INPUTS_ALLOWED = "a bool array (steps, size) or a spikes mapping {kind: poisson | periodic | array, ...}"
 REASONS = {"Conv3d": "3-D convolutions have no mapping (Conv1d and Conv2d do)",
-           "MaxPool2d": "max pooling is not linear: no synapse weights express it"}
+           "MaxPool2d": "max pooling is not linear: no synapse weights express it",
+           "NoneType": "the exporter wrote no node here (a module it could not convert)"}
 
 
 class SpecBuilder:

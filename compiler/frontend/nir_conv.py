@@ -41,7 +41,10 @@ def _out_size(n: int, k: int, s: int, p_lo: int, p_hi: int, d: int) -> int:
 
 
 def conv_spec(node: Any, in_shape: tuple[int, ...]) -> ConvSpec:
-    """The ConvSpec of a Conv1d/Conv2d node reading an input of shape (C, *spatial)."""
+    """The ConvSpec of a Conv1d/Conv2d node reading an input of shape (C, *spatial).
+
+    Padding: integers, 'valid' / 'same' (any case), or (lo, hi) pairs per axis (haiku's
+    form); the spec keeps the low side, a high side only changes the output size."""
     w = np.asarray(node.weight)
     dims = 2 if type(node).__name__ == "Conv2d" else 1
     if w.ndim != dims + 2 or w.dtype.kind not in "biuf":
@@ -59,8 +62,13 @@ def conv_spec(node: Any, in_shape: tuple[int, ...]) -> ConvSpec:
     if min(stride) < 1 or min(dilation) < 1:
         raise GeometryError(f"stride {stride}, dilation {dilation}: expected integers >= 1")
     padding = node.padding.decode() if isinstance(node.padding, bytes) else node.padding
-    if isinstance(padding, str):
-        lo, hi = _named_padding(padding, kernel, stride, dilation)
+    pairs = None if isinstance(padding, str) else np.asarray(padding)
+    if isinstance(padding, str):  # Spyx writes "SAME"
+        lo, hi = _named_padding(padding.lower(), kernel, stride, dilation)
+    elif pairs is not None and pairs.shape == (dims, 2):  # ((lo, hi), ...) per axis (haiku)
+        lo, hi = _pair(pairs[:, 0], dims, "padding"), _pair(pairs[:, 1], dims, "padding")
+        if min(lo + hi) < 0:
+            raise GeometryError(f"padding {pairs.tolist()}: expected integers >= 0")
     else:
         lo = hi = _pair(padding, dims, "padding")
         if min(lo) < 0:

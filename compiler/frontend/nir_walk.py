@@ -41,7 +41,12 @@ class Walker:
         self.nodes, self.dt, self.rep, self.nir = nodes, dt, rep, nir
         self.preds: dict[str, list[str]] = {k: [] for k in nodes}
         self.succs: dict[str, list[str]] = {k: [] for k in nodes}
+        seen: set[tuple[str, str]] = set()
         for a, b in edges:
+            if (a, b) in seen:  # nir's validator rejects them; summed, the input would double
+                warnings.warn(f"edge ({a!r}, {b!r}) is given twice: counted once", stacklevel=3)
+                continue
+            seen.add((a, b))
             if a not in nodes or b not in nodes:
                 missing = a if a not in nodes else b
                 rep.err("edges", f"edge ({a!r}, {b!r}) names node {missing!r}, which does not "

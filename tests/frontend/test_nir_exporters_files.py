@@ -295,3 +295,35 @@ def test_affine_without_bias_and_input_without_shape(tmp_path):
         res = runtime.run(tmp_path / "noshape.nir", dt=1.0, precision="float",
                           inputs={"input": s})
     assert np.array_equal(res["lif.spikes"], want)
+
+
+def test_padding_forms_duplicate_edges_and_missing_nodes():
+    """Spyx's 'SAME' and haiku's ((lo, hi), ...) padding are PyTorch's padding 1 for a 3x3
+    kernel; an edge given twice counts once (nir's validator rejects duplicates); a node
+    an exporter left empty (None) is reported by id."""
+    w = f32(RNG.integers(-1, 3, size=(2, 1, 3, 3)))
+
+    def graph(padding, twice=False):
+        conv = nir.Conv2d(input_shape=(5, 5), weight=w, stride=1, padding=1, dilation=1,
+                          groups=1, bias=np.zeros(2, np.float32))
+        conv.padding = padding
+        edges = [("in", "conv"), ("conv", "if")] + ([("in", "conv")] if twice else [])
+        return nir.NIRGraph(nodes={"in": nir.Input(input_type=np.array([1, 5, 5])), "conv": conv,
+                                   "if": nir.IF(r=np.ones((2, 5, 5)), v_threshold=np.ones((2, 5, 5)))},
+                            edges=edges, type_check=False)
+
+    def weights(net):
+        (proj,) = net.projections.values()
+        return proj.dense_weights(50, 25)
+
+    ref = weights(import_nir(graph(1)))
+    assert np.abs(ref).sum() > 0
+    assert np.array_equal(weights(import_nir(graph("SAME"))), ref)
+    assert np.array_equal(weights(import_nir(graph(np.array([[1, 1], [1, 1]])))), ref)
+    with pytest.warns(UserWarning, match="given twice"):
+        assert np.array_equal(weights(import_nir(graph(1, twice=True))), ref)
+    g = graph(1)
+    g.nodes["drop"] = None
+    g.edges.append(("if", "drop"))
+    with pytest.raises(InputError, match="NoneType node 'drop'.*wrote no node"):
+        import_nir(g)
