@@ -24,11 +24,13 @@ import numpy as np
 from ...ir import Projection
 from ..resources import LIMITS, incoming_usage, projection_format, synapse_list_bits
 from .context import Context, Cores, Worse, unfit_neuron_error
-from .tiles import tile_blocks
+from .tiles import tile_blocks, weighted_tiles
 
 SAMPLE_BLOCKS = 256  # block counts above this are sized on a sample of blocks
 GROWTH = 1.02  # a failed count m with worst ratio r tries next ceil(m * r * GROWTH)
 BISECTIONS = 4  # bisection steps between the last failing and first fitting count
+WEIGHTED_BISECTIONS = 8  # feature maps' equal-memory tiles: bisection steps
+CALIBRATIONS = 4  # feature maps: recuts with weights scaled by the counted memory
 
 
 def greedy(ctx: Context) -> Cores:
@@ -82,7 +84,65 @@ def _population_blocks(ctx: Context, name: str, base: int, tiles: bool) -> np.nd
         m = _bisect(partial(_block_ratio, ctx, name, projs, exact), max(fail, m0 - 1), k)
         if m < k:
             local = exact(m)
+        if len(np.unique(pop.positions, axis=0)) < size:  # a feature map: channels too
+            local = _weighted_fewer(ctx, name, projs, local, m0)
     return local
+
+
+def _weighted_fewer(ctx: Context, name: str, projs: list[Projection], local: np.ndarray,
+                    m0: int) -> np.ndarray:
+    """Tiles of equal synapse memory (`weighted_tiles`, cutting through a position's
+    channels) when fewer of them fit than the `local` tiles' count; else `local`.
+    Tiles of equal neuron counts leave room on the cores of a map's border (fewer
+    synapses there) and cannot split the neurons at one position."""
+    k = int(local.max()) + 1
+    if k <= m0:
+        return local
+    cap = ctx.cap
+    size = ctx.net.populations[name].size
+    payload = np.zeros(size, np.float64)
+    for pr in projs:
+        payload += np.bincount(pr.post_idx, minlength=size) * projection_format(pr, ctx.target).bits
+    weight = np.maximum(payload / cap.synapse_bits, 1.0 / cap.neurons)
+    tiles = partial(_calibrated_tiles, ctx, name, projs, weight)
+    found: dict[int, np.ndarray] = {}
+
+    def ratio(m: int) -> float:
+        found[m], r = tiles(m)
+        return r
+
+    fail, m = m0 - 1, m0
+    while m < k:  # such tiles scale evenly: m x the worst ratio predicts the count
+        r = ratio(m)
+        if r <= 1.0:
+            m = _bisect(ratio, fail, m, WEIGHTED_BISECTIONS)
+            return found[m]
+        fail, m = m, max(m + 1, int(math.ceil(m * r)))
+    return local
+
+
+def _calibrated_tiles(ctx: Context, name: str, projs: list[Projection], weight: np.ndarray,
+                      m: int) -> tuple[np.ndarray, float]:
+    """`weighted_tiles` of `m` tiles and their worst usage ratio; the weights (synapse
+    payload) miss the block headers and word rounding, so each neuron's weight is scaled
+    by its tile's counted / estimated synapse memory and the map recut, CALIBRATIONS
+    times or until the tiles fit."""
+    pos = ctx.net.populations[name].positions
+    w = weight
+    for _ in range(CALIBRATIONS + 1):
+        local = weighted_tiles(pos, m, w)
+        k = int(local.max()) + 1
+        if k > SAMPLE_BLOCKS:
+            return local, _block_ratio(ctx, name, projs, lambda _m, t=local: t, m)
+        u = incoming_usage(ctx.net, {name: local}, k, ctx.target, projs)
+        r = max(float(getattr(u, lim)[:k].max()) / getattr(ctx.cap, lim)
+                for lim in LIMITS if lim != "out_axons")
+        if r <= 1.0:
+            break
+        est = np.bincount(local, weights=w, minlength=k)
+        scale = u.synapse_bits[:k] / ctx.cap.synapse_bits / np.maximum(est, 1e-12)
+        w = w * np.where(scale > 0, scale, 1.0)[local]
+    return local, r
 
 
 def _search(ctx: Context, name: str, projs: list[Projection],

@@ -30,6 +30,7 @@ MAX_TRIES = 32  # input axons are checked on at most this many open cores per sl
 FUTILE = 256  # this many slices in a row without a shared core: the rest are not tried
 MIN_GAIN = 0.005  # sharing that saves fewer cores than this fraction is not worth the
 # exact recount of every synapse (e.g. the last core of a 1M-neuron population)
+MAX_HOSTS = 64  # at most this many fuller cores (most room first) are open bins too
 
 
 def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray, int, Usage]:
@@ -42,17 +43,21 @@ def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray
     items = np.flatnonzero(load < PACK_LOAD)
     if items.size > MAX_ITEMS:
         items = items[np.argsort(load[items], kind="stable")[:MAX_ITEMS]]
+    hosts = _hosts(vals, caps, load, items)
     # the most packing can save: items less the bins their neurons alone fill
-    most = items.size - int(np.ceil(vals[items, 0].sum() / caps[0]))
-    if items.size < 2 or most < max(1, MIN_GAIN * n):  # not worth a pass over all synapses
-        return cg, n, usage
+    most = items.size - (0 if hosts.size else int(np.ceil(vals[items, 0].sum() / caps[0])))
+    if items.size < (1 if hosts.size else 2) or most < max(1, MIN_GAIN * n):
+        return cg, n, usage  # not worth a pass over all synapses
     items = items[np.argsort(-load[items], kind="stable")]
-    pres, own = touch_sets(ctx, cg, items, n)
-    bin_of = _first_fit(items, vals[items], caps.astype(np.int64), pres, own)
-    if items.size - (bin_of.max() + 1) < max(1, MIN_GAIN * n):  # not worth a recount
-        return cg, n, usage
+    pres, own = touch_sets(ctx, cg, np.concatenate((hosts, items)), n)
+    bin_of = _first_fit(items, vals[items], caps.astype(np.int64), pres[hosts.size:],
+                        own[hosts.size:], (vals[hosts], pres[:hosts.size], own[:hosts.size]))
+    if items.size - (bin_of.max() + 1 - hosts.size) < max(1, MIN_GAIN * n):
+        return cg, n, usage  # not worth a recount
     lut = np.arange(n, dtype=np.int64)
-    lut[items] = items[bin_of]  # bin b takes the id items[b]: distinct ids per bin
+    # bin b < hosts.size is that host core; a new bin b takes the id items[b - hosts.size]
+    # (distinct ids per bin: bin b is opened by item >= b - hosts.size)
+    lut[items] = np.concatenate((hosts, items))[bin_of]
     packed = lut[cg].astype(np.int32)
     new = usage_with_traffic(ctx.net, ctx.split(packed), n, ctx.target)
     bad = new.bad_cores(ctx.target)
@@ -66,6 +71,20 @@ def pack(ctx: Context, cg: np.ndarray, n: int, usage: Usage) -> tuple[np.ndarray
     packed, m, old_ids = renumber(packed)
     ctx.info["packed"] = {"items": int(items.size), "saved": n - m, "undone": int(bad.size)}
     return packed, m, new.relabelled(old_ids)
+
+
+def _hosts(vals: np.ndarray, caps: np.ndarray, load: np.ndarray,
+           items: np.ndarray) -> np.ndarray:
+    """Cores at or above PACK_LOAD with room for the lightest item in every limit (its
+    input axons counted as if none were shared; at most MAX_HOSTS, most room first):
+    bins open from the start, so a small slice can join a nearly full core."""
+    if not items.size:
+        return np.zeros(0, np.int64)
+    need = vals[items].min(axis=0)
+    room = (vals + need <= caps).all(axis=1)
+    room[items] = False
+    hosts = np.flatnonzero(room)
+    return hosts[np.argsort(load[hosts], kind="stable")[:MAX_HOSTS]]
 
 
 def touch_sets(ctx: Context, cg: np.ndarray, items: np.ndarray, n: int
@@ -106,17 +125,19 @@ def _per_item(owner: np.ndarray, values: np.ndarray, count: int) -> list[np.ndar
 
 
 def _first_fit(items: np.ndarray, vals: np.ndarray, caps: np.ndarray,
-               pres: list[np.ndarray], own: list[np.ndarray]) -> np.ndarray:
+               pres: list[np.ndarray], own: list[np.ndarray],
+               hosts: tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]) -> np.ndarray:
     """Per item (heaviest first), its bin: the best connected of the first AFFINITY_TRIES
     open bins where it fits (of the first MAX_TRIES where the other limits fit), else a
-    new bin. After FUTILE items in a row found no bin, the rest get their own bins."""
+    new bin. `hosts` (usage, presynaptic and own neurons) are bins open from the start,
+    numbered first. After FUTILE items in a row found no bin, the rest get their own bins."""
     ia = LIMITS.index("in_axons")
     other = [i for i in range(len(LIMITS)) if i != ia]
-    binv = np.zeros((items.size, len(LIMITS)), np.int64)
-    bpre: list[np.ndarray] = []
-    bown: list[np.ndarray] = []
+    hv, bpre, bown = hosts[0], list(hosts[1]), list(hosts[2])
+    binv = np.zeros((hv.shape[0] + items.size, len(LIMITS)), np.int64)
+    binv[:hv.shape[0]] = hv
     bin_of = np.empty(items.size, np.int64)
-    nb, misses = 0, 0
+    nb, misses = hv.shape[0], 0
     for i in range(items.size):
         ok = np.flatnonzero((binv[:nb, other] + vals[i, other] <= caps[other]).all(axis=1))
         best, best_aff = -1, -1
