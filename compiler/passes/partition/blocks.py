@@ -6,6 +6,9 @@
   the same search over tiles (`tiles.tile_blocks`) instead of index blocks: a grid of
   near-square tiles, as many as needed for every tile to fit, then exactly-m equal-count
   tiles below the grid's count (kept when fewer fit); other populations get equal blocks.
+  Feature maps (several neurons, e.g. channels, at one position) then try tiles of equal
+  synapse memory that may cut through a position's channels (`tiles.weighted_tiles`),
+  kept when fewer fit: equal-count tiles leave room on a padded map's border cores.
 
 The count is found by a ratio-guided search then bisection; above SAMPLE_BLOCKS blocks
 each try counts a sample of the blocks (the final exact check splits one the sample

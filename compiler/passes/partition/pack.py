@@ -3,7 +3,8 @@
 A method cuts each population (or graph part) into cores; the last core of a population
 is often nearly empty, so a network of many populations wastes up to a core per
 population. `pack` takes the cores whose fullest limit is below PACK_LOAD as items and
-packs them first-fit decreasing (by that load) into shared cores: an item goes into the
+packs them first-fit decreasing (by that load) into shared cores, the fuller cores with
+room for the lightest item (`_hosts`) open from the start: an item goes into the
 first open core where it fits, preferring, among the first AFFINITY_TRIES that fit, the
 one sharing the most presynaptic neurons with it or holding its presynaptic neurons
 (slices that talk to each other). Fit is checked per limit: neurons add up exactly,
