@@ -39,17 +39,21 @@ become `spike_source` populations whose spikes the user gives with `inputs=` (de
 silent, Poisson rate 0; an Input marked `snnc_role: always_on` by snnc's export spikes
 every step); Output nodes fed by a spiking node (or an Input) become
 `<population>.spikes` probes. Nested NIRGraph nodes are inlined (ids joined with '.',
-e.g. `block.lif1`), edges rewired through their Input/Output nodes. A file that nir.read
-refuses for its strict type check alone is read without it, with a warning. Everything else (MaxPool, a readout feeding
-another node, IF/LIF with v_reset != 0, ...) is rejected with one InputError naming every
-such node, its type and why.
+e.g. `block.lif1`), edges rewired through their Input/Output nodes or naming inner nodes
+(`lif1.lif`). A file that nir.read refuses for its strict type check alone is read without
+it, with a warning; one it refuses outright is read field by field (nir_read.py). What
+exporters write (docs/nir.md, Exporters) is read as they mean it: batch dimensions of size
+1 ignored, per-channel parameters broadcast, Spyx's (in, out) weights transposed when only
+that fits. Everything else (MaxPool, a readout feeding another node, IF/LIF with
+v_reset != 0, ...) is rejected with one InputError naming every such node, its type and why.
 
 `precision="fixed"` imports in float and converts with the compile pipeline's quantize
 pass (its per-population power-of-two scale, see compiler/passes/quantize.py).
 
-Modules: nir_graph (reading, nested graphs, names), nir_nodes (neurons), nir_conv (conv and
-pool geometry), nir_signal (sparse linear chains), nir_walk (shapes and signals per node),
-nir_build (the network spec), nir_fixed (fixed point); this one is the entry point.
+Modules: nir_graph (reading, nested graphs, names), nir_read (files nir.read refuses),
+nir_nodes (neurons), nir_conv (conv and pool geometry), nir_signal (sparse linear chains),
+nir_walk (shapes and signals per node), nir_build (the network spec), nir_fixed (fixed
+point); this one is the entry point.
 """
 
 from __future__ import annotations
