@@ -203,8 +203,10 @@ def load_nir(path: str | os.PathLike, *, dt: float | None = None, precision: str
     dt, precision = _run_options(file, dt, precision)
     graph, _ = read_graph(path)
     shapes = input_nodes(graph)
-    data = _input_data(file, shapes, dict(inputs or {}))
-    graph, shapes = _shaped(graph, shapes, data)
+    raw = {k: tuple(np.shape(v)[1:]) for k, v in (inputs or {}).items()
+           if shapes.get(k, ()) is None and not isinstance(v, (str, os.PathLike))}
+    data = _input_data(file, shapes, dict(inputs or {}), raw)
+    graph, shapes = _shaped(graph, shapes, data, raw)
     steps = _steps(file, data, steps)
     graph, layers = _graded_layers(graph, data)
     net = _imported(graph, file, precision, dt, data, steps)
@@ -225,9 +227,10 @@ def _run_options(file: str, dt: Any, precision: Any) -> tuple[float, str]:
     return float(dt), precision
 
 
-def _input_data(file: str, shapes: dict[str, tuple[int, ...] | None], inputs: dict[str, Any]
-                ) -> dict[str, np.ndarray]:
-    """The checked data of every Input node (each one given, no other key)."""
+def _input_data(file: str, shapes: dict[str, tuple[int, ...] | None], inputs: dict[str, Any],
+                raw: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The checked data of every Input node (each one given, no other key); `raw` gets the
+    shape of each file read for a node without a declared shape."""
     unknown = [k for k in inputs if k not in shapes]
     if unknown:
         raise InputError(Diagnostic(f"'{unknown[0]}' is not an Input node of the graph",
@@ -242,15 +245,20 @@ def _input_data(file: str, shapes: dict[str, tuple[int, ...] | None], inputs: di
     data = {}
     for k, v in inputs.items():
         if isinstance(v, (str, os.PathLike)):
-            data[k] = input_array(k, read_input_file(k, v), shapes[k], str(v))
+            arr = read_input_file(k, v)
+            if shapes[k] is None:
+                raw[k] = tuple(arr.shape[1:])
+            data[k] = input_array(k, arr, shapes[k], str(v))
         else:
             data[k] = input_array(k, v, shapes[k], f"inputs[{k!r}]")
     return data
 
 
 def _shaped(graph: Any, shapes: dict[str, tuple[int, ...] | None],
-            data: dict[str, np.ndarray]) -> tuple[Any, dict[str, tuple[int, ...]]]:
-    """Input nodes without a declared shape take their data's (the graph copied if so)."""
+            data: dict[str, np.ndarray], raw: dict[str, tuple[int, ...]]
+            ) -> tuple[Any, dict[str, tuple[int, ...]]]:
+    """Input nodes without a declared shape take their data's, (steps, *shape) as given
+    (the graph copied if so)."""
     import nir
 
     missing = {k: raw for k, raw in data.items() if shapes.get(k) is None}
@@ -258,8 +266,8 @@ def _shaped(graph: Any, shapes: dict[str, tuple[int, ...] | None],
         return graph, shapes  # type: ignore[return-value]
     nodes = dict(graph.nodes)
     for k, arr in missing.items():
-        shapes[k] = (arr.shape[1],)
-        nodes[k] = nir.Input(input_type=np.array([arr.shape[1]]),
+        shapes[k] = raw.get(k) or (arr.shape[1],)
+        nodes[k] = nir.Input(input_type=np.array(shapes[k]),
                              metadata=dict(getattr(graph.nodes[k], "metadata", None) or {}))
     return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=dict(graph.metadata or {}),
                         type_check=False), shapes  # type: ignore[return-value]

@@ -327,3 +327,27 @@ def test_padding_forms_duplicate_edges_and_missing_nodes():
     g.edges.append(("if", "drop"))
     with pytest.raises(InputError, match="NoneType node 'drop'.*wrote no node"):
         import_nir(g)
+
+
+def test_input_without_shape_feeding_a_conv_takes_the_data_shape(tmp_path):
+    """An untyped Input before a Conv2d without input_shape (no field gives the image
+    size): run from a file, the node takes the (C, H, W) of its data."""
+    w = f32(RNG.integers(-1, 3, size=(2, 1, 3, 3)))
+    tree = {"type": "NIRGraph",
+            "nodes": {"input": {"type": "Input"},
+                      "conv": {"type": "Conv2d", "weight": w, "stride": np.array([1, 1]),
+                               "padding": np.array([1, 1]), "dilation": np.array([1, 1]),
+                               "groups": np.array(1), "bias": np.zeros(2, np.float32)},
+                      "if": {"type": "IF", "r": f32(1.0), "v_threshold": f32(3.0)}},
+            "edges": np.array([["input", "conv"], ["conv", "if"]], dtype=object)}
+    write_raw(tmp_path / "conv.nir", tree)
+    x = spikes_in(25, seed=12, p=0.4).reshape(STEPS, 1, 5, 5)
+    with pytest.warns(UserWarning):
+        res = runtime.run(tmp_path / "conv.nir", dt=1.0, precision="float", inputs={"input": x})
+    v, want = np.zeros((2, 5, 5)), np.zeros((STEPS, 50), bool)
+    for t in range(1, STEPS):
+        v += conv_same(x[t - 1].astype(float), w)
+        s = v > 3.0
+        v[s] = 0.0
+        want[t] = s.ravel()
+    assert want.any() and np.array_equal(res["if.spikes"], want)
