@@ -77,17 +77,20 @@ def near_full(program: Program) -> dict[str, int]:
 
 def binds_in_practice(program: Program) -> dict[str, Any] | None:
     """The limit holding the most cores at >= NEAR_FULL (None without cores): what binds
-    the result, beside the lower bound's limit. `explained`: a reason it can bind above
-    the bound, given when the cores used exceed CLOSE_TO_BOUND x the bound."""
+    the result, beside the lower bound's limit; `cores_worth_used`: the cores' total use
+    of it over one core's capacity. `explained`: a reason it can bind above the bound,
+    given when the cores used exceed CLOSE_TO_BOUND x the bound."""
     if not program.cores:
         return None
     near = near_full(program)
     limit = max(LIMITS, key=lambda k: near[k])
     lb = program.report.lower_bound
     far = bool(lb) and len(program.cores) > CLOSE_TO_BOUND * lb
+    used = _values(program)[:, LIMITS.index(limit)].sum() / _limits(program)[limit]
     out: dict[str, Any] = {"limit": limit if near[limit] else None, "cores": near[limit],
                            "of": len(program.cores), "threshold": NEAR_FULL,
-                           "capacity": _limits(program)[limit] if near[limit] else None}
+                           "capacity": _limits(program)[limit] if near[limit] else None,
+                           "cores_worth_used": round(float(used), 2) if near[limit] else None}
     out["explained"] = (WHY[limit] if near[limit] else
                         "no limit holds any core at >= 90 %: the partition leaves room on "
                         "every core") if far else None
@@ -175,7 +178,8 @@ def _practice_line(program: Program) -> list[str]:
         line = f"  no limit at >= {100 * NEAR_FULL:.0f}% on any core"
     else:
         line = (f"  {b['limit']} binds in practice: {b['cores']} of {b['of']} cores at >= "
-                f"{100 * NEAR_FULL:.0f}% of {b['capacity']} {b['limit'].replace('_', ' ')}")
+                f"{100 * NEAR_FULL:.0f}% of {b['capacity']} {b['limit'].replace('_', ' ')}; "
+                f"all cores use {b['cores_worth_used']:.1f} cores' worth of it")
     return [line] + ([f"    why above the bound: {b['explained']}"] if b["explained"] else [])
 
 

@@ -218,6 +218,7 @@ def test_summary_counts_the_cores_near_each_limit():
     b = js["binds_in_practice"]
     assert b["limit"] == "in_axons" and b["of"] == len(js["cores"]) and b["capacity"] == 24
     assert b["cores"] == js["cores_near_limit"]["in_axons"] >= 1
+    assert b["cores_worth_used"] == round(sum(c["in_axons"] for c in js["cores"]) / 24, 2)
     # the bound (neurons, bits, 60 source axons / 24) is far below: the summary says why
     assert js["lower_bound"] == 3 and len(js["cores"]) > 1.1 * 3
     assert "presynaptic neuron" in b["explained"]
