@@ -5,6 +5,13 @@ bound (LB) and the limit it comes from, cores / LB, cores / sequential's, and se
 
     .venv/bin/python bench/core_sharing.py [--cases chain1035 mixed small40 pops1180 ...]
         [--methods auto sequential greedy graph]
+    .venv/bin/python bench/core_sharing.py --examples
+
+`--examples`: every examples/*.yaml that compiles, whole pipeline (`snnc compile`'s
+defaults): cores, the count-based bound of totals the compiler used before (`old LB`:
+one input axon per (presynaptic neuron, postsynaptic population) pair, every synapse
+list once; not a bound once populations share cores), the lower bound now (`LB`), cores
+/ LB, the limit LB comes from, and the limit holding the cores used (cores at >= 90 %).
 
 Cases (Loihi 1 limits unless said): `chain1035` 100 populations of 1035 lif neurons in a
 chain, 20 random inputs each; `mixed` 100 populations of 1035..1228 neurons (1.01-1.2
@@ -111,11 +118,62 @@ def run_case(name: str, methods: list[str]) -> list[dict]:
     return rows
 
 
+def count_bound(net: NetworkIR, target) -> int:
+    """The bound of totals the compiler used before: lif neurons, every (projection, pre)
+    synapse list once, (pre neuron, post population) pairs, lif senders, over the caps."""
+    from compiler.passes.resources import on_chip_projections, projection_format
+    from compiler.passes.resources.encoding import synapse_list_bits
+
+    cap = target.core
+    bits, pairs, send = 0, {}, {}
+    for pr in on_chip_projections(net):
+        cnt = np.bincount(pr.pre_idx, minlength=net.populations[pr.pre].size)
+        bits += int(synapse_list_bits(cnt[cnt > 0], projection_format(pr, target).bits).sum())
+        key = (pr.pre, pr.post)
+        pairs[key] = pairs[key] | (cnt > 0) if key in pairs else cnt > 0
+        if not net.populations[pr.pre].is_source:
+            send[pr.pre] = send[pr.pre] | (cnt > 0) if pr.pre in send else cnt > 0
+    n_lif = sum(p.size for p in net.neuron_populations)
+    demand = {"neurons": (n_lif, cap.neurons), "synapse_bits": (bits, cap.synapse_bits),
+              "in_axons": (sum(int(v.sum()) for v in pairs.values()), cap.in_axons),
+              "out_axons": (sum(int(v.sum()) for v in send.values()), cap.out_axons)}
+    return max(-(-d // c) for d, c in demand.values())
+
+
+def examples() -> None:
+    """The table of every example that compiles (see the module docstring)."""
+    import glob
+
+    from compiler.errors import InputError
+    from compiler.pipeline import compile_file
+    from compiler.summary import binds_in_practice
+
+    print(f"{'example':<20} {'cores':>6} {'old LB':>6} {'LB':>5} {'x LB':>5} "
+          f"{'LB limit':<13} {'holds the cores (>= 90 %)':<34} {'s':>6}")
+    for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.yaml"))):
+        t0 = time.perf_counter()
+        try:
+            prog = compile_file(path)
+        except InputError:  # a target file, not a network
+            continue
+        dt = time.perf_counter() - t0
+        rep, n = prog.report, len(prog.cores)
+        b = binds_in_practice(prog) or {}
+        held = f"{b['limit']} {b['cores']}/{b['of']}" if b.get("limit") else "none"
+        print(f"{os.path.basename(path):<20} {n:>6} {count_bound(prog.network, prog.target):>6} "
+              f"{rep.lower_bound:>5} {n / rep.lower_bound:>5.2f} "
+              f"{rep.lower_bound_by_limit['binding']:<13} {held:<34} {dt:>6.1f}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     ap.add_argument("--methods", nargs="+", default=["sequential", "auto", "greedy", "graph"])
+    ap.add_argument("--examples", action="store_true", help="the table of the examples")
     args = ap.parse_args(argv)
+    if args.examples:
+        examples()
+        return 0
     print(f"{'case':<10} {'method':<26} {'cores':>6} {'chips':>5} {'LB':>5} {'limit':<13} "
           f"{'x LB':>5} {'x seq':>6} {'s':>6}")
     for name in args.cases:
