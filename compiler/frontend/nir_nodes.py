@@ -8,7 +8,8 @@ Forward Euler at step dt, current first, then voltage (Lava's order):
 The gain multiplies every weight into the node; r and w_in may differ per neuron, the
 other parameters must be equal within a node (snnc LIF parameters are per population).
 Parameters broadcast to the node's shape: scalars (shape ()), per-channel (C, 1, 1) or
-per-neuron arrays. An infinite time constant is no decay (dt / tau = 0); lava-dl writes
+per-neuron arrays. Thresholds (all > 0) may differ: each neuron's v is scaled by
+max(v_threshold) / v_threshold, exactly (linear dynamics, reset to 0). An infinite time constant is no decay (dt / tau = 0); lava-dl writes
 w_in = tau_syn, so w_in dt / tau_syn is dt where both are infinite.
 """
 
@@ -101,12 +102,27 @@ class NeuronMapper:
             raise self.rep.fail(nid, f"v_reset = {v_reset[v_reset != 0][0]:g}; Lava's LIF resets"
                                 " v to 0", "v_reset 0")
 
-    def _leak(self, nid: str, pname: str, tau: Any, v_leak: Any) -> tuple[float, np.ndarray, float]:
-        """dv, the per-neuron dt / tau, and the bias dt / tau * v_leak."""
+    def _leak(self, nid: str, pname: str, tau: Any, v_leak: Any, scale: Any = 1.0
+              ) -> tuple[float, np.ndarray, float]:
+        """dv, the per-neuron dt / tau, and the bias dt / tau * v_leak (times `scale`)."""
         dv, rate = self.rate(nid, pname, tau)
-        bias = self.uniform(nid, f"dt/{pname} * v_leak",
-                            rate * self._per_neuron(nid, "v_leak", v_leak))
+        bias = self.uniform(nid, f"dt/{pname} * v_leak" + (" / v_threshold" if np.ndim(scale)
+                                                            else ""),
+                            rate * self._per_neuron(nid, "v_leak", v_leak) * scale)
         return dv, rate, bias
+
+    def _vth(self, nid: str, pname: str, values: Any, out: dict[str, Any]) -> float:
+        """The node's threshold; thresholds that differ between neurons (all > 0) become
+        one by scaling each neuron's voltage by ref / v_threshold (exact: the dynamics are
+        linear in v and reset to 0): `out["scale"]` multiplies its input gain and bias."""
+        th = self._per_neuron(nid, pname, values)
+        if th.size and (np.all(th == th[0]) or np.allclose(th, th[0], rtol=REL_TOL, atol=0)):
+            return self.uniform(nid, pname, th)
+        if not (np.all(np.isfinite(th)) and np.all(th > 0)):
+            return self.uniform(nid, pname, th)  # reports the difference
+        ref = float(th.max())
+        out["scale"] = ref / th
+        return ref
 
     def _per_neuron(self, nid: str, pname: str, value: Any) -> np.ndarray:
         """A parameter broadcast to the node's shape, flat (C order)."""
@@ -140,35 +156,39 @@ class NeuronMapper:
     # -- one function per node type ----------------------------------------------
 
     def _threshold(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
-        vth = self.uniform(nid, "threshold", node.threshold)
-        return Neuron(du=1.0, dv=1.0, vth=vth, bias=0.0, gain=np.ones(math.prod(shape)),
-                      exact_bias=True)
+        th: dict[str, Any] = {"scale": np.ones(math.prod(shape))}
+        vth = self._vth(nid, "threshold", node.threshold, th)
+        return Neuron(du=1.0, dv=1.0, vth=vth, bias=0.0, gain=th["scale"], exact_bias=True)
 
     def _if(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        th: dict[str, Any] = {"scale": 1.0}
         _, vth, r = self._all(lambda: self._reset_zero(nid, node),
-                              lambda: self.uniform(nid, "v_threshold", node.v_threshold),
+                              lambda: self._vth(nid, "v_threshold", node.v_threshold, th),
                               lambda: self._per_neuron(nid, "r", node.r))
-        return Neuron(du=1.0, dv=0.0, vth=vth, bias=0.0, gain=self._gain(nid, r * self.dt),
-                      exact_bias=True)
+        return Neuron(du=1.0, dv=0.0, vth=vth, bias=0.0,
+                      gain=self._gain(nid, r * self.dt * th["scale"]), exact_bias=True)
 
     def _lif(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        th: dict[str, Any] = {"scale": 1.0}
         _, vth, (dv, rate, bias), r = self._all(
             lambda: self._reset_zero(nid, node),
-            lambda: self.uniform(nid, "v_threshold", node.v_threshold),
-            lambda: self._leak(nid, "tau", node.tau, node.v_leak),
+            lambda: self._vth(nid, "v_threshold", node.v_threshold, th),
+            lambda: self._leak(nid, "tau", node.tau, node.v_leak, th["scale"]),
             lambda: self._per_neuron(nid, "r", node.r))
-        return Neuron(du=1.0, dv=dv, vth=vth, bias=bias, gain=self._gain(nid, r * rate),
-                      exact_bias=True)
+        return Neuron(du=1.0, dv=dv, vth=vth, bias=bias,
+                      gain=self._gain(nid, r * rate * th["scale"]), exact_bias=True)
 
     def _cuba_lif(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:
+        th: dict[str, Any] = {"scale": 1.0}
         _, vth, (du, _), (dv, rate_m, bias), syn, r = self._all(
             lambda: self._reset_zero(nid, node),
-            lambda: self.uniform(nid, "v_threshold", node.v_threshold),
+            lambda: self._vth(nid, "v_threshold", node.v_threshold, th),
             lambda: self.rate(nid, "tau_syn", node.tau_syn),
-            lambda: self._leak(nid, "tau_mem", node.tau_mem, node.v_leak),
+            lambda: self._leak(nid, "tau_mem", node.tau_mem, node.v_leak, th["scale"]),
             lambda: self._syn_rate(nid, node),
             lambda: self._per_neuron(nid, "r", node.r))
-        return Neuron(du=du, dv=dv, vth=vth, bias=bias, gain=self._gain(nid, syn * r * rate_m),
+        return Neuron(du=du, dv=dv, vth=vth, bias=bias,
+                      gain=self._gain(nid, syn * r * rate_m * th["scale"]),
                       exact_bias=bool(du == 1.0))
 
     def _i(self, nid: str, node: Any, shape: tuple[int, ...]) -> Neuron:

@@ -172,6 +172,31 @@ def test_snntorch_file_runs_from_the_command_line(tmp_path):
     assert np.array_equal(res["input.spikes"], s.reshape(STEPS, 3))
 
 
+def test_per_neuron_thresholds_scale_each_voltage():
+    """A layer trained with a threshold per neuron (snnTorch `Leaky(threshold=tensor)`):
+    each neuron's voltage is scaled by max / its threshold, which keeps every spike."""
+    thr = f32([0.3, 0.5, 0.9, 1.3, 0.45])
+    lif = snntorch_lif(0.75, 1.0, 5)
+    lif.v_threshold = thr
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])),
+                            "fc": nir.Linear(weight=W1), "lif": lif,
+                            "th": nir.Threshold(threshold=f32([0.2, 0.7, 0.4, 0.9, 0.3]))},
+                     edges=[("input", "fc"), ("fc", "lif"), ("fc", "th")], type_check=False)
+    s = spikes_in(3, seed=9, p=0.5)
+    net = import_nir(g, dt=DT, inputs={"input": s}, steps=STEPS)
+    assert net.populations["lif"].lif.vth == pytest.approx(1.3)
+    res = run(compile_network(net), STEPS)
+    x = drive(W1, s)
+    mem, want = np.zeros(5), np.zeros((STEPS, 5), bool)
+    for t in range(STEPS):
+        mem = 0.75 * mem + x[t]
+        want[t] = mem > thr
+        mem[want[t]] = 0.0
+    assert want[:, 0].sum() > want[:, 3].sum() > 0
+    assert np.array_equal(res.spikes["lif"], want)
+    assert np.array_equal(res.spikes["th"], x > [0.2, 0.7, 0.4, 0.9, 0.3])
+
+
 WR = f32(RNG.integers(-3, 3, size=(4, 4)) * 0.29)
 WI = f32(RNG.integers(-1, 5, size=(4, 3)) * 0.29)
 WO = f32(RNG.integers(-1, 4, size=(2, 4)) * 0.57)
