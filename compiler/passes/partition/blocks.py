@@ -87,19 +87,19 @@ def _population_blocks(ctx: Context, name: str, base: int, tiles: bool) -> np.nd
         m = _bisect(partial(_block_ratio, ctx, name, projs, exact), max(fail, m0 - 1), k)
         if m < k:
             local = exact(m)
-        if len(np.unique(pop.positions, axis=0)) < size:  # a feature map: channels too
-            local = _weighted_fewer(ctx, name, projs, local, m0)
+        local = _weighted_fewer(ctx, name, projs, local, m0)
     return local
 
 
 def _weighted_fewer(ctx: Context, name: str, projs: list[Projection], local: np.ndarray,
                     m0: int) -> np.ndarray:
-    """Tiles of equal synapse memory (`weighted_tiles`, cutting through a position's
-    channels) when fewer of them fit than the `local` tiles' count; else `local`.
+    """Feature maps (`_tied` positions): tiles of equal synapse memory (`weighted_tiles`,
+    cutting through a position's channels) when fewer fit than the `local` tiles' count;
+    else `local`.
     Tiles of equal neuron counts leave room on the cores of a map's border (fewer
     synapses there) and cannot split the neurons at one position."""
     k = int(local.max()) + 1
-    if k <= m0:
+    if k <= m0 or not _tied(ctx.net.populations[name].positions):
         return local
     cap = ctx.cap
     size = ctx.net.populations[name].size
@@ -122,6 +122,12 @@ def _weighted_fewer(ctx: Context, name: str, projs: list[Projection], local: np.
             return found[m]
         fail, m = m, max(m + 1, int(math.ceil(m * r)))
     return local
+
+
+def _tied(pos: np.ndarray) -> bool:
+    """Whether two neurons share a position (a feature map: channels at each position)."""
+    s = pos[np.lexsort(pos.T[::-1])]
+    return bool((s[1:] == s[:-1]).all(axis=1).any())
 
 
 def _calibrated_tiles(ctx: Context, name: str, projs: list[Projection], weight: np.ndarray,
