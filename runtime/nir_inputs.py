@@ -39,6 +39,8 @@ class NirRun:
     hidden: set[str] = field(default_factory=set)  # populations not reported (silent entries)
     # graded Input: population -> (node, bit): the node's counts are the sum of bit layers
     layer_of: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # a node split by its time constants: part population -> (node, its neuron indices)
+    part_of: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
 
     def probe_names(self, probes: list[str] | None) -> list[str] | None:
         """`--probe` names given with NIR node ids, as population names (split at the last dot)."""
@@ -62,6 +64,14 @@ class NirRun:
                 node, bit = self.layer_of[target]
                 k = f"{node}.spikes"
                 out[k] = out.get(k, 0) + (arr.astype(np.int64) << bit)
+                continue
+            if target in self.part_of and dot and arr.ndim == 2:  # neurons back in place
+                node, idx = self.part_of[target]
+                k = f"{node}.{var}"
+                if k not in out:
+                    size = 1 + max(int(i.max()) for n, i in self.part_of.values() if n == node)
+                    out[k] = np.zeros((arr.shape[0], size), dtype=arr.dtype)
+                out[k][:, idx] = arr
                 continue
             out[f"{self.node_of[target]}.{var}" if dot and target in self.node_of else key] = arr
         return out
@@ -302,15 +312,16 @@ def _imported(graph: Any, file: str, precision: str, dt: float, data: dict[str, 
 def _named(net: NetworkIR, graph: Any, shapes: dict[str, tuple[int, ...]],
            layers: dict[str, list[str]]) -> NirRun:
     """The run with population <-> node id names; entry nodes without data hidden."""
-    from compiler.frontend.nir_import import population_names
+    from compiler.frontend.nir_import import population_names, population_parts
 
     names = population_names(graph)
     node_of = {pop: nid for nid, pop in names.items()}
+    part_of = {names[p]: where for p, where in population_parts(graph).items() if p in names}
     layer_of = {names[c]: (nid, j) for nid, copies in layers.items()
                 for j, c in enumerate(copies)}
     silent = {nid for nid, node in graph.nodes.items() if nid in names and nid not in shapes
               and names[nid] not in layer_of and _is_input(node)}
-    return NirRun(net, node_of, {names[nid] for nid in silent}, layer_of)
+    return NirRun(net, node_of, {names[nid] for nid in silent}, layer_of, part_of)
 
 
 def _graded_layers(graph: Any, data: dict[str, np.ndarray]) -> tuple[Any, dict[str, list[str]]]:

@@ -51,7 +51,7 @@ v_reset != 0, ...) is rejected with one InputError naming every such node, its t
 pass (its per-population power-of-two scale, see compiler/passes/quantize.py).
 
 Modules: nir_graph (reading, nested graphs, names), nir_read (files nir.read refuses),
-nir_nodes (neurons), nir_conv (conv and pool geometry), nir_signal (sparse linear chains),
+nir_split (nodes with per-neuron time constants), nir_nodes (neurons), nir_conv (conv and pool geometry), nir_signal (sparse linear chains),
 nir_walk (shapes and signals per node), nir_build (the network spec), nir_fixed (fixed
 point); this one is the entry point.
 """
@@ -69,6 +69,7 @@ from .network import FORMAT_VERSION, network_from_dict
 from .nir_build import SpecBuilder
 from .nir_fixed import quantized, to_fixed
 from .nir_graph import flatten, load_graph, meta_str, nir_module, node_names
+from .nir_split import split_nodes
 
 
 def import_nir(graph_or_path: Any, *, name: str = "nir", precision: str = "float",
@@ -92,7 +93,7 @@ def import_nir(graph_or_path: Any, *, name: str = "nir", precision: str = "float
     if precision not in ("float", "fixed"):
         raise InputError(Diagnostic(f"unknown precision {precision!r}", field="precision",
                                     allowed="float | fixed"))
-    nodes, edges = flatten(graph, nir)
+    nodes, edges, _ = split_nodes(*flatten(graph, nir), nir)
     builder = SpecBuilder(nodes, edges, float(dt), file, nir)
     spec = builder.spec(inputs or {})
     spec.update(snnc=FORMAT_VERSION, name=name, precision="float", seed=seed, steps=steps,
@@ -120,8 +121,17 @@ def read_graph(graph_or_path: Any) -> tuple[Any, str | None]:
 
 
 def population_names(graph_or_path: Any) -> dict[str, str]:
-    """NIR node id -> snnc population name for every Input and spiking node of a graph."""
+    """NIR node id -> snnc population name for every Input and spiking node of a graph
+    (a node split by its time constants: one id `<id>#<k>` per part, see nir_split.py)."""
     nir = nir_module()
     graph, _ = load_graph(graph_or_path, nir)
-    nodes, _ = flatten(graph, nir)
+    nodes, _, _ = split_nodes(*flatten(graph, nir), nir)
     return dict(node_names(nodes, nir))
+
+
+def population_parts(graph_or_path: Any) -> dict[str, tuple[str, np.ndarray]]:
+    """Part id `<id>#<k>` -> (node id, the node's neuron indices it holds) for the nodes
+    split by their time constants."""
+    nir = nir_module()
+    graph, _ = load_graph(graph_or_path, nir)
+    return split_nodes(*flatten(graph, nir), nir)[2]

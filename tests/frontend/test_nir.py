@@ -125,8 +125,8 @@ def test_every_unmappable_node_is_reported_at_once():
                "thr": nir.Threshold(threshold=np.ones(4)),
                "li": nir.LI(tau=full(4, 2.0), r=full(4, 1.0), v_leak=full(4, 0.0)),
                "lif": cuba(4, 2.0, 2.0, v_reset=0.5), "fast": cuba(4, 0.5, 2.0),
-               "mixed": nir.LIF(tau=np.array([2.0, 3.0]), r=full(2, 1.0), v_leak=full(2, 0.0),
-                                v_threshold=full(2, 1.0))},
+               "mixed": nir.LIF(tau=full(2, 2.0), r=full(2, 1.0), v_leak=full(2, 0.0),
+                                v_threshold=np.array([1.0, -1.0]))},
               [("in", "conv"), ("conv", "thr"), ("thr", "li"), ("li", "lif"), ("lif", "fast"),
                ("fast", "mixed")])
     with pytest.raises(InputError) as err:
@@ -134,7 +134,7 @@ def test_every_unmappable_node_is_reported_at_once():
     diags = err.value.diagnostics
     text = str(err.value)
     for needle in ("Conv2d node 'conv'", "larger than the padded input",
-                   "v_reset = 0.5", "tau_syn = 0.5 is shorter than dt", "tau differs"):
+                   "v_reset = 0.5", "tau_syn = 0.5 is shorter than dt", "v_threshold differs"):
         assert needle in text, needle
     assert {d.field for d in diags} >= {"nodes.conv", "nodes.lif", "nodes.fast", "nodes.mixed"}
 

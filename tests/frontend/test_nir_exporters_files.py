@@ -351,3 +351,41 @@ def test_input_without_shape_feeding_a_conv_takes_the_data_shape(tmp_path):
         v[s] = 0.0
         want[t] = s.ravel()
     assert want.any() and np.array_equal(res["if.spikes"], want)
+
+
+def test_per_neuron_time_constants_split_the_node(tmp_path):
+    """Rockpool trains a tau_mem and tau_syn per neuron: the CubaLIF node is split into one
+    population per distinct (tau_syn, tau_mem), fed through its recurrent weights too, and
+    its results come back under the node's id in the original neuron order."""
+    dt, n = 1e-3, 6
+    tau_mem = f32([0.02, 0.01, 0.02, 0.04, 0.01, 0.02])
+    tau_syn = f32([0.01, 0.01, 0.01, 0.005, 0.01, 0.01])
+    w1 = f32(RNG.integers(0, 5, size=(n, 3)) * 0.23)
+    w_rec = f32(RNG.integers(-2, 3, size=(n, n)) * 0.17)
+    lif = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / f32(dt),
+                      v_leak=np.zeros(n, np.float32), v_threshold=np.full(n, 1.0, np.float32),
+                      w_in=tau_syn / f32(dt))
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])),
+                            "fc": nir.Linear(weight=w1), "lif": lif,
+                            "w_rec": nir.Linear(weight=w_rec),
+                            "output": nir.Output(output_type=np.array([n]))},
+                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "w_rec"), ("w_rec", "lif"),
+                            ("lif", "output")], type_check=False)
+    s = spikes_in(3, seed=13, p=0.5)
+    net = import_nir(g, dt=dt, inputs={"input": s}, steps=STEPS)
+    parts = sorted((p.size, round(float(p.lif.dv), 6)) for name, p in net.populations.items()
+                   if name.startswith("lif"))
+    assert parts == [(1, 0.025), (2, 0.1), (3, 0.05)]
+    nir.write(tmp_path / "split.nir", g)
+    res = runtime.run(tmp_path / "split.nir", dt=dt, precision="float", inputs={"input": s})
+    x = drive(w1, s)
+    cur, v, want = np.zeros(n), np.zeros(n), np.zeros((STEPS, n), bool)
+    for t in range(STEPS):
+        rec = w_rec @ want[t - 1] if t else 0.0
+        cur = cur + dt / tau_syn * (-cur + (tau_syn / dt) * (x[t] + rec))
+        v = v + dt / tau_mem * (-v + (tau_mem / dt) * cur)
+        want[t] = v > 1.0
+        v[want[t]] = 0.0
+    assert want.any(axis=0).sum() >= 4 and not want.all()
+    assert res["lif.spikes"].shape == (STEPS, n)
+    assert np.array_equal(res["lif.spikes"], want)
