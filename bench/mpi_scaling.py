@@ -10,6 +10,10 @@ the run time is rank 0's wall time of the stepping loop (construction excluded, 
 apart), the per-rank compute / exchange / wait come from result.meta["mpi"].
 Usage: python bench/mpi_scaling.py [--neurons 100000] [--weak 50000] [--steps 200]
        [--ranks 1,2] [--out bench/results/mpi_scaling.md]
+With `--build-ranks N1,N2,...` it instead builds each network of N neurons on the ranks
+(`snnc run --build ranks`: the same network as a network file, random connectivity with
+the same expected fan-in; no process holds it whole) and reports per-rank build time and
+peak memory, the launching process's peak and ms/step; `--out` then appends that section.
 """
 
 from __future__ import annotations
@@ -147,6 +151,81 @@ def projection(m1: dict) -> list[str]:
     return lines
 
 
+NET_FILE = """snnc: 1
+name: scaling{n}
+seed: 0
+steps: 100
+populations:
+  drive: {{size: {n_drive}, model: spike_source, spikes: {{kind: poisson, rate: 0.05}}}}
+  exc: {{size: {n_exc}, params: {{du: 2048, dv: 400, vth: 1300}}}}
+  inh: {{size: {n_inh}, params: {{du: 2048, dv: 400, vth: 1300}}}}
+projections:
+{projections}"""
+
+
+def net_file(n: int) -> str:
+    """The benchmark network as a network file: random connectivity with the fixed
+    fan-in's expected value (`p = fan-in / pre size`), weights and delays as `build`."""
+    n_exc, n_drive = int(0.8 * n), max(n // 10, 1)
+    sizes = {"drive": n_drive, "exc": n_exc, "inh": n - n_exc}
+    k_e = int(0.8 * FAN_IN)
+    rows = []
+    for post in ("exc", "inh"):
+        for pre, k, lo, hi in (("drive", DRIVE_FAN_IN, 60, 119), ("exc", k_e, 0, 39),
+                               ("inh", FAN_IN - k_e, -120, -1)):
+            rows.append(f"  {pre[0]}_{post}: {{pre: {pre}, post: {post}, connectivity: "
+                        f"{{kind: random, p: {k / sizes[pre]!r}}}, weight: {{dist: uniform, "
+                        f"low: {lo}, high: {hi}}}, delay: {{dist: uniform_int, low: 0, high: 3}}}}")
+    return NET_FILE.format(n=n, n_drive=n_drive, n_exc=n_exc, n_inh=n - n_exc,
+                           projections="\n".join(rows) + "\n")
+
+
+def measure_built(n: int, ranks: int, steps: int) -> dict:
+    """One run of the network file built on `ranks` ranks (`--build ranks`)."""
+    import resource
+    import tempfile
+
+    from runtime import api
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"scaling{n}.yaml"
+        path.write_text(net_file(n))
+        t0 = time.perf_counter()
+        res = api.run(str(path), "mpi", steps, probes=[], ranks=ranks, threads=1,
+                      build="ranks")
+        total = time.perf_counter() - t0
+    mpi = res.meta["mpi"]
+    return {"n": n, "ranks": ranks, "steps": steps, "run_s": res.wall_s, "total_s": total,
+            "mpi": mpi, "build": mpi["build"],
+            "launcher_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def built_rows(args: argparse.Namespace) -> list[str]:
+    """The `--build-ranks` section: one row per network size."""
+    k = int(args.ranks.split(",")[-1])
+    lines = [f"## Built on the ranks (`--build ranks`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+             "", f"Command: `python bench/mpi_scaling.py --build-ranks {args.build_ranks} "
+             f"--ranks {k} --steps {args.steps}`", "",
+             "| neurons | synapses | ranks | build s per rank | peak MiB per rank after build "
+             "| peak MiB per rank (whole run) | launching process peak MiB | ms/step | "
+             "launch+build+run s |", "|---|---|---|---|---|---|---|---|---|"]
+    for n in (int(x) for x in args.build_ranks.split(",")):
+        m = measure_built(n, k, args.steps)
+        b, per = m["build"], m["mpi"]["per_rank"]
+        lines.append(
+            f"| {n:,} | {sum(b['per_rank_synapses']):,} | {k} | "
+            + " / ".join(f"{x:.1f}" for x in b["per_rank_s"]) + " | "
+            + " / ".join(f"{x:.0f}" for x in b["per_rank_peak_rss_mb"]) + " | "
+            + " / ".join(f"{r['peak_rss_mb']:.0f}" for r in per)
+            + f" | {m['launcher_mb']:.0f} | {1e3 * m['run_s'] / m['steps']:.1f} | "
+            f"{m['total_s']:.1f} |")
+        print(lines[-1], flush=True)
+    load = os.getloadavg()
+    lines += ["", f"Load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+              f"(1 / 5 / 15 min) on {os.cpu_count()} cores shared with other jobs.", ""]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--neurons", type=int, default=100000, help="strong scaling size")
@@ -154,7 +233,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--out", help="write the markdown report here")
+    ap.add_argument("--build-ranks", default=None,
+                    help="network sizes to build on the ranks (`--build ranks`), e.g. 2000000")
     args = ap.parse_args()
+    if args.build_ranks:
+        text = "\n".join(built_rows(args)) + "\n"
+        print(text)
+        if args.out:
+            with open(args.out, "a") as fh:
+                fh.write("\n" + text)
+        return
     ranks = [int(x) for x in args.ranks.split(",")]
     done: dict[tuple[int, int], dict] = {}  # a configuration both scalings share runs once
 

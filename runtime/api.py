@@ -101,6 +101,9 @@ def run(
     if options.get("build") == "ranks":  # each MPI rank builds its share (docs/mpi.md)
         from compiler.distributed import describe
 
+        if "build" not in get_backend(backend).options:
+            raise InputError(f"build: 'ranks' needs --backend mpi; backend '{backend}' "
+                             "runs a network built whole")
         desc = describe(network, target=target)
         prepare(network, dt=dt, precision=precision, inputs=inputs)  # refuses NIR options
         program, options, nir_run = desc.skeleton_program(), {**options, "build": desc}, None
