@@ -183,7 +183,7 @@ class CompiledSimulator(Simulator):
                 syn = self.synapses[pname]
                 w = syn.weight if syn.plastic else pk.weight
                 ring = self.ring[self.network.projections[pname].post]
-                scale = int(pk.scale) if ring.dtype == np.int32 else pk.scale
+                scale = pk.scale if ring.dtype.kind == "f" else int(pk.scale)
                 deliver = k.deliver_par if pk.nblk > 1 and self.threads > 1 else k.deliver_ser
                 buf.synops[pname][i] = deliver(
                     pk.csr.bounds, pk.csr.ptr, pk.csr.post, w, pk.perm, pk.csr.delay,

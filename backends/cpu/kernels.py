@@ -15,10 +15,13 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from .intrinsics import prefetch
+
 M24 = 2.0**23  # Lava's max_uv_val
 TWO32 = 2.0**32
 TWO31 = 2.0**31
 INV32 = 2.0**-32  # multiplying by it equals dividing by 2**32 (exact power of two)
+AHEAD = 4  # delivery prefetches the synapses of the spiking neuron this many places ahead
 
 
 def at(x, j):  # noqa: ANN001, ANN201 (numba helper)
@@ -204,22 +207,40 @@ def lif_ser(bounds, fixed, a, u, v, th, cu, cv, thr, bias, wta, adapt, spk, idx,
 
 
 @njit(cache=True, inline="always")
+def _prefetch_ahead(ptr, post, w, b, pre_idx, first, q):
+    """Prefetch block b's offsets of the spiking neuron 2 * AHEAD places before q and the
+    post indices and weights (or perm) of the one AHEAD places before q."""
+    if q >= 2 * AHEAD:
+        prefetch(ptr, pre_idx[first + q - 2 * AHEAD] * ptr.shape[1] + b)
+    if q >= AHEAD:
+        j = pre_idx[first + q - AHEAD]
+        k0, k1 = ptr[j, b], ptr[j, b + 1]
+        for k in range(k0, k1, 64 // post.itemsize):  # one per 64-byte cache line
+            prefetch(post, k)
+        for k in range(k0, k1, 64 // w.itemsize):
+            prefetch(w, k)
+
+
+@njit(cache=True, inline="always")
 def _scatter(row, ptr, post, w, scale, b, pre_idx, pre_start, pre_cnt):
     """row[post[k]] += w[k] * scale over block b's synapses of every spiking pre neuron,
-    last neuron first (the numpy engine's order of float sums); returns the event count."""
+    last neuron first (the numpy engine's order of float sums); returns the event count.
+    The inner loop runs over slices from 0 (no index wrap-around test)."""
     events = 0
     for pb in range(pre_cnt.shape[0] - 1, -1, -1):
         first = pre_start[pb]
         for q in range(pre_cnt[pb] - 1, -1, -1):
+            _prefetch_ahead(ptr, post, w, b, pre_idx, first, q)
             i = pre_idx[first + q]
             k0, k1 = ptr[i, b], ptr[i, b + 1]
+            ps, ws = post[k0:k1], w[k0:k1]
             events += k1 - k0
             if scale == 1:  # x * 1 == x: the trivial loop
-                for k in range(k0, k1):
-                    row[post[k]] += w[k]
+                for k in range(ps.shape[0]):
+                    row[ps[k]] += ws[k]
             else:
-                for k in range(k0, k1):
-                    row[post[k]] += w[k] * scale
+                for k in range(ps.shape[0]):
+                    row[ps[k]] += ws[k] * scale
     return events
 
 
@@ -243,6 +264,10 @@ def _deliver_block(b, lo, hi, ptr, post, w, perm, delay, ud, scale, t, out, dire
     for pb in range(pre_cnt.shape[0] - 1, -1, -1):
         first = pre_start[pb]
         for q in range(pre_cnt[pb] - 1, -1, -1):
+            if indirect:
+                _prefetch_ahead(ptr, post, perm, b, pre_idx, first, q)
+            else:
+                _prefetch_ahead(ptr, post, w, b, pre_idx, first, q)
             i = pre_idx[first + q]
             k0, k1 = ptr[i, b], ptr[i, b + 1]
             events += k1 - k0
