@@ -3,8 +3,8 @@
 A population's neurons are cut into contiguous blocks, one unit of work for a thread; cuts
 fall on core boundaries of the compiled placement where there is one. A projection's
 synapses are stored per destination block, sorted by pre neuron (a CSR per block), with
-local post indices and the narrowest weight / delay dtypes that hold the values, so a
-thread walks only synapses onto its own neurons.
+local post indices (16 bits in blocks of up to 65,536 neurons) and the narrowest weight /
+delay dtypes that hold the values, so a thread walks only synapses onto its own neurons.
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ class BlockCSR:
         idx = np.arange(n_pre)[:, None] * nblk + np.arange(nblk + 1)[None, :]
         self.ptr = ptr[idx].astype(np.int32) if post.shape[0] < 2**31 else ptr[idx]
         del ptr, idx, counts
-        self.post = (post - self.bounds[blk]).astype(np.uint32)  # unsigned: no wraparound test
+        # unsigned (no wrap-around test), 16 bits where every block has at most 2**16 neurons
+        narrow = nblk == 0 or int(np.diff(self.bounds).max()) <= 2**16
+        self.post = (post - self.bounds[blk]).astype(np.uint16 if narrow else np.uint32)
         del blk
         self.max_delay = int(delay.max(initial=0))
         uniform = delay.size == 0 or bool(np.all(delay == delay[0]))

@@ -174,7 +174,7 @@ def test_packed_layout_narrow_and_blocks_own_their_neurons():
     prog = random_net(1)
     sim = CompiledSimulator(prog, threads=1, blocks=3)
     pk = sim.packed["ab"]
-    assert pk.weight.dtype == np.int16 and pk.csr.post.dtype == np.uint32
+    assert pk.weight.dtype == np.int16 and pk.csr.post.dtype == np.uint16  # blocks < 2**16
     assert pk.csr.delay.dtype == np.uint8
     bounds = sim.bounds["b"]
     assert len(bounds) == 4 and bounds[0] == 0 and bounds[-1] == 19
