@@ -51,7 +51,7 @@ def lower_bound(net: NetworkIR, target: Target) -> dict:
       core), of >= ceil(s / 64) blocks; a block costs a header plus its synapses, rounded
       up to 64-bit words (`_split_list_bits`).
 
-    The old count of (pre neuron, post population) pairs is not a bound once populations
+    Counting (pre neuron, post population) pairs would not be a bound once populations
     share cores (one axon serves every population on the core). f_i is counted exactly
     (distinct targets, one sort) only for neurons with more than K synapses in a
     projection; the others reach >= 1 core either way, so the cost stays a few bincounts.
