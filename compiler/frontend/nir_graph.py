@@ -44,6 +44,9 @@ class Reporter:
         self.file, self.nodes, self.col = file, nodes, Collector()
 
     def err(self, field_: str, message: str, allowed: str | None = None) -> None:
+        """Record a problem once (a node asked about twice reports it once)."""
+        if any(d.field == field_ and d.message == message for d in self.col.items):
+            return
         self.col.add(Location(self.file, None, field_), message, allowed)
 
     def node_err(self, nid: str, message: str, allowed: str | None = None) -> None:
