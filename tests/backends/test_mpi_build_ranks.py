@@ -206,7 +206,8 @@ def test_a_run_built_on_2_and_3_ranks_equals_the_cpu_backend(tmp_path, values):
 @pytest.mark.slow
 def test_phases_built_on_the_ranks_equal_the_cpu_backend(tmp_path):
     path = write_net(tmp_path, FIXED, PHASES)
-    same(api.run(path, "cpu").arrays(), api.run(path, "mpi", ranks=2, build="ranks").arrays())
+    same(api.run(path, "cpu", engine="numpy").arrays(),
+         api.run(path, "mpi", ranks=2, build="ranks").arrays())
 
 
 @needs_mpi
@@ -214,7 +215,8 @@ def test_phases_built_on_the_ranks_equal_the_cpu_backend(tmp_path):
 def test_snnc_run_built_on_the_ranks_and_under_mpiexec(tmp_path):
     path = write_net(tmp_path, FIXED)
     outs = {k: tmp_path / f"{k}.npz" for k in ("cpu", "ranks", "mpiexec")}
-    r = snnc("run", str(path), "--backend", "cpu", "-q", "-o", str(outs["cpu"]))
+    r = snnc("run", str(path), "--backend", "cpu", "--engine", "numpy", "-q", "-o",
+             str(outs["cpu"]))
     assert r.returncode == 0, r.stderr
     r = snnc("run", str(path), "--backend", "mpi", "--ranks", "2", "--build", "ranks", "-q",
              "-o", str(outs["ranks"]))
