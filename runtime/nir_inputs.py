@@ -46,11 +46,14 @@ class NirRun:
         """`--probe` names given with NIR node ids, as population names (split at the last dot)."""
         if probes is None:
             return None
-        pop_of = {nid: pop for pop, nid in self.node_of.items()}
+        pop_of = {nid: [pop] for pop, nid in self.node_of.items()}
+        for pop, (nid, _) in self.part_of.items():  # a split node: every part
+            pop_of.setdefault(nid, []).append(pop)
         out = []
         for name in probes:
             target, dot, var = name.rpartition(".")
-            out.append(f"{pop_of[target]}.{var}" if dot and target in pop_of else name)
+            out.extend([f"{pop}.{var}" for pop in pop_of[target]] if dot and target in pop_of
+                       else [name])
         return out
 
     def rename(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -377,15 +377,19 @@ def test_per_neuron_time_constants_split_the_node(tmp_path):
                    if name.startswith("lif"))
     assert parts == [(1, 0.025), (2, 0.1), (3, 0.05)]
     nir.write(tmp_path / "split.nir", g)
-    res = runtime.run(tmp_path / "split.nir", dt=dt, precision="float", inputs={"input": s})
+    res = runtime.run(tmp_path / "split.nir", dt=dt, precision="float", inputs={"input": s},
+                      probes=["lif.spikes", "lif.v"])
     x = drive(w1, s)
     cur, v, want = np.zeros(n), np.zeros(n), np.zeros((STEPS, n), bool)
+    vs = np.zeros((STEPS, n))
     for t in range(STEPS):
         rec = w_rec @ want[t - 1] if t else 0.0
         cur = cur + dt / tau_syn * (-cur + (tau_syn / dt) * (x[t] + rec))
         v = v + dt / tau_mem * (-v + (tau_mem / dt) * cur)
         want[t] = v > 1.0
         v[want[t]] = 0.0
+        vs[t] = v
     assert want.any(axis=0).sum() >= 4 and not want.all()
-    assert res["lif.spikes"].shape == (STEPS, n)
+    assert res["lif.spikes"].shape == res["lif.v"].shape == (STEPS, n)
     assert np.array_equal(res["lif.spikes"], want)
+    assert np.abs(vs).max() > 0.1 and np.allclose(res["lif.v"], vs, rtol=1e-5, atol=1e-6)
