@@ -378,3 +378,19 @@ def test_braille_graph_from_the_command_line(tmp_path):
     assert np.array_equal(res["lif1.lif.spikes"], s1)
     assert np.array_equal(res["lif2.spikes"], s2)
     assert "lif1.w_rec.spikes" not in res
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["float", "fixed"])
+def test_braille_graph_on_lava_equals_cpu_and_the_reference(tmp_path, precision):
+    pytest.importorskip("lava")
+    nir.write(tmp_path / "braille.nir", braille_graph())
+    s = spikes_in(BR_IN, seed=11, p=0.3)
+    lava = runtime.run(tmp_path / "braille.nir", backend="lava", dt=DT, precision=precision,
+                       inputs={"input": s})
+    cpu = runtime.run(tmp_path / "braille.nir", dt=DT, precision=precision, inputs={"input": s})
+    s1 = synaptic(drive(BW1, s, BB1 + BBR, bias_from=1), 0.5, 0.75, 0.5, w_rec=BWR)
+    assert np.array_equal(lava["lif1.lif.spikes"], s1)
+    for k in ("lif1.lif.spikes", "lif2.spikes"):
+        assert np.array_equal(lava[k], cpu[k]), k
