@@ -59,12 +59,13 @@ class Description:
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def parse(self, posts: dict[str, tuple[int, int]] | None) -> tuple[NetworkIR, dict]:
-        """The network with only the synapses onto `posts` (None: no synapses), and the
-        rules the parse saw."""
+        """The network with only the synapses onto `posts` (None: no synapses; random
+        projections in the block-major order they are drawn in, not sorted by (pre,
+        post): the ranks sort their synapses themselves), and the rules the parse saw."""
         from .frontend.draws import drawing_posts
         from .frontend.network import network_from_dict
 
-        with drawing_posts(posts) as scope:
+        with drawing_posts(posts, sort=False) as scope:
             net = network_from_dict(self.spec, source_file=self.source_file,
                                     locations=self.locations, base_dir=self.base_dir)
         return net, scope.rules

@@ -34,15 +34,18 @@ class DrawScope:
 
     posts: Mapping[str, tuple[int, int]] | None
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sort: bool = True  # False: random projections stay block-major (cheaper; same synapses)
 
 
 _SCOPE: ContextVar[DrawScope | None] = ContextVar("snnc_draw_scope", default=None)
 
 
 @contextmanager
-def drawing_posts(posts: Mapping[str, tuple[int, int]] | None) -> Iterator[DrawScope]:
-    """Parse networks inside this block drawing only the synapses onto `posts`."""
-    scope = DrawScope(posts)
+def drawing_posts(posts: Mapping[str, tuple[int, int]] | None, sort: bool = True
+                  ) -> Iterator[DrawScope]:
+    """Parse networks inside this block drawing only the synapses onto `posts`; with
+    `sort` False random projections keep the block-major order they are drawn in."""
+    scope = DrawScope(posts, sort=sort)
     token = _SCOPE.set(scope)
     try:
         yield scope
@@ -83,9 +86,11 @@ def draw(conn: dict, weight: dict, delay: dict, pre: Population, post: Populatio
         blocks = synapses.block_range(post.size, lo, hi)
         pre_i, post_i, counts = synapses.random_blocks(
             lambda b: rng("connectivity", b), pre.size, post.size, conn["p"], blocks)
+        scope = _SCOPE.get()  # the order first: its temporaries gone before the draws
+        to_sorted = synapses.block_major_to_sorted(pre_i, counts, pre.size) \
+            if scope is None or scope.sort else None
         w, d = _block_values(weight, delay, pre_i, blocks.start if blocks else 0, counts,
                              fixed, rng)
-        to_sorted = synapses.block_major_to_sorted(pre_i, counts, pre.size)
         if to_sorted is not None:
             perm, pre_i = to_sorted
             post_i = post_i[perm]
