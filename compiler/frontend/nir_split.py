@@ -85,7 +85,9 @@ def _groups(node: Any) -> list[np.ndarray] | None:
         cols.append(np.broadcast_to(params["v_threshold"], shape))  # bias v_leak / v_th
     if any(not np.all(np.isfinite(c)) for c in cols):
         return None
-    _, inverse = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
+    # float32 keys: values equal up to float32 round-off (as exporters compute them) group
+    _, inverse = np.unique(np.stack(cols, axis=1).astype(np.float32), axis=0,
+                           return_inverse=True)
     inverse = inverse.ravel()
     count = int(inverse.max()) + 1
     if count < 2 or count > MAX_PARTS:
