@@ -1,6 +1,7 @@
 """Feature-map tiles of equal synapse memory (`weighted_tiles`): exact counts, balanced
 weights, a position's channels split where needed, and the `tile` partitioner reaching
-the lower bound on a convolution whose border neurons have fewer synapses."""
+the lower bound on a convolution whose border neurons have fewer synapses; packing puts a
+small population into the room left on fuller cores."""
 
 from __future__ import annotations
 
@@ -72,3 +73,15 @@ def test_tile_reaches_the_lower_bound_on_a_padded_convolution():
     plain = tile_blocks(net.populations["L"].positions, lb["cores"])
     u = incoming_usage(net, {"L": plain}, lb["cores"], t, list(net.projections.values()))
     assert u.synapse_bits.max() > t.core.synapse_bits
+
+
+def test_a_small_population_joins_a_fuller_core_with_room():
+    # A: 90 neurons in 3 blocks of 30 (94 % of 32: not packed themselves, 2 free each);
+    # B: 2 neurons on a core of their own, the only partly used core: it joins one of A's
+    pops = [src("S", 4), Population("A", 90, "lif"), Population("B", 2, "lif")]
+    net = net_of(pops, [proj("S_A", "S", "A", np.arange(90) % 4, np.arange(90)),
+                        proj("S_B", "S", "B", [0, 1], [0, 1])])
+    t = tgt(neurons=32, synapse_bits=1 << 20, in_axons=64, out_axons=64)
+    p = partition(net, t, "greedy")
+    assert_valid(net, p, t)
+    assert p.n_cores == 3 and p.stats.get("packed", {}).get("saved", 1) == 1
