@@ -187,6 +187,21 @@ def test_the_cli_refuses_build_for_other_backends_and_bad_networks(tmp_path):
     assert "projections.inp_inh.connectivity" in r.stderr and "--build whole" in r.stderr
 
 
+@pytest.mark.slow
+def test_one_rank_in_this_process_builds_from_the_builder_too(tmp_path):
+    """Without --ranks and outside a launcher the build is one rank here; a builder works
+    like its file."""
+    pytest.importorskip("mpi4py")
+    from compiler import Network
+
+    path = write_net(tmp_path, FIXED)
+    ref = api.run(path, "cpu", engine="numpy").arrays()
+    same(ref, api.run(path, "mpi", build="ranks").arrays())
+    same(ref, api.run(Network.from_yaml(path), "mpi", build="ranks").arrays())
+    with pytest.raises(InputError, match="needs --backend mpi"):
+        api.run(path, "cpu", build="ranks")
+
+
 @needs_mpi
 @pytest.mark.slow
 @pytest.mark.parametrize("values", [FIXED, FLOAT], ids=["fixed", "float"])
