@@ -92,17 +92,19 @@ def local_synapses(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, p
         order = np.lexsort((lpost, delay, pre))  # the order Synapses keeps (a no-op there)
         pre, lpost, delay = pre[order], lpost[order], delay[order]
         weight = effective_weights(raw[order], proj.num_weight_bits, mode=facts.mode)
+        del raw, order
     else:
         weight = np.asarray(proj.weight, dtype=np.float64)[keep]
     sub = dataclasses.replace(proj, pre_idx=pre.astype(np.int32), post_idx=lpost.astype(np.int32),
                               weight=weight.astype(np.int32) if fixed else weight,
                               delay=delay.astype(np.int16), conv=None)
+    del pre, lpost, delay, weight  # (int64 copies: freed before Synapses builds its own)
     # float sums depend on the path: keep the whole projection's (one delay: the fused
     # scatter; several: bincount in pre order, which a plastic Synapses always takes)
     path_plastic = plastic or (not fixed and not facts.uniform)
     syn = Synapses(sub, n_pre, n_local, fixed, plastic=path_plastic)
-    if fixed:
-        syn.set_weights(weight.astype(np.int64))  # the whole projection's clip and truncation
+    if fixed:  # the whole projection's clip and truncation (effective weights fit int32)
+        syn.set_weights(np.asarray(sub.weight).astype(np.int64))
     return syn
 
 
