@@ -153,6 +153,7 @@ def projection(m1: dict) -> list[str]:
 
 NET_FILE = """snnc: 1
 name: scaling{n}
+target: big.yaml
 seed: 0
 steps: 100
 populations:
@@ -180,8 +181,22 @@ def net_file(n: int) -> str:
                            projections="\n".join(rows) + "\n")
 
 
-def measure_built(n: int, ranks: int, steps: int) -> dict:
-    """One run of the network file built on `ranks` ranks (`--build ranks`)."""
+def measure_built(n: int, ranks: int, steps: int, build: str = "ranks") -> dict:
+    """One run of the network file on `ranks` ranks, built on the ranks or whole (then the
+    launching process builds it), in a fresh process (its peak memory is this run's)."""
+    import json
+    import subprocess
+
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
+            "from bench.mpi_scaling import run_file; "
+            "print(json.dumps(run_file(*map(int, sys.argv[2:5]), sys.argv[5])))")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT), str(n), str(ranks), str(steps),
+                          build], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_file(n: int, ranks: int, steps: int, build: str) -> dict:
+    """`measure_built` inside its fresh process."""
     import resource
     import tempfile
 
@@ -190,13 +205,17 @@ def measure_built(n: int, ranks: int, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"scaling{n}.yaml"
         path.write_text(net_file(n))
+        (Path(tmp) / "big.yaml").write_text(  # enough Loihi 2 chips for the whole build
+            f"base: loihi2\nname: loihi2_x{n // 1000 + 1}\nchips: {n // 1000 + 1}\n")
         t0 = time.perf_counter()
-        res = api.run(str(path), "mpi", steps, probes=[], ranks=ranks, threads=1,
-                      build="ranks")
+        res = api.run(str(path), "mpi", steps, probes=[], ranks=ranks, threads=1, build=build,
+                      partitioner="sequential")
         total = time.perf_counter() - t0
     mpi = res.meta["mpi"]
+    per = mpi["per_rank"]
     return {"n": n, "ranks": ranks, "steps": steps, "run_s": res.wall_s, "total_s": total,
-            "mpi": mpi, "build": mpi["build"],
+            "peak_mb": [r["peak_rss_mb"] for r in per], "synapses": sum(r["synapses"] for r in per),
+            "build": mpi.get("build"),
             "launcher_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -205,18 +224,21 @@ def built_rows(args: argparse.Namespace) -> list[str]:
     k = int(args.ranks.split(",")[-1])
     lines = [f"## Built on the ranks (`--build ranks`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
              "", f"Command: `python bench/mpi_scaling.py --build-ranks {args.build_ranks} "
-             f"--ranks {k} --steps {args.steps}`", "",
-             "| neurons | synapses | ranks | build s per rank | peak MiB per rank after build "
-             "| peak MiB per rank (whole run) | launching process peak MiB | ms/step | "
-             "launch+build+run s |", "|---|---|---|---|---|---|---|---|---|"]
-    for n in (int(x) for x in args.build_ranks.split(",")):
-        m = measure_built(n, k, args.steps)
-        b, per = m["build"], m["mpi"]["per_rank"]
+             + (f"--compare-whole {args.compare_whole} " if args.compare_whole else "")
+             + f"--ranks {k} --steps {args.steps}`", "",
+             "| neurons | synapses | build | ranks | build s per rank | peak MiB per rank "
+             "after build | peak MiB per rank (whole run) | launching process peak MiB | "
+             "ms/step | launch+build+run s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    runs = [(int(x), "ranks") for x in args.build_ranks.split(",")]
+    runs += [(int(x), "whole") for x in (args.compare_whole or "").split(",") if x]
+    for n, build in runs:
+        m = measure_built(n, k, args.steps, build)
+        b = m["build"] or {}
         lines.append(
-            f"| {n:,} | {sum(b['per_rank_synapses']):,} | {k} | "
-            + " / ".join(f"{x:.1f}" for x in b["per_rank_s"]) + " | "
-            + " / ".join(f"{x:.0f}" for x in b["per_rank_peak_rss_mb"]) + " | "
-            + " / ".join(f"{r['peak_rss_mb']:.0f}" for r in per)
+            f"| {n:,} | {m['synapses']:,} | {build} | {k} | "
+            + (" / ".join(f"{x:.1f}" for x in b["per_rank_s"]) if b else "-") + " | "
+            + (" / ".join(f"{x:.0f}" for x in b["per_rank_peak_rss_mb"]) if b else "-")
+            + " | " + " / ".join(f"{x:.0f}" for x in m["peak_mb"])
             + f" | {m['launcher_mb']:.0f} | {1e3 * m['run_s'] / m['steps']:.1f} | "
             f"{m['total_s']:.1f} |")
         print(lines[-1], flush=True)
@@ -235,6 +257,8 @@ def main() -> None:
     ap.add_argument("--out", help="write the markdown report here")
     ap.add_argument("--build-ranks", default=None,
                     help="network sizes to build on the ranks (`--build ranks`), e.g. 2000000")
+    ap.add_argument("--compare-whole", default=None,
+                    help="with --build-ranks: network sizes to also run built whole")
     args = ap.parse_args()
     if args.build_ranks:
         text = "\n".join(built_rows(args)) + "\n"
