@@ -10,6 +10,7 @@ the run time is rank 0's wall time of the stepping loop (construction excluded, 
 apart), the per-rank compute / exchange / wait come from result.meta["mpi"].
 Usage: python bench/mpi_scaling.py [--neurons 100000] [--weak 50000] [--steps 200]
        [--ranks 1,2] [--out bench/results/mpi_scaling.md]
+`--draw N` only times parsing that network file whole (the frontend's synapse draws).
 With `--build-ranks N1,N2,...` it instead builds each network of N neurons on the ranks
 (`snnc run --build ranks`: the same network as a network file, random connectivity with
 the same expected fan-in; no process holds it whole) and reports per-rank build time and
@@ -219,6 +220,25 @@ def run_file(n: int, ranks: int, steps: int, build: str) -> dict:
             "launcher_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def draw_time(n: int) -> str:
+    """Seconds and peak memory of parsing the network file of `n` neurons whole."""
+    import resource
+    import tempfile
+
+    from compiler.frontend import load_network
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"scaling{n}.yaml"
+        path.write_text(net_file(n))
+        t0 = time.perf_counter()
+        net = load_network(path)
+        took = time.perf_counter() - t0
+    syn = sum(p.n_synapses for p in net.projections.values())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (f"{n:,} neurons, {syn:,} synapses: parsed and drawn in {took:.1f} s, peak "
+            f"{peak:.0f} MiB, load {os.getloadavg()[0]:.1f}")
+
+
 def built_rows(args: argparse.Namespace) -> list[str]:
     """The `--build-ranks` section: one row per network size."""
     k = int(args.ranks.split(",")[-1])
@@ -259,7 +279,13 @@ def main() -> None:
                     help="network sizes to build on the ranks (`--build ranks`), e.g. 2000000")
     ap.add_argument("--compare-whole", default=None,
                     help="with --build-ranks: network sizes to also run built whole")
+    ap.add_argument("--draw", type=int, default=None,
+                    help="only time parsing the network file of this size whole (the "
+                    "frontend's synapse draws) and print seconds and peak memory")
     args = ap.parse_args()
+    if args.draw:
+        print(draw_time(args.draw))
+        return
     if args.build_ranks:
         text = "\n".join(built_rows(args)) + "\n"
         print(text)
