@@ -83,7 +83,9 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     `LavaBackend.check`). `result.meta["lava_processes"]` maps each Lava process name
     (`<pop>@core<id>`, `in:<pop>@core<id>` at granularity "core") to the (chip, core) it
     stands for (None where it spans no single core), `meta["lava_process_spikes"]` each
-    LIF process to the spikes it recorded.
+    LIF process to the spikes it recorded, `meta["synapse_kinds"]` each synapse process to
+    its kind and `meta["conv_lowering"]` each convolution to "conv" (a Lava Conv process)
+    or the reason it stays a Sparse/Dense matrix (see `conv_plan`).
     """
     t0 = time.perf_counter()
     if steps < 1:
@@ -118,5 +120,6 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     result.meta.update(granularity=granularity, processes=plan.n_processes,
                        timeout_s=limit, **{f"lava_{k}": v for k, v in out["timing"].items()},
                        synapse_kinds={k: b.kind for k, b in plan.blocks.items()},
+                       conv_lowering=dict(plan.conv_lowering),
                        lava_processes=plan.process_cores(program))
     return result

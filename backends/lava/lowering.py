@@ -159,6 +159,23 @@ def build_synapse(block: SynapseBlock, precision: str) -> Any:
     return Dense(weights=block.dense(w), **kw)
 
 
+def build_conv(block: SynapseBlock, source: Any, post: Any) -> Any:
+    """A Lava Conv for a conv block, wired through virtual ports: the pre process's NCHW
+    spikes reshaped to (C, H, W) and transposed to Lava's (W, H, C), and back for a_out."""
+    from lava.proc.conv.process import Conv
+
+    c = block.conv
+    assert c is not None
+    syn = Conv(weight=c.weight, weight_exp=0, input_shape=c.input_shape, padding=c.padding,
+               stride=c.stride, dilation=c.dilation, groups=c.groups, name=block.name)
+    if tuple(syn.output_shape) != c.output_shape:  # the plan checked the geometry
+        raise BackendError(f"projection '{block.proj}': Lava's Conv gives {syn.output_shape}, "
+                           f"expected {c.output_shape}")
+    source.s_out.reshape(c.in_chw).transpose((2, 1, 0)).connect(syn.s_in)
+    syn.a_out.transpose((2, 1, 0)).reshape((block.shape[0],)).connect(post.a_in)
+    return syn
+
+
 def build_bus(plan: LavaPlan, neurons: dict[str, Any]) -> Any:
     """The spike bus (`procs/bus.py`): every group of `plan.bus` into it, in bus order."""
     from .procs.bus import SpikeBus
@@ -196,6 +213,8 @@ def _build_block(plan: LavaPlan, b: SynapseBlock, pops: dict[str, Population],
     its source slice, plus the post spikes (and the modulator's) when plastic."""
     source = built.bus if b.on_bus else built.neurons[b.pre_group]
     proj = projs.get(b.proj)  # None for a block merging several projections
+    if b.kind == "conv":
+        return build_conv(b, source, built.neurons[b.post_group])
     if proj is None or proj.plasticity is None:
         syn = build_synapse(b, plan.precision)
         source.s_out.connect(syn.s_in)

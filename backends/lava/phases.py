@@ -268,6 +268,8 @@ def run_phased(program: Program, phases: list[Phase], steps: list[int],
     result.meta.update(granularity=granularity, processes=plan.n_processes, timeout_s=limit,
                        phase_run_s=list(timing.get("runs_s", [])),
                        lava_processes=plan.process_cores(program),
+                       synapse_kinds={k: b.kind for k, b in plan.blocks.items()},
+                       conv_lowering=dict(plan.conv_lowering),
                        **{f"lava_{k}": v for k, v in timing.items() if k != "runs_s"})
     return result
 

@@ -18,6 +18,7 @@ from compiler.lava_weights import sign_mode
 from compiler.program import Program
 
 from .bus_blocks import add_bus_blocks
+from .conv_plan import conv_lowering
 from .plan_types import (
     BUS,
     GRANULARITIES,
@@ -135,6 +136,8 @@ def make_plan(program: Program, granularity: str = "grouped",
     for proj in net.projections.values():
         if check:
             check_projection(net, proj)
+        if _add_conv_block(plan, proj, proj.name in dense_projections):
+            continue
         if on_bus(proj, granularity):
             bus_projs.append(proj)
             continue
@@ -143,6 +146,33 @@ def make_plan(program: Program, granularity: str = "grouped",
         add_bus_blocks(plan, bus_projs, slices, dense_projections)
     plan.links = _links(plan)
     return plan
+
+
+def _add_conv_block(plan: LavaPlan, proj: Projection, dense: bool) -> bool:
+    """Lower a convolution to one Lava Conv block when it maps exactly (granularity
+    'grouped': Conv needs both whole populations in one process each); record in
+    `plan.conv_lowering` either "conv" or why it stays on Sparse/Dense."""
+    if proj.conv is None:
+        return False
+    if plan.granularity != "grouped":
+        why = f"granularity '{plan.granularity}' slices populations onto the spike bus"
+    elif dense:
+        why = "weights probed or scaled by a phase (they need a Dense matrix)"
+    else:
+        conv = conv_lowering(proj, plan.precision)
+        why = conv if isinstance(conv, str) else ""
+    if why:
+        plan.conv_lowering[proj.name] = why
+        return False
+    plan.conv_lowering[proj.name] = "conv"
+    pre, post = plan.groups[proj.pre], plan.groups[proj.post]
+    plan.blocks[proj.name] = SynapseBlock(
+        key=proj.name, proj=proj.name, pre_group=pre.key, post_group=post.key,
+        shape=(post.index.size, pre.index.size), rows=proj.post_idx, cols=proj.pre_idx,
+        weight=proj.weight, delay=proj.delay, kind="conv", sign_mode=sign_mode(proj.weight),
+        weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits),
+        name=proj.name, conv=conv)
+    return True
 
 
 def _add_direct_blocks(plan: LavaPlan, proj: Projection, slices: Slices, dense: bool) -> None:

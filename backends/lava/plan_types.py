@@ -13,8 +13,10 @@ import scipy.sparse as sp
 
 from compiler.program import Program
 
+from .conv_plan import LavaConv
+
 GRANULARITIES = ("grouped", "core", "chip")
-SYNAPSE_KINDS = ("dense", "sparse", "delay_dense", "delay_sparse")
+SYNAPSE_KINDS = ("dense", "sparse", "delay_dense", "delay_sparse", "conv")
 MAX_DELAY = 63  # Lava 0.10's DelayDense / DelaySparse
 SPARSE_BELOW = 0.2  # a block with fewer synapses than this fraction of its matrix is lowered to Sparse
 BUS = "bus"  # plan key and Lava name of the spike bus (`procs/bus.py`)
@@ -69,6 +71,7 @@ class SynapseBlock:
     num_weight_bits: int = 8
     name: str = ""  # the Lava process name (`<proj>@c<src>->c<dst>` per core); key if empty
     projs: tuple[str, ...] = ()  # the projections it holds; (proj,) if empty
+    conv: LavaConv | None = None  # kind "conv": Lava Conv arguments (`conv_plan`)
 
     def __post_init__(self) -> None:
         self.name = self.name or self.key
@@ -80,9 +83,9 @@ class SynapseBlock:
 
     @property
     def elements(self) -> int:
-        """What Lava's cost grows with: the dense matrix size, or a bus block's synapses
-        (its columns span the whole bus, most of them empty)."""
-        if self.on_bus and self.kind in ("sparse", "delay_sparse"):
+        """What Lava's cost grows with: the dense matrix size, or a bus block's or a Conv's
+        synapses (a bus block's columns span the whole bus, most of them empty)."""
+        if self.kind == "conv" or (self.on_bus and self.kind in ("sparse", "delay_sparse")):
             return int(max(self.rows.size, self.shape[0]))
         return int(self.shape[0] * self.shape[1])
 
@@ -112,6 +115,8 @@ class LavaPlan:
     # Lava only runs the processes connected to the one `run()` is called on
     links: list[tuple[str, str]] = field(default_factory=list)
     bus: list[str] = field(default_factory=list)  # group keys on the spike bus, in bus order
+    # per projection with a ConvSpec: "conv" when lowered to Lava's Conv, else why not
+    conv_lowering: dict[str, str] = field(default_factory=dict)
 
     def process_names(self) -> dict[str, str]:
         """Lava process name of every group, block and link key of the plan (and the bus)."""
