@@ -76,8 +76,10 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     over the whole run, start-up and construction included (default from the network's size
     and `steps`). What the backend cannot run, and a bad timeout_s, raise UnsupportedError
     (an InputError) before Lava starts. options (picklable: they go to the worker process):
-    learning_rule_factory (see lower_projection); proc_model_map (dict Process -> model, or
-    callable(precision) -> dict) passed to Loihi2SimCfg's exception_proc_model_map.
+    conv (default True; False keeps convolutions on Sparse/Dense matrices instead of Lava's
+    Conv process, see `conv_plan`); learning_rule_factory (see lower_projection);
+    proc_model_map (dict Process -> model, or callable(precision) -> dict) passed to
+    Loihi2SimCfg's exception_proc_model_map.
     A plan over the memory budget or the process limit is refused the same way (see
     `backends.lava.cost`); `checked=True` skips these program checks (the caller made them:
     `LavaBackend.check`). `result.meta["lava_processes"]` maps each Lava process name
@@ -99,7 +101,7 @@ def run(program: Program, steps: int, probes: list[Probe] | None = None, *,
     weight_probes = sorted({p.target for p in probes if p.var == "weights"})
     record_vu = sorted({p.target for p in probes if p.var in ("v", "u")})
     plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes),
-                     check=False)
+                     check=False, conv=bool(options.get("conv", True)))
     if options.get("learning_rule_factory") is None:
         default_learning(program, options)
     sources = {p.name: source_spikes(p, steps, net.seed) for p in net.source_populations}

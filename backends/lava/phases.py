@@ -295,7 +295,7 @@ def _phased_job(program: Program, phases: list[Phase], steps: list[int],
     record_vu = sorted({p.target for p in probes if p.var in ("v", "u")})
     scaled = {ov.target for ph in phases for ov in ph.overrides if ov.kind == "weight_scale"}
     plan = make_plan(program, granularity, dense_projections=frozenset(weight_probes) | scaled,
-                     check=False)
+                     check=False, conv=bool(options.get("conv", True)))
     if options.get("learning_rule_factory") is None:
         default_learning(program, options)
     options["proc_model_map"] = PhasedModelMap(options.get("proc_model_map"))

@@ -119,13 +119,15 @@ def on_bus(proj: Projection, granularity: str) -> bool:
 
 
 def make_plan(program: Program, granularity: str = "grouped",
-              dense_projections: frozenset[str] = frozenset(), check: bool = True) -> LavaPlan:
+              dense_projections: frozenset[str] = frozenset(), check: bool = True,
+              conv: bool = True) -> LavaPlan:
     """Lower a compiled program to Lava processes at the given granularity.
 
     `dense_projections` are lowered to (Delay)Dense whatever their density (e.g. when
     their weights are probed, since Lava returns Dense weights as a plain matrix), in a
     process of their own per destination slice.
     `check=False` skips the per-projection checks (done by `capabilities.check_program`).
+    `conv=False` keeps every convolution on Sparse/Dense (no Lava Conv process).
     """
     if granularity not in GRANULARITIES:
         raise BackendError(f"unknown granularity '{granularity}'; allowed: {', '.join(GRANULARITIES)}")
@@ -136,7 +138,7 @@ def make_plan(program: Program, granularity: str = "grouped",
     for proj in net.projections.values():
         if check:
             check_projection(net, proj)
-        if _add_conv_block(plan, proj, proj.name in dense_projections):
+        if _add_conv_block(plan, proj, proj.name in dense_projections, conv):
             continue
         if on_bus(proj, granularity):
             bus_projs.append(proj)
@@ -148,13 +150,15 @@ def make_plan(program: Program, granularity: str = "grouped",
     return plan
 
 
-def _add_conv_block(plan: LavaPlan, proj: Projection, dense: bool) -> bool:
+def _add_conv_block(plan: LavaPlan, proj: Projection, dense: bool, allowed: bool) -> bool:
     """Lower a convolution to one Lava Conv block when it maps exactly (granularity
     'grouped': Conv needs both whole populations in one process each); record in
     `plan.conv_lowering` either "conv" or why it stays on Sparse/Dense."""
     if proj.conv is None:
         return False
-    if plan.granularity != "grouped":
+    if not allowed:
+        why = "Conv turned off (option conv=False)"
+    elif plan.granularity != "grouped":
         why = f"granularity '{plan.granularity}' slices populations onto the spike bus"
     elif dense:
         why = "weights probed or scaled by a phase (they need a Dense matrix)"

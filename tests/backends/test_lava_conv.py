@@ -112,6 +112,11 @@ def test_convs_run_as_lava_conv_equal_to_cpu(precision):
     for pop in ("a", "p", "b"):  # active layers: the comparison means something
         assert 0 < res.spikes[pop].mean() < 0.9, pop
     assert_same(res, cpu.run(program, STEPS), net)
+    if precision == "fixed":  # the same network on Sparse matrices
+        off = bl.run(program, STEPS, conv=False)
+        assert off.meta["synapse_kinds"] == {"c1": "sparse", "pool": "sparse", "c2": "sparse"}
+        assert set(off.meta["conv_lowering"].values()) == {"Conv turned off (option conv=False)"}
+        assert_same(off, res, net)
 
 
 def test_delayed_conv_falls_back_to_sparse_and_stays_equal():
