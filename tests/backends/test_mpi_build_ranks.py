@@ -109,6 +109,18 @@ def test_ranks_are_cut_at_post_blocks_and_balanced(tmp_path):
     assert sorted(set(d.owner["exc"].tolist()) | set(d.owner["inh"].tolist())) == [0, 1, 2]
 
 
+def test_a_winner_take_all_population_stays_on_one_rank(tmp_path):
+    path = tmp_path / "wta.yaml"
+    path.write_text(NET.format(**FIXED, phases="").replace(
+        "exc: {size: 5000, params: {", "exc: {size: 5000, params: {wta: true, "))
+    from compiler.distributed import decompose
+
+    for k in (2, 3):
+        owner = decompose(describe(path), k).owner
+        assert np.unique(owner["exc"]).size == 1
+        assert np.unique(np.r_[owner["exc"], owner["inh"]]).size == 2
+
+
 def lockstep_facts(programs: list) -> list[dict]:
     """Each rank's facts with `reduce` combining every rank's values (as MPI's allreduce
     does), the ranks run as threads."""
