@@ -82,6 +82,9 @@ def draw(conn: dict, weight: dict, delay: dict, pre: Population, post: Populatio
     """(pre, post, weight, delay) of the synapses onto posts [lo, hi), in (pre, post)
     order; weight is None where it is not drawn (a constant or a matrix: the caller's)."""
     drawn = "dist" in weight or "dataset_mean" in weight
+    if hi <= lo:  # no post neuron to draw for (a skeleton parse): nothing is generated
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty.copy(), (np.zeros(0) if drawn else None), np.zeros(0, np.int16)
     if conn["kind"] == "random":
         blocks = synapses.block_range(post.size, lo, hi)
         pre_i, post_i, counts = synapses.random_blocks(
