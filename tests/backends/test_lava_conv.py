@@ -119,6 +119,19 @@ def test_convs_run_as_lava_conv_equal_to_cpu(precision):
         assert_same(off, res, net)
 
 
+def test_weight_exp_folds_into_kernel_weights_beyond_8_bits():
+    """Conv has no shift: weight_exp 3 makes stored kernel weights up to 255 << 3 (Lava's
+    8-bit clip and, for mixed signs, the dropped low bit applied first)."""
+    net = cnn("fixed")
+    kernel = np.random.default_rng(3).integers(-100, 300, CONV.kernel_size)
+    net.projections["c1"] = conv_proj("c1", "src", "a", CONV, kernel, weight_exp=3)
+    program = program_of(net)
+    res = bl.run(program, STEPS)
+    assert res.meta["synapse_kinds"]["c1"] == "conv"
+    assert 0 < res.spikes["a"].mean() < 0.95
+    assert_same(res, cpu.run(program, STEPS), net)
+
+
 def test_delayed_conv_falls_back_to_sparse_and_stays_equal():
     net = cnn("fixed")
     c1 = net.projections["c1"]
