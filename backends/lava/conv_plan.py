@@ -13,7 +13,6 @@ parameters then, else the reason it stays on Sparse/Dense.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,8 +147,3 @@ def conv_lowering(proj: Projection, precision: str) -> LavaConv | str:
                     padding=(spec.padding[1], spec.padding[0]),
                     stride=(spec.stride[1], spec.stride[0]),
                     dilation=(spec.dilation[1], spec.dilation[0]), groups=int(spec.groups))
-
-
-def conv_size(conv: LavaConv) -> int:
-    """Kernel elements of a lowered Conv (what its process holds)."""
-    return int(math.prod(conv.weight.shape))

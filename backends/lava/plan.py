@@ -1,6 +1,7 @@
 """Lowering plan (pure numpy, no Lava): which Lava processes to build and how to wire them.
 
-`grouped`: one LIF per population, one synapse process per projection.
+`grouped`: one LIF per population, one synapse process per projection (a Lava Conv for a
+convolution Conv reproduces exactly: `conv_plan`).
 `core`: one LIF per (population, compiled core) and, per such slice, one synapse process
 merging every static projection into it (`bus_blocks`): its input is the spike bus, the
 concatenation of all slices' spikes (`procs/bus.py`), so the process count grows with the
