@@ -40,6 +40,7 @@ class LavaConv:
     stride: tuple[int, int]
     dilation: tuple[int, int]
     groups: int
+    synapses: int = 0  # of the unrolled form it replaces (Lava's cost grows with them)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -146,4 +147,5 @@ def conv_lowering(proj: Projection, precision: str) -> LavaConv | str:
     return LavaConv(weight=weight, in_chw=tuple(spec.in_shape), out_chw=tuple(spec.out_shape),
                     padding=(spec.padding[1], spec.padding[0]),
                     stride=(spec.stride[1], spec.stride[0]),
-                    dilation=(spec.dilation[1], spec.dilation[0]), groups=int(spec.groups))
+                    dilation=(spec.dilation[1], spec.dilation[0]), groups=int(spec.groups),
+                    synapses=int(proj.weight.size))

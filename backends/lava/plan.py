@@ -171,10 +171,11 @@ def _add_conv_block(plan: LavaPlan, proj: Projection, dense: bool, allowed: bool
         return False
     plan.conv_lowering[proj.name] = "conv"
     pre, post = plan.groups[proj.pre], plan.groups[proj.post]
+    none = np.zeros(0, np.int32)  # the kernel replaces the unrolled synapses (a smaller job)
     plan.blocks[proj.name] = SynapseBlock(
         key=proj.name, proj=proj.name, pre_group=pre.key, post_group=post.key,
-        shape=(post.index.size, pre.index.size), rows=proj.post_idx, cols=proj.pre_idx,
-        weight=proj.weight, delay=proj.delay, kind="conv", sign_mode=sign_mode(proj.weight),
+        shape=(post.index.size, pre.index.size), rows=none, cols=none,
+        weight=none, delay=none.astype(np.int16), kind="conv", sign_mode=sign_mode(proj.weight),
         weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits),
         name=proj.name, conv=conv)
     return True

@@ -51,7 +51,8 @@ class NeuronGroup:
 class SynapseBlock:
     """One Lava synapse process: the synapses of `proj` from `pre_group` to `post_group`.
 
-    rows/cols index the block matrix (post-local, pre-local), as Lava's (post, pre) weights.
+    rows/cols index the block matrix (post-local, pre-local), as Lava's (post, pre) weights
+    (empty for a Conv block: `conv` holds its kernel).
     A bus block (`pre_group == BUS`) takes the spike bus as input: its cols are bus columns,
     and it may merge several projections (`projs`; `proj` then joins their names by '+').
     """
@@ -85,7 +86,9 @@ class SynapseBlock:
     def elements(self) -> int:
         """What Lava's cost grows with: the dense matrix size, or a bus block's or a Conv's
         synapses (a bus block's columns span the whole bus, most of them empty)."""
-        if self.kind == "conv" or (self.on_bus and self.kind in ("sparse", "delay_sparse")):
+        if self.conv is not None:
+            return int(max(self.conv.synapses, self.shape[0]))
+        if self.on_bus and self.kind in ("sparse", "delay_sparse"):
             return int(max(self.rows.size, self.shape[0]))
         return int(self.shape[0] * self.shape[1])
 
