@@ -57,6 +57,7 @@ class Description:
     target: str | None
     skeleton: NetworkIR
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    partitioner: str = "sequential"  # what each rank runs on its own neurons
 
     def parse(self, posts: dict[str, tuple[int, int]] | None) -> tuple[NetworkIR, dict]:
         """The network with only the synapses onto `posts` (None: no synapses; random
@@ -78,11 +79,16 @@ class Description:
                        core_of={}, cores=[], partitioner="none")
 
 
-def describe(network: Any, target: str | None = None) -> Description:
+def describe(network: Any, target: str | None = None, partitioner: str = "auto"
+             ) -> Description:
     """The description of a network file (.yaml) or builder; InputError for anything the
-    ranks cannot build themselves."""
+    ranks cannot build themselves (also a partitioner no rank can run alone)."""
+    from .distributed_cores import rank_method
+
+    method = rank_method(partitioner)
     spec, source, locs, base = _spec_of(network)
-    desc = Description(spec, source, locs, str(base), target, NetworkIR(name=""))
+    desc = Description(spec, source, locs, str(base), target, NetworkIR(name=""),
+                       partitioner=method)
     desc.skeleton, desc.rules = desc.parse(None)
     refuse_whole_only(desc.rules)
     from .pipeline import resolve_target
@@ -174,8 +180,9 @@ def expected_costs(desc: Description) -> dict[str, np.ndarray]:
 def build_rank(desc: Description, rank: int, n_ranks: int, reduce: Reduce
                ) -> tuple[Program, Decomposition, dict[str, ProjectionFacts]]:
     """Rank `rank`'s shard: the skeleton with only the synapses onto its neurons (global
-    indices), the decomposition and every projection's facts (one `reduce` call, made by
-    every rank)."""
+    indices) and its neurons' cores (distributed_cores.py), the decomposition and every
+    projection's facts (`reduce` calls made by every rank)."""
+    from .distributed_cores import rank_cores
     from .pipeline import check_fits_target, resolve_target
 
     decomp = decompose(desc, n_ranks)
@@ -188,7 +195,9 @@ def build_rank(desc: Description, rank: int, n_ranks: int, reduce: Reduce
     net.validate()
     tgt = resolve_target(net, desc.target)
     check_fits_target(net, tgt)
-    program = Program(network=net, target=tgt, core_of={}, cores=[], partitioner="none")
+    core_of = rank_cores(net, posts, tgt, desc.partitioner, rank, n_ranks, reduce)
+    program = Program(network=net, target=tgt, core_of=core_of, cores=[],
+                      partitioner=f"{desc.partitioner} per rank")
     return program, decomp, facts
 
 

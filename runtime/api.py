@@ -104,7 +104,7 @@ def run(
         if "build" not in get_backend(backend).options:
             raise InputError(f"build: 'ranks' needs --backend mpi; backend '{backend}' "
                              "runs a network built whole")
-        desc = describe(network, target=target)
+        desc = describe(network, target=target, partitioner=partitioner)
         prepare(network, dt=dt, precision=precision, inputs=inputs)  # refuses NIR options
         program, options, nir_run = desc.skeleton_program(), {**options, "build": desc}, None
     else:

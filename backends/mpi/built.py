@@ -3,7 +3,7 @@
 
 No process ever holds the whole network: each rank draws only the synapses onto its
 neurons; the facts of whole projections come from one allreduce. Rank 0 gets the result,
-with each rank's build time and memory in `meta["mpi"]["build"]`, and the synapse lists
+with each rank's build time, memory and cores in `meta["mpi"]["build"]`, and the synapse lists
 of weight-probed projections (gathered, in the whole build's (pre, post) order) in
 `meta["synapses"]` for the runtime's result lists (`attach_synapses`).
 """
@@ -49,8 +49,10 @@ def build_here(desc: Description, comm: Any) -> tuple[Program, Plan, dict[str, f
     """This rank's shard program, its plan and what building it took."""
     t0 = time.perf_counter()
     program, decomp, facts = build_rank(desc, comm.Get_rank(), comm.Get_size(), allreduce(comm))
+    cores = np.unique(np.concatenate([c for c in program.core_of.values()] or [np.zeros(0)]))
     info = {"build_s": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb(),
-            "synapses": int(sum(p.n_synapses for p in program.network.projections.values()))}
+            "synapses": int(sum(p.n_synapses for p in program.network.projections.values())),
+            "cores": int(np.count_nonzero(cores >= 0))}
     return program, (decomp, facts), info
 
 
@@ -75,7 +77,8 @@ def run_built(desc: Description, job: dict[str, Any], probes: list[Probe], comm:
     result.meta.setdefault("mpi", {})["build"] = {
         "per_rank_s": [s[0]["build_s"] for s in shares],
         "per_rank_peak_rss_mb": [s[0]["peak_rss_mb"] for s in shares],
-        "per_rank_synapses": [s[0]["synapses"] for s in shares]}
+        "per_rank_synapses": [s[0]["synapses"] for s in shares],
+        "per_rank_cores": [s[0]["cores"] for s in shares]}
     result.meta["synapses"] = {w: _sorted_lists([s[1][w] for s in shares]) for w in weights}
     return result
 

@@ -121,12 +121,9 @@ def test_a_winner_take_all_population_stays_on_one_rank(tmp_path):
         assert np.unique(np.r_[owner["exc"], owner["inh"]]).size == 2
 
 
-def lockstep_facts(programs: list) -> list[dict]:
-    """Each rank's facts with `reduce` combining every rank's values (as MPI's allreduce
-    does), the ranks run as threads."""
-    from compiler.distributed import projection_facts as rank_facts
-
-    k = len(programs)
+def lockstep(k: int, fn) -> list:
+    """`fn(rank, reduce)` for ranks 0..k-1 run as threads, `reduce` combining every
+    rank's values (as MPI's allreduce does)."""
     barrier, slots, out = threading.Barrier(k), [None] * k, [None] * k
 
     def reducer(r: int):
@@ -139,14 +136,39 @@ def lockstep_facts(programs: list) -> list[dict]:
         return reduce
 
     def body(r: int) -> None:
-        out[r] = rank_facts(programs[r].network, reducer(r))
+        out[r] = fn(r, reducer(r))
 
     threads = [threading.Thread(target=body, args=(r,)) for r in range(k)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=60)
+        t.join(timeout=120)
     return out
+
+
+def lockstep_facts(programs: list) -> list[dict]:
+    """Each rank's facts from its own synapses and the other ranks' values."""
+    from compiler.distributed import projection_facts as rank_facts
+
+    return lockstep(len(programs), lambda r, reduce: rank_facts(programs[r].network, reduce))
+
+
+def test_each_rank_partitions_its_neurons_into_its_own_cores(tmp_path):
+    path = write_net(tmp_path, FIXED)
+    desc = describe(path, partitioner="greedy")
+    shards = lockstep(2, lambda r, reduce: build_rank(desc, r, 2, reduce))
+    seen = []
+    for r, (program, decomp, _) in enumerate(shards):
+        cores = set()
+        for pop, core in program.core_of.items():
+            mine = decomp.owner[pop] == r
+            assert (core[mine] >= 0).all() and (core[~mine] == -1).all()
+            cores |= set(core[mine].tolist())
+        seen.append(cores)
+    assert seen[0] and seen[1] and not seen[0] & seen[1]
+    assert min(seen[1]) == max(seen[0]) + 1  # ids offset by the cores of the rank before
+    with pytest.raises(InputError, match="graph needs the whole network"):
+        describe(path, partitioner="graph")
 
 
 def test_facts_of_a_whole_projection_come_from_every_rank(tmp_path):
