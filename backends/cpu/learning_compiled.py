@@ -1,12 +1,15 @@
 """The learning engine with its epoch update compiled (learning_kernels.learn_epoch).
 
 `CompiledLearner` is `learning.Learner` (same traces, random numbers and results) whose
-per-synapse update runs in numba instead of numpy fancy indexing; the compiled cpu engine
-uses it through `make_compiled_learner`.
+trace and per-synapse updates run in numba instead of numpy fancy indexing: per epoch it
+walks the synapse runs of the spiking pre neurons (pre-sorted store) and of the spiking
+post neurons (a post-sorted index built once), with no work per synapse beyond those and
+O(neurons) trace updates. The compiled cpu engine uses it through `make_compiled_learner`.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from compiler.ir import NetworkIR, Projection
@@ -20,6 +23,7 @@ VAR_CODES = {"w": lk.V_W, "t": lk.V_T, "d": lk.V_D, "x0": lk.V_X0, "y0": lk.V_Y0
              "x1": lk.V_X1, "x2": lk.V_X2, "y1": lk.V_Y1, "y2": lk.V_Y2, "y3": lk.V_Y3}
 DEP_CODES = {"x0": lk.D_X0, "y0": lk.D_Y0, "u": lk.D_U}
 TARGETS = ("dw", "dd", "dt")  # lk.T_W, T_D, T_T
+CHUNKS_PER_THREAD = 4  # work items per thread of the parallel kernels (balance)
 
 
 def rule_tables(learner: Learner) -> dict[str, np.ndarray]:
@@ -46,33 +50,42 @@ def rule_tables(learner: Learner) -> dict[str, np.ndarray]:
 
 
 class CompiledLearner(Learner):
-    """`Learner` with the epoch's synapse update in numba (identical results)."""
+    """`Learner` with the trace updates and the epoch's synapse update in numba (identical
+    results); parallel over neurons' synapse runs when numba runs more than one thread."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.tables = rule_tables(self)
+        self.tables = t = rule_tables(self)
         sign = {"excitatory": 1, "inhibitory": -1}.get(self.sign_mode, 0)
-        self.consts = np.array([fx.ACC_SHIFT, ACC_MIN, ACC_MAX, sign], dtype=np.int64)
+        consts = np.array([fx.ACC_SHIFT, ACC_MIN, ACC_MAX, sign], dtype=np.int64)
         lims = np.zeros((3, 2))
         if self.fixed:
             lims[lk.T_W] = clip_range(self.sign_mode)
             lims[lk.T_D] = VAR_RANGE_FIXED["d"]
             lims[lk.T_T] = VAR_RANGE_FIXED["t"]
-        self.lims = lims
         lo, hi = self.spec.w_min, self.spec.w_max
-        self.bounds = np.array([-np.inf if lo is None else lo, np.inf if hi is None else hi,
-                                float(lo is not None or hi is not None)])
-        self.mark = np.zeros(self.pre.shape[0], dtype=np.uint8)
+        bounds = np.array([-np.inf if lo is None else lo, np.inf if hi is None else hi,
+                           float(lo is not None or hi is not None)])
+        self.rule = (t["prod"], t["pscale"], t["pptr"], t["fac"], t["fptr"], t["deps"], consts,
+                     lims, bounds)
         self.post_pre = self.pre[self.by_post.order]  # read in order when visiting by post
-        fac = self.tables["fac"][:, 0]
-        self.tags = bool(np.any(self.tables["pptr"][1:] > self.tables["pptr"][1])
+        # the row buffers hold one neuron's synapses: the largest fan-in or fan-out
+        self.row_size = int(max(np.diff(self.by_post.ptr).max(initial=1),
+                                np.diff(self.by_pre.ptr).max(initial=1)))
+        fac = t["fac"][:, 0]
+        self.tags = bool(np.any(t["pptr"][1:] > t["pptr"][1])
                          or np.any((fac == lk.V_T) | (fac == lk.V_D)))
         # Lava shifts left by exponent + 7: a negative count is left to the numpy engine
-        self.compiled = bool(np.all(self.tables["prod"][:, lk.P_EXP] + 7 >= 0))
+        self.compiled = bool(np.all(t["prod"][:, lk.P_EXP] + 7 >= 0))
         self.side = {"x": _side(self._xs), "y": _side(self._ys)}
         self._rows_x = np.ones(2, dtype=np.bool_)
         self._rows_y = np.array([True, self.modulator is None, True])
         self._rows_m = np.array([False, True, False])
+        E = self.spec.t_epoch
+        self._hist = {k: np.zeros((E,) + tr.shape, dtype=tr.dtype) if E > 1 else None
+                      for k, tr in (("x", self.x), ("y", self.y))}
+        self._lists = (np.zeros(self.tx.shape[0], dtype=np.int64),
+                       np.zeros(self.ty.shape[0], dtype=np.int64))
 
     def step(self, t: int, pre_spikes: np.ndarray, post_spikes: np.ndarray,
              modulators: dict[str, np.ndarray] | None = None) -> bool:
@@ -98,19 +111,22 @@ class CompiledLearner(Learner):
                         self.fixed, y[0], y[1], y[2], rnd)
         return self._end_step()
 
-    def _histories(self) -> tuple[np.ndarray, np.ndarray]:
-        """Learner._histories in numba."""
-        E = self.spec.t_epoch
+    def _advance_traces(self) -> tuple[np.ndarray, np.ndarray]:
+        """The epoch's trace histories, (E, k, n) with row t - 1 = step t (Learner._histories
+        without its start row), computed in numba; self.x and self.y end at the last step
+        (with E = 1 the history is a view of them, updated in place)."""
         ty2 = self.tm if self.modulator is not None else self.ty
         out = []
-        for tr, side, times, rnd in ((self.x, self.side["x"], (self.tx, self.tx),
-                                      getattr(self, "_xr", None)),
-                                     (self.y, self.side["y"], (self.ty, ty2, self.ty),
-                                      getattr(self, "_yr", None))):
-            decay, live = side[3], side[4]
+        for key, tr, times, rnd in (("x", self.x, (self.tx, self.tx, self.tx),
+                                     getattr(self, "_xr", None)),
+                                    ("y", self.y, (self.ty, ty2, self.ty),
+                                     getattr(self, "_yr", None))):
+            side = self.side[key]
+            hist = self._hist[key] if self._hist[key] is not None else tr[None]
             rd, ri = (float(rnd.decay), int(rnd.impulse)) if self.fixed else (0.0, 0)
-            out.append(lk.histories(tr, decay, live, np.stack(times), self.fixed, side[0],
-                                    side[1], side[2], rd, ri, E))
+            lk.histories(tr, hist, side[3], side[4], side[5], times[0], times[1], times[2],
+                         self.fixed, side[0], side[1], side[2], rd, ri)
+            out.append(hist)
         return out[0], out[1]
 
     def _learn(self) -> None:
@@ -119,41 +135,51 @@ class CompiledLearner(Learner):
         self.epochs += 1
         if self.fixed:
             self._cr.advance()
-        xh, yh = self._histories()
-        self.x, self.y = xh[-1].copy(), yh[-1].copy()
+        xh, yh = self._advance_traces()
         u = False
         if self._decimate is not None:
             u = int(self.time_step / self.spec.t_epoch) % 2**self._decimate == 0
-        t = self.tables
-        has = t["pptr"][1:] > t["pptr"][:-1]
-        all_sel = np.zeros(3, dtype=np.bool_)
+        deps = self.tables["deps"]
+        has = self.tables["pptr"][1:] > self.tables["pptr"][:-1]
         # Lava's fixed engine rounds and clips every w, d and t each epoch; a synapse without
         # an active dependency keeps its value once it went through that (first epoch), so
         # later epochs visit only the touched synapses, as the numpy engine does for w.
-        all_sel[:] = self.fixed and self.epochs == 1
-        all_sel |= t["deps"][:, lk.D_U] & u
-        every = bool(np.any(all_sel & has))
+        all_sel = np.full(3, self.fixed and self.epochs == 1)
+        all_sel |= deps[:, lk.D_U] & u
         rnd = float(self._cr.value) if self.fixed else 0.0
-        w = self.syn.weight
-        lk.learn_epoch(every, self.fixed, all_sel, self.pre, self.post, w, self.tag, self.tag2,
-                       self.tx > 0, self.ty > 0, bool(u), self.tx, self.ty, xh, yh,
-                       t["prod"], t["pscale"], t["pptr"], t["fac"], t["fptr"], t["deps"],
-                       self.consts, self.lims, self.bounds, rnd, self.by_pre.ptr,
-                       self.by_pre.order, self.by_post.ptr, self.by_post.order, self.post_pre,
-                       self.mark, self.tags)
+        threads = numba.get_num_threads()
+        par = (CHUNKS_PER_THREAD * threads,) if threads > 1 else ()
+        state = (self.tx, self.ty, bool(u), self.syn.weight, self.tag, self.tag2, self.tags,
+                 xh, yh, self.rule, self.fixed, all_sel, rnd)
+        if np.any(all_sel & has):
+            (lk.learn_all_par if par else lk.learn_all_ser)(self.pre, self.post, *state, *par)
+        else:
+            pre_list = self._spiked(self.tx, self._lists[0], deps[:, lk.D_X0].any())
+            post_list = self._spiked(self.ty, self._lists[1], deps[:, lk.D_Y0].any())
+            (lk.learn_touched_par if par else lk.learn_touched_ser)(
+                pre_list, post_list, self.row_size, self.by_pre.ptr, self.by_pre.order,
+                self.post, self.by_post.ptr, self.by_post.order, self.post_pre, *state, *par)
         self.tx[:] = 0
         self.ty[:] = 0
         self.tm[:] = 0
         return None
 
+    @staticmethod
+    def _spiked(times: np.ndarray, buf: np.ndarray, used: bool) -> np.ndarray:
+        """The neurons that spiked in the epoch (times > 0), if the rule `used` them."""
+        return buf[:lk.spiked(times, buf)] if used else buf[:0]
+
 
 def _side(slots) -> tuple[np.ndarray, ...]:
-    """(imp, imp_int, imp_frac, decay per step, live) of one side's trace slots, flat."""
+    """(imp, imp_int, imp_frac, decay per step, live, idle) of one side's trace slots, flat;
+    idle: no decay and no impulse, so the trace stays 0."""
     live = slots.tau != 0
     decay = np.ones(slots.tau.shape[0])
     decay[live] = np.exp(-1 / slots.tau[live][:, None]).ravel()  # as Learner computes it
-    return (slots.imp.ravel().astype(np.float64), slots.imp_int.ravel().astype(np.int64),
-            slots.imp_frac.ravel().astype(np.int64), decay, live)
+    imp = slots.imp.ravel().astype(np.float64)
+    imp_int, imp_frac = slots.imp_int.ravel().astype(np.int64), slots.imp_frac.ravel().astype(np.int64)
+    idle = ~live & (imp == 0) & (imp_int == 0) & (imp_frac == 0)
+    return imp, imp_int, imp_frac, decay, live, idle
 
 
 def make_compiled_learner(projection: Projection, synapses: SynapsesLike, network: NetworkIR,
