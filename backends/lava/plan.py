@@ -1,12 +1,14 @@
 """Lowering plan (pure numpy, no Lava): which Lava processes to build and how to wire them.
 
-`grouped`: one LIF per population, one synapse process per projection (a Lava Conv for a
-convolution Conv reproduces exactly: `conv_plan`).
+`grouped`: one LIF per population, one synapse process per projection.
 `core`: one LIF per (population, compiled core) and, per such slice, one synapse process
 merging every static projection into it (`bus_blocks`): its input is the spike bus, the
 concatenation of all slices' spikes (`procs/bus.py`), so the process count grows with the
 cores, not with core pairs. A plastic projection has one learning process per destination
 slice, on the bus too. `chip`: the same with one slice per (population, chip).
+At every granularity a convolution that Lava's Conv reproduces exactly (`conv_plan`)
+between two populations that are one process each is a Conv process of its own, fed by
+its pre process directly.
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ def _add_groups(plan: LavaPlan, program: Program, granularity: str) -> Slices:
 
 
 def on_bus(proj: Projection, granularity: str) -> bool:
-    """Whether the projection goes through the spike bus: all at 'core' / 'chip'."""
+    """Whether the projection goes through the spike bus: all at 'core' / 'chip' (but the
+    convolutions lowered to Lava's Conv, see `make_plan`)."""
     return granularity != "grouped"
 
 
@@ -139,7 +142,7 @@ def make_plan(program: Program, granularity: str = "grouped",
     for proj in net.projections.values():
         if check:
             check_projection(net, proj)
-        if _add_conv_block(plan, proj, proj.name in dense_projections, conv):
+        if _add_conv_block(plan, proj, slices, proj.name in dense_projections, conv):
             continue
         if on_bus(proj, granularity):
             bus_projs.append(proj)
@@ -151,16 +154,21 @@ def make_plan(program: Program, granularity: str = "grouped",
     return plan
 
 
-def _add_conv_block(plan: LavaPlan, proj: Projection, dense: bool, allowed: bool) -> bool:
-    """Lower a convolution to one Lava Conv block when it maps exactly (granularity
-    'grouped': Conv needs both whole populations in one process each); record in
+def _add_conv_block(plan: LavaPlan, proj: Projection, slices: Slices, dense: bool,
+                    allowed: bool) -> bool:
+    """Lower a convolution to one Lava Conv block, fed by its pre process directly (not the
+    spike bus), when it maps exactly and both populations are one Lava process each (every
+    granularity: at 'core' / 'chip' a layer on one core / chip); record in
     `plan.conv_lowering` either "conv" or why it stays on Sparse/Dense."""
     if proj.conv is None:
         return False
+    split = [p for p in (proj.pre, proj.post) if len(slices.keys[p]) > 1]
     if not allowed:
         why = "Conv turned off (option conv=False)"
-    elif plan.granularity != "grouped":
-        why = f"granularity '{plan.granularity}' slices populations onto the spike bus"
+    elif split:
+        why = (f"granularity '{plan.granularity}' splits '{split[0]}' over "
+               f"{len(slices.keys[split[0]])} processes (Conv needs a whole layer in one "
+               "process on each side)")
     elif dense:
         why = "weights probed or scaled by a phase (they need a Dense matrix)"
     else:
@@ -170,14 +178,16 @@ def _add_conv_block(plan: LavaPlan, proj: Projection, dense: bool, allowed: bool
         plan.conv_lowering[proj.name] = why
         return False
     plan.conv_lowering[proj.name] = "conv"
-    pre, post = plan.groups[proj.pre], plan.groups[proj.post]
+    pre, post = plan.groups[slices.keys[proj.pre][0]], plan.groups[slices.keys[proj.post][0]]
+    grouped = plan.granularity == "grouped"
     none = np.zeros(0, np.int32)  # the kernel replaces the unrolled synapses (a smaller job)
-    plan.blocks[proj.name] = SynapseBlock(
-        key=proj.name, proj=proj.name, pre_group=pre.key, post_group=post.key,
+    key = proj.name if grouped else f"{proj.name}@{pre.key}->{post.key}"
+    plan.blocks[key] = SynapseBlock(
+        key=key, proj=proj.name, pre_group=pre.key, post_group=post.key,
         shape=(post.index.size, pre.index.size), rows=none, cols=none,
         weight=none, delay=none.astype(np.int16), kind="conv", sign_mode=sign_mode(proj.weight),
         weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits),
-        name=proj.name, conv=conv)
+        name=proj.name if grouped else f"{proj.name}@{_end(pre)}->{_end(post)}", conv=conv)
     return True
 
 

@@ -185,10 +185,27 @@ def test_asymmetric_padding_stays_sparse():
                                       "sides by the same amount)")
 
 
-def test_other_granularities_and_probed_weights_keep_matrices():
+def test_probed_weights_keep_a_dense_matrix():
     net = cnn("fixed")
     assert fallback_of(net, "c1", dense=frozenset({"c1"})) == (
         "dense", "weights probed or scaled by a phase (they need a Dense matrix)")
-    plan = make_plan(program_of(net), "core")
-    assert "conv" not in {b.kind for b in plan.blocks.values()}
-    assert plan.conv_lowering["c1"] == "granularity 'core' slices populations onto the spike bus"
+
+
+@pytest.mark.parametrize("granularity,cores", [("chip", None), ("core", {"a": 2})])
+def test_sliced_granularities_use_conv_where_a_layer_is_one_process(granularity, cores):
+    """At 'chip' (one chip) every layer is one process: all convs map. At 'core' with 'a'
+    on two cores, the convs into and out of 'a' stay on the spike bus; src -> b maps."""
+    net = cnn("fixed")
+    program = program_of(net, cores)
+    res = bl.run(program, STEPS, granularity=granularity)
+    lowered = res.meta["conv_lowering"]
+    if granularity == "chip":
+        assert lowered == {"c1": "conv", "pool": "conv", "c2": "conv"}
+        assert sorted(res.meta["synapse_kinds"].values()) == ["conv"] * 3
+    else:
+        why = "granularity 'core' splits 'a' over 2 processes (Conv needs a whole layer in " \
+              "one process on each side)"
+        assert lowered == {"c1": why, "pool": why, "c2": "conv"}
+        assert sorted(res.meta["synapse_kinds"].values()).count("conv") == 1
+    assert res.spikes["a"].any() and res.spikes["p"].any()
+    assert_same(res, cpu.run(program, STEPS), net)
