@@ -146,6 +146,23 @@ def test_synapse_memory_caps_the_neurons_per_core():
     assert lb["synapse_bits"] == 7 and lb["binding"] == "synapse_bits"
 
 
+def test_each_population_caps_its_own_neurons_per_core():
+    # A: 10 lif neurons with 40 synapses of 12 bits each (480 bits: 6 fit 3000 bits);
+    # C: 20 lif neurons without synapses: one core holds at most 16 neurons, but at most 6
+    # of A. Each of the 40 sources reaches all 10 of A, so >= ceil(10 / 6) = 2 cores, not
+    # ceil(10 / 16) = 1: 80 input axons over 64 per core -> 2 cores (1 from K alone)
+    pre, post = np.tile(np.arange(40), 10), np.repeat(np.arange(10), 40)
+    net = network([source("S", 40, kind="poisson", rate=0.1), lif("A", 10), lif("C", 20)],
+                  [proj("S_A", "S", "A", pre, post, 1)])
+    target = tgt(neurons=16, synapse_bits=3000, in_axons=64)
+    lb = lower_bound(net, target)
+    assert lb["max_neurons_per_core"] == 16
+    assert lb["in_axons"] == 2
+    p = partition(net, target, "auto")
+    assert not check_assignment(net, p.core_of, p.n_cores, target)
+    assert p.n_cores >= lb["cores"] >= 2
+
+
 def compositions(s: int):
     """Every way to write s as an ordered sum of positive parts."""
     for cuts in itertools.product((0, 1), repeat=s - 1):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import Diagnostic, FitError
 from ...ir import NetworkIR, Projection
-from ...target import Target
+from ...target import CoreLimits, Target
 from .encoding import BLOCK_SYNAPSES, HEADER_BITS, WORD_BITS, projection_format, synapse_list_bits
 from .ids import all_offsets, by_post, by_pre, lif_offsets, on_chip_projections
 from .sorting import distinct_pairs_per_key, runs
@@ -38,16 +38,18 @@ def lower_bound(net: NetworkIR, target: Target) -> dict:
     (`max_neurons_per_core`) be the most lif neurons one core can hold: at most `neurons`,
     at most the largest k whose k smallest synapse payloads (synapses x bits each, block
     headers left out) fit `synapse_bits`, and at most the non-sending neurons plus
-    `out_axons` (a sender takes >= 1 output axon on its own core). A presynaptic neuron i
-    whose f_i distinct targets in one projection lie on cores of <= K neurons each reaches
-    D_i >= ceil(f_i / K) cores (>= 1 with any target). So:
+    `out_axons` (a sender takes >= 1 output axon on its own core). K_P <= K is the same
+    count over population P's neurons alone (a core holding k neurons of P stores at least
+    the k smallest payloads of P). A presynaptic neuron i whose f_i distinct targets in one
+    projection onto P lie on cores of <= K_P neurons of P each reaches
+    D_i >= ceil(f_i / K_P) cores (>= 1 with any target). So:
 
     - ceil(N / K) cores for the N lif neurons, counted under the limit that sets K;
     - neurons: ceil(N / neurons);
     - in_axons: a core's input axons are the distinct neurons reaching it, so
       cores x in_axons >= sum over all presynaptic i of D_i;
     - out_axons: a lif neuron takes one output axon per core it reaches: sum over lif i;
-    - synapse_bits: the s synapses of (projection, i) lie in >= ceil(f / K) lists (one per
+    - synapse_bits: the s synapses of (projection, i) lie in >= ceil(f / K_P) lists (one per
       core), of >= ceil(s / 64) blocks; a block costs a header plus its synapses, rounded
       up to 64-bit words (`_split_list_bits`).
 
@@ -60,12 +62,12 @@ def lower_bound(net: NetworkIR, target: Target) -> dict:
     projs = [pr for pr in on_chip_projections(net) if pr.n_synapses]
     counts = {pr.name: np.bincount(pr.pre_idx, minlength=net.populations[pr.pre].size)
               for pr in projs}
-    k, k_limit = _max_neurons_per_core(net, target, projs, counts)
+    k, k_limit, k_pop = _max_neurons_per_core(net, target, projs, counts)
     reach: dict[str, np.ndarray] = {}  # per presynaptic population: cores reached, at least
     total_bits = 0
     for pr in projs:
         cnt = counts[pr.name]
-        lists = _lists_at_least(pr, cnt, k)
+        lists = _lists_at_least(pr, cnt, k_pop[pr.post])
         total_bits += int(_split_list_bits(cnt, lists, projection_format(pr, target).bits).sum())
         reach[pr.pre] = np.maximum(reach[pr.pre], lists) if pr.pre in reach else lists
     n_lif = sum(p.size for p in net.neuron_populations)
@@ -89,12 +91,13 @@ def lower_bound(net: NetworkIR, target: Target) -> dict:
 
 
 def _max_neurons_per_core(net: NetworkIR, target: Target, projs: list[Projection],
-                          counts: dict[str, np.ndarray]) -> tuple[int, str]:
-    """The most lif neurons one core can hold (at least 1) and the limit that sets it:
-    `neurons`, the synapse payload of the k cheapest neurons within `synapse_bits`, or
-    the non-senders plus `out_axons` (`counts`: per projection, synapses per pre neuron)."""
+                          counts: dict[str, np.ndarray]) -> tuple[int, str, dict[str, int]]:
+    """The most lif neurons one core can hold (at least 1), the limit that sets it, and the
+    same count per population over its own neurons: `neurons`, the synapse payload of the
+    k cheapest neurons within `synapse_bits`, or the non-senders plus `out_axons`
+    (`counts`: per projection, synapses per pre neuron)."""
     cap = target.core
-    payload, n_silent = [], 0
+    payload, silent, k_pop = [], [], {}
     for p in net.neuron_populations:
         bits = np.zeros(p.size, np.int64)
         sends = np.zeros(p.size, bool)
@@ -105,10 +108,17 @@ def _max_neurons_per_core(net: NetworkIR, target: Target, projs: list[Projection
             if pr.pre == p.name:
                 sends |= counts[pr.name] > 0
         payload.append(bits)
-        n_silent += int(np.count_nonzero(~sends))
+        silent.append(int(np.count_nonzero(~sends)))
+        k_pop[p.name] = _fit_count(np.sort(bits), silent[-1], cap)[0]
     if not payload:
-        return int(cap.neurons), "neurons"
-    pay = np.sort(np.concatenate(payload))
+        return int(cap.neurons), "neurons", k_pop
+    k, limit = _fit_count(np.sort(np.concatenate(payload)), sum(silent), cap)
+    return k, limit, k_pop
+
+
+def _fit_count(pay: np.ndarray, n_silent: int, cap: CoreLimits) -> tuple[int, str]:
+    """Most neurons of sorted payloads `pay` one core can hold (at least 1) and the limit
+    that sets it."""
     ks = {"neurons": int(cap.neurons),
           "synapse_bits": int(np.searchsorted(np.cumsum(pay), cap.synapse_bits, side="right")),
           "out_axons": n_silent + int(cap.out_axons)}
