@@ -81,6 +81,8 @@ def estimate(program: Program, granularity: str) -> PlanCost:
             continue
         (pre_g, pre_n), (post_g, post_n) = groups[proj.pre], groups[proj.post]
         factor = 2 if proj.delay.size and int(proj.delay.max()) > 0 else 1
+        if proj.conv is not None and pre_n.size == post_n.size == 1 and granularity != "grouped":
+            n_syn += 1  # may be a Conv process beside the bus (`plan`): counted, to be safe
         if on_bus(proj, granularity):
             cls = merge_class(proj, net.precision, dense=False)
             merged.update((proj.post, int(d), cls) for d in np.unique(post_g[proj.post_idx]))
