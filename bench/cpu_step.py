@@ -6,10 +6,11 @@ first runs WARMUP steps (the start from rest is synchronous; the compiled engine
 run includes loading or compiling its kernels, reported as "first s"), then `--steps` are
 timed. Each engine row says whether its spikes equal the numpy engine's.
 Usage: python bench/cpu_step.py [--quick] [--sizes 1000,4000,16000,100000] [--steps 200]
-       [--engine compiled,numpy] [--threads 1,2] [--no-lava] [--stdp] [--big]
+       [--engine compiled,numpy] [--threads 1,2] [--no-lava] [--stdp] [--big] [--parts]
 --quick skips Lava at N = 16000 (which takes minutes and ~5 GB); --stdp adds a row with STDP
 on the recurrent synapses (learning step vs static step); --big runs 1M neurons / 100M
-synapses on the compiled engine and reports the engine's resident bytes per synapse.
+synapses on the compiled engine and reports the engine's resident bytes per synapse;
+--parts prints where each row's step time goes (the simulator's --timing parts).
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ def cpu_program(net: dict, precision: str, stdp: bool = False):
 
 
 def time_cpu(net: dict, precision: str, steps: int, repeat: int = 1, engine: str = "numpy",
-             threads: int | None = None, stdp: bool = False) -> dict:
+             threads: int | None = None, stdp: bool = False, parts: bool = False) -> dict:
     """ms/step (wall, process CPU), spikes, first-run and setup seconds of one engine.
 
     With repeat > 1 the timed window is run again (state continues) and the fastest counts.
+    `parts`: also the wall ms/step of each part of that run (the simulator's `--timing`).
     """
     from backends.cpu.compiled import make_simulator
 
@@ -84,20 +86,25 @@ def time_cpu(net: dict, precision: str, steps: int, repeat: int = 1, engine: str
     prog = cpu_program(net, precision, stdp=stdp)
     sim = make_simulator(prog, [], engine=engine, threads=threads)
     setup = time.perf_counter() - t0
+    sim.timing = parts
     t0 = time.perf_counter()
     warm = sim.run(WARMUP)
     first = time.perf_counter() - t0
     ms = cpu_ms = float("inf")
     res0 = None
+    split: dict[str, float] = {}
     for _ in range(max(1, repeat)):
         t0, c0 = time.perf_counter(), time.process_time()
         res = sim.run(steps)
-        ms = min(ms, 1e3 * (time.perf_counter() - t0) / steps)
+        wall = 1e3 * (time.perf_counter() - t0) / steps
+        if wall < ms:
+            split = {k: 1e3 * v / steps for k, v in res.meta.get("timing", {}).items() if v}
+        ms = min(ms, wall)
         cpu_ms = min(cpu_ms, 1e3 * (time.process_time() - c0) / steps)
         res0 = res if res0 is None else res0
     bps = getattr(sim, "resident_bytes", 0) / max(1, net["pre"].shape[0])
     return {"ms": ms, "cpu_ms": cpu_ms, "spikes": np.concatenate([warm.spikes["a"], res0.spikes["a"]]),
-            "first_s": first, "setup_s": setup, "bytes_per_synapse": bps}
+            "first_s": first, "setup_s": setup, "bytes_per_synapse": bps, "parts": split}
 
 
 def lava_worker(n: int, steps: int, seed: int, out: str, read: bool) -> None:
@@ -167,7 +174,8 @@ def engine_rows(net: dict, args: argparse.Namespace) -> list[tuple[str, dict]]:
             label = engine if threads is None else f"{engine} {threads}t"
             for precision in ("fixed", "float"):
                 rows.append((f"{label} {precision}", time_cpu(net, precision, args.steps,
-                                                              args.repeat, engine, threads)))
+                                                              args.repeat, engine, threads,
+                                                              parts=args.parts)))
             if args.stdp:
                 rows.append((f"{label} fixed+stdp", time_cpu(net, "fixed", args.steps, args.repeat,
                                                              engine, threads, stdp=True)))
@@ -185,6 +193,9 @@ def print_rows(n: int, rows: list[tuple[str, dict]], lava: dict | None) -> None:
         print(f"{n:>7} {n * FANOUT:>9} {act:>8.2f}% {label:>22} {r['ms']:>9.3f} "
               f"{r['cpu_ms']:>8.3f} {r['first_s']:>8.2f} {same:>6} "
               f"{r['bytes_per_synapse']:>6.1f}", flush=True)
+        if r["parts"]:
+            print(f"{'':>40} parts, ms/step wall: "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in r["parts"].items()), flush=True)
     if lava is not None:
         fixed = [r for label, r in rows if label.endswith(" fixed")]
         same = "-"
@@ -222,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", default=str(os.cpu_count() or 1),
                     help="thread counts of the compiled engine, comma separated")
     ap.add_argument("--stdp", action="store_true", help="also time STDP on the recurrent synapses")
+    ap.add_argument("--parts", action="store_true",
+                    help="also print each row's wall ms/step per part (delivery, neurons, ...)")
     ap.add_argument("--big", action="store_true", help="only the 1M neuron / 100M synapse case")
     ap.add_argument("--quick", action="store_true", help="skip Lava at N > 4000")
     ap.add_argument("--no-lava", action="store_true", help="CPU only")
