@@ -208,7 +208,7 @@ class CompiledSimulator(Simulator):
         """Widen an int32 input ring to float64 once changed weights could overflow it (the
         LIF kernel checks u's and v's ranges itself)."""
         for name, ring in getattr(self, "ring", {}).items():
-            if ring.dtype != self._ring_dtype(name):
+            if ring.dtype == np.int32 and self._ring_dtype(name) is np.float64:
                 self.ring[name] = ring.astype(np.float64)
 
     # --- phase control: keep the compiled copies in step ----------------------------------
