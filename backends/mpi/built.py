@@ -64,13 +64,13 @@ def run_built(desc: Description, job: dict[str, Any], probes: list[Probe], comm:
     from .session import run_ranks
 
     program, plan, info = guarded(comm, lambda: build_here(desc, comm))
+    weights = [p.target for p in probes if p.var == "weights"]
+    mine = {w: tuple(getattr(program.network.projections[w], a) for a in ARRAYS)
+            for w in weights}  # kept: the run releases the shard's synapse arrays
     if job["mode"] == "phases":
         result = run_phases_ranks(program, probes, comm, progress, plan)
     else:
         result = run_ranks(program, int(job["steps"]), probes, comm, progress, plan)
-    weights = [p.target for p in probes if p.var == "weights"]
-    mine = {w: tuple(getattr(program.network.projections[w], a) for a in ARRAYS)
-            for w in weights}
     shares = guarded(comm, lambda: comm.gather((info, mine), root=0))
     if result is None:
         return None

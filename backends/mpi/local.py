@@ -76,6 +76,15 @@ def local_synapses(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, p
                    facts: Facts) -> Synapses:
     """The synapses of `proj` onto post neurons `ids` (sorted), posts renumbered 0..len(ids)-1,
     with the whole projection's sign mode and delivery path (`facts`)."""
+    return synapses_of(local_projection(proj, ids, n_pre, fixed, facts), n_pre,
+                       int(ids.shape[0]), fixed, plastic, facts)
+
+
+def local_projection(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, facts: Facts
+                     ) -> Projection:
+    """`proj`'s synapses onto post neurons `ids` (sorted), posts renumbered, in the order
+    `Synapses` keeps; fixed: duplicates merged, effective weights in the whole
+    projection's sign mode (`facts`)."""
     post = np.asarray(proj.post_idx, dtype=np.int64)
     lpost = np.searchsorted(ids, post)
     mine = ids[np.minimum(lpost, max(ids.shape[0] - 1, 0))] == post if ids.size else \
@@ -95,10 +104,16 @@ def local_synapses(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, p
         del raw, order
     else:
         weight = np.asarray(proj.weight, dtype=np.float64)[keep]
-    sub = dataclasses.replace(proj, pre_idx=pre.astype(np.int32), post_idx=lpost.astype(np.int32),
-                              weight=weight.astype(np.int32) if fixed else weight,
-                              delay=delay.astype(np.int16), conv=None)
-    del pre, lpost, delay, weight  # (int64 copies: freed before Synapses builds its own)
+    return dataclasses.replace(proj, pre_idx=pre.astype(np.int32),
+                               post_idx=lpost.astype(np.int32),
+                               weight=weight.astype(np.int32) if fixed else weight,
+                               delay=delay.astype(np.int16), conv=None)
+
+
+def synapses_of(sub: Projection, n_pre: int, n_local: int, fixed: bool, plastic: bool,
+                facts: Facts) -> Synapses:
+    """The engine's synapses of a `local_projection`, on the whole projection's delivery
+    path and (fixed) its clip and truncation."""
     # float sums depend on the path: keep the whole projection's (one delay: the fused
     # scatter; several: bincount in pre order, which a plastic Synapses always takes)
     path_plastic = plastic or (not fixed and not facts.uniform)
@@ -106,6 +121,13 @@ def local_synapses(proj: Projection, ids: np.ndarray, n_pre: int, fixed: bool, p
     if fixed:  # the whole projection's clip and truncation (effective weights fit int32)
         syn.set_weights(np.asarray(sub.weight).astype(np.int64))
     return syn
+
+
+def emptied(proj: Projection) -> Projection:
+    """`proj` without synapses (its shard's arrays released once the engine holds them)."""
+    return dataclasses.replace(proj, pre_idx=proj.pre_idx[:0].copy(),
+                               post_idx=proj.post_idx[:0].copy(), weight=proj.weight[:0].copy(),
+                               delay=proj.delay[:0].copy(), conv=None)
 
 
 def scale_mode(w_min: float, w_max: float, scale: float) -> str:

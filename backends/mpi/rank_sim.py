@@ -32,7 +32,15 @@ from compiler.sources import source_spikes
 
 from .decompose import Decomposition
 from .exchange import SpikeExchange, alltoallv_ids
-from .local import Facts, local_params, local_synapses, projection_facts, scale_mode
+from .local import (
+    Facts,
+    emptied,
+    local_params,
+    local_projection,
+    projection_facts,
+    scale_mode,
+    synapses_of,
+)
 
 
 @dataclass
@@ -69,9 +77,12 @@ class RankSimulator(PhaseSwitches):
     """Rank `comm.Get_rank()`'s part of `program` under decomposition `decomp`."""
 
     def __init__(self, program: Program, probes: Iterable[Probe | str] | None,
-                 decomp: Decomposition, comm: Any, facts: dict[str, Facts] | None = None):
+                 decomp: Decomposition, comm: Any, facts: dict[str, Facts] | None = None,
+                 release: bool = False):
         """`program` may be the whole program or this rank's shard (`local.shard`, then
-        with the whole projections' `facts`)."""
+        with the whole projections' `facts`); `release`: the shard's synapse arrays are
+        emptied as soon as the engine holds them (lower peak memory; a shard only)."""
+        self._release = release
         net = program.network
         self.program, self.network, self.comm = program, net, comm
         self.rank = comm.Get_rank()
@@ -109,7 +120,12 @@ class RankSimulator(PhaseSwitches):
             n_pre = net.populations[proj.pre].size
             plastic = proj.plasticity is not None
             facts = self.facts[proj.name]
-            syn = local_synapses(proj, self.ids[proj.post], n_pre, self.fixed, plastic, facts)
+            ids = self.ids[proj.post]
+            sub = local_projection(proj, ids, n_pre, self.fixed, facts)
+            if self._release:
+                net.projections[proj.name] = emptied(proj)
+            syn = synapses_of(sub, n_pre, int(ids.shape[0]), self.fixed, plastic, facts)
+            del sub
             self.synapses[proj.name] = syn
             ring_len[proj.post] = max(ring_len[proj.post], syn.max_delay + 2)
             if plastic:

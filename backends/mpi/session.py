@@ -74,7 +74,7 @@ def simulator(program: Program, probes: list[Probe], comm: Any, plan: Plan | Non
         decomp = decompose(program, comm.Get_size())
         return RankSimulator(program, probes, decomp, comm), decomp
     decomp, facts = plan
-    return RankSimulator(program, probes, decomp, comm, facts), decomp
+    return RankSimulator(program, probes, decomp, comm, facts, release=True), decomp
 
 
 def run_ranks(program: Program, steps: int, probes: list[Probe], comm: Any,
