@@ -22,11 +22,11 @@ V_W, V_T, V_D, V_X0, V_Y0, V_X1, V_X2, V_Y1, V_Y2, V_Y3 = range(10)
 P_TARGET, P_DEP, P_MANT, P_EXP, P_SHIFT = range(5)
 D_X0, D_Y0, D_U = range(3)
 T_W, T_D, T_T = range(3)  # targets in Lava's order dw, dd, dt
-# rows of the integer row buffer: synapse, pre, post, history rows of the x0 / y0 / u
+# rows of the integer row buffer: synapse, pre, post, history rows of the x0 / y0
 # products, integer product and accumulator; of the float one: old w, d, t, new w, d, t,
 # float product and sum; of the bool one: x0, y0, u active (in the order of D_X0, D_Y0, D_U)
-R_S, R_I, R_J, R_AT0, R_AT1, R_LAST, R_MAC, R_ACC = range(8)
-F_OLD, F_NEW, F_MAC, F_ACC = 0, 3, 6, 7
+R_S, R_I, R_J, R_AT0, R_AT1, R_MAC, R_ACC = range(7)
+F_OLD, F_NEW, F_MAC, F_ACC, F_GATHER = 0, 3, 6, 7, 8
 
 
 @njit(cache=True, inline="always")
@@ -56,10 +56,10 @@ def _result(tgt, fixed, ires, fres, cur, consts, lims, bounds, rnd):
 
 
 @njit(cache=True, inline="always")
-def _factor_into(var, const, sgn, width, at_row, n, ib, fb, bb, xh, yh, fixed):
+def _factor_into(var, const, sgn, width, at_row, last, n, ib, fb, bb, xh, yh, fixed):
     """Multiply the row's products (ib[R_MAC] fixed, fb[F_MAC] float) by factor `var`
-    (w, t, d, x0, y0 or a trace at the history row ib[at_row]) + const, its sign if sgn;
-    fixed: clipped to the factor's width, as Learner._apply_fixed."""
+    (w, t, d, x0, y0 or a trace at the history row ib[at_row], or `last` if at_row < 0)
+    + const, its sign if sgn; fixed: clipped to the factor's width, as Learner._apply_fixed."""
     lim = np.int64(1) << width
     old = F_OLD + (T_W if var == V_W else (T_T if var == V_T else T_D))
     for k in range(n):
@@ -70,9 +70,9 @@ def _factor_into(var, const, sgn, width, at_row, n, ib, fb, bb, xh, yh, fixed):
         elif var == V_Y0:
             fv = 1.0 if bb[D_Y0, k] else 0.0
         elif var <= V_X2:
-            fv = float(xh[ib[at_row, k], var - V_X1, ib[R_I, k]])
+            fv = float(xh[ib[at_row, k] if at_row >= 0 else last, var - V_X1, ib[R_I, k]])
         else:
-            fv = float(yh[ib[at_row, k], var - V_Y1, ib[R_J, k]])
+            fv = float(yh[ib[at_row, k] if at_row >= 0 else last, var - V_Y1, ib[R_J, k]])
         if fixed:
             iv = np.int64(fv) + const
             if sgn:
@@ -108,11 +108,10 @@ def _add_product(p, first, n, ib, fb, bb, prod, consts, fixed):
 @njit(cache=True, inline="always")
 def _update_rows(n, ib, fb, bb, xh, yh, prod, pscale, pptr, fac, fptr, deps, consts, lims,
                  bounds, fixed, all_sel, rnd):
-    """New w, d, t (fb[F_NEW:F_NEW + 3]) of the row's n synapses from the old ones: each
-    target with products, where all_sel or an active dependency of one selects it."""
-    for r in range(3):
-        for k in range(n):
-            fb[F_NEW + r, k] = fb[F_OLD + r, k]
+    """New w, d, t (fb[F_NEW:F_NEW + 3], filled with the old ones) of the row's n synapses
+    from the old ones: each target with products, where all_sel or an active dependency of
+    one selects it."""
+    last = xh.shape[0] - 1
     for tgt in range(3):
         p0, p1 = pptr[tgt], pptr[tgt + 1]
         if p0 == p1:
@@ -122,13 +121,13 @@ def _update_rows(n, ib, fb, bb, xh, yh, prod, pscale, pptr, fac, fptr, deps, con
             fb[F_ACC, k] = 0.0
         for p in range(p0, p1):
             dep = prod[p, P_DEP]
-            at_row = R_AT0 if dep == D_X0 else (R_AT1 if dep == D_Y0 else R_LAST)
+            at_row = R_AT0 if dep == D_X0 else (R_AT1 if dep == D_Y0 else -1)
             for k in range(n):
                 ib[R_MAC, k] = 1
                 fb[F_MAC, k] = pscale[p]
             for f in range(fptr[p], fptr[p + 1]):
-                _factor_into(fac[f, 0], fac[f, 1], fac[f, 2], fac[f, 3], at_row, n, ib, fb, bb,
-                             xh, yh, fixed)
+                _factor_into(fac[f, 0], fac[f, 1], fac[f, 2], fac[f, 3], at_row, last, n, ib, fb,
+                             bb, xh, yh, fixed)
             _add_product(p, p == p0, n, ib, fb, bb, prod, consts, fixed)
         sel_all, by_x0, by_y0, by_u = all_sel[tgt], deps[tgt, D_X0], deps[tgt, D_Y0], deps[tgt, D_U]
         for k in range(n):
@@ -138,15 +137,18 @@ def _update_rows(n, ib, fb, bb, xh, yh, prod, pscale, pptr, fac, fptr, deps, con
 
 
 @njit(cache=True, inline="always")
-def _fill(k, s, i, j, tx, ty, u, last, w, tag, tag2, tags, ib, fb, bb):
-    """Slot k of the row buffers: synapse s (pre i, post j), its activity and old values."""
-    ib[R_S, k], ib[R_I, k], ib[R_J, k], ib[R_LAST, k] = s, i, j, last
-    ib[R_AT0, k], ib[R_AT1, k] = max(tx[i] - 1, 0), max(ty[j] - 1, 0)
-    bb[D_X0, k], bb[D_Y0, k], bb[D_U, k] = tx[i] > 0, ty[j] > 0, u
-    fb[F_OLD + T_W, k] = w[s]
+def _fill(k, s, i, j, ow, tx, ty, u, tag, tag2, tags, ib, fb, bb):
+    """Slot k of the row buffers: synapse s (pre i, post j), its activity, its old values
+    (weight ow; also as the new ones, for the targets the epoch leaves)."""
+    ti, tj = tx[i], ty[j]
+    ib[R_S, k], ib[R_I, k], ib[R_J, k] = s, i, j
+    ib[R_AT0, k], ib[R_AT1, k] = max(ti - 1, 0), max(tj - 1, 0)
+    bb[D_X0, k], bb[D_Y0, k], bb[D_U, k] = ti > 0, tj > 0, u
+    fb[F_OLD + T_W, k] = ow
+    fb[F_NEW + T_W, k] = ow
     if tags:
-        fb[F_OLD + T_D, k] = tag2[s]
-        fb[F_OLD + T_T, k] = tag[s]
+        fb[F_OLD + T_D, k] = fb[F_NEW + T_D, k] = tag2[s]
+        fb[F_OLD + T_T, k] = fb[F_NEW + T_T, k] = tag[s]
 
 
 @njit(cache=True, inline="always")
@@ -163,7 +165,7 @@ def _store(n, w, tag, tag2, tags, ib, fb):
 @njit(cache=True)
 def _buffers(size):
     """Row buffers (int, float, bool) for rows of up to `size` synapses."""
-    return (np.zeros((8, size), dtype=np.int64), np.zeros((8, size)),
+    return (np.zeros((7, size), dtype=np.int64), np.zeros((9, size)),
             np.zeros((3, size), dtype=np.bool_))
 
 
@@ -174,14 +176,13 @@ def _pre_chunk(lo, hi, pre_list, size, pre_ptr, pre_order, post, tx, ty, u, w, t
     """The synapses of the spiking pre neurons pre_list[lo:hi], one row per neuron (runs
     of the pre-sorted store, disjoint); size: the largest row."""
     ib, fb, bb = _buffers(size)
-    last = xh.shape[0] - 1
     for k in range(lo, hi):
         i = pre_list[k]
         q0 = pre_ptr[i]
         n = pre_ptr[i + 1] - q0
         for m in range(n):
             s = pre_order[q0 + m]
-            _fill(m, s, i, post[s], tx, ty, u, last, w, tag, tag2, tags, ib, fb, bb)
+            _fill(m, s, i, post[s], w[s], tx, ty, u, tag, tag2, tags, ib, fb, bb)
         _update_rows(n, ib, fb, bb, xh, yh, prod, pscale, pptr, fac, fptr, deps, consts, lims,
                      bounds, fixed, all_sel, rnd)
         _store(n, w, tag, tag2, tags, ib, fb)
@@ -195,15 +196,18 @@ def _post_chunk(lo, hi, post_list, size, skip_x0, post_ptr, post_order, post_pre
     row per neuron, but those of spiking pre neurons when `skip_x0` (the pre pass did
     them); size: the largest row."""
     ib, fb, bb = _buffers(size)
-    last = xh.shape[0] - 1
     for k in range(lo, hi):
         j = post_list[k]
+        q0, q1 = post_ptr[j], post_ptr[j + 1]
+        for q in range(q0, q1):  # random reads in a tight loop: their cache misses overlap
+            fb[F_GATHER, q - q0] = w[post_order[q]]
         n = 0
-        for q in range(post_ptr[j], post_ptr[j + 1]):
+        for q in range(q0, q1):
             i = post_pre[q]
             if skip_x0 and tx[i] > 0:
                 continue
-            _fill(n, post_order[q], i, j, tx, ty, u, last, w, tag, tag2, tags, ib, fb, bb)
+            _fill(n, post_order[q], i, j, fb[F_GATHER, q - q0], tx, ty, u, tag, tag2, tags, ib,
+                  fb, bb)
             n += 1
         _update_rows(n, ib, fb, bb, xh, yh, prod, pscale, pptr, fac, fptr, deps, consts, lims,
                      bounds, fixed, all_sel, rnd)
@@ -215,12 +219,11 @@ def _all_chunk(lo, hi, size, pre, post, tx, ty, u, w, tag, tag2, tags, xh, yh, p
                pptr, fac, fptr, deps, consts, lims, bounds, fixed, all_sel, rnd):
     """Synapses lo..hi-1, in rows of `size`."""
     ib, fb, bb = _buffers(size)
-    last = xh.shape[0] - 1
     for r0 in range(lo, hi, size):
         n = min(size, hi - r0)
         for m in range(n):
             s = r0 + m
-            _fill(m, s, pre[s], post[s], tx, ty, u, last, w, tag, tag2, tags, ib, fb, bb)
+            _fill(m, s, pre[s], post[s], w[s], tx, ty, u, tag, tag2, tags, ib, fb, bb)
         _update_rows(n, ib, fb, bb, xh, yh, prod, pscale, pptr, fac, fptr, deps, consts, lims,
                      bounds, fixed, all_sel, rnd)
         _store(n, w, tag, tag2, tags, ib, fb)
