@@ -3,6 +3,7 @@ hidden-pattern task; sklearn baselines.
 
     .venv/bin/python bench/learning.py --task onchip      # examples/digits_onchip.yaml, 5 seeds
     .venv/bin/python bench/learning.py --task pattern     # examples/pattern.yaml, 5 seeds
+    .venv/bin/python bench/learning.py --task pattern --seeds 10 --first-seed 10  # tuning seeds
     .venv/bin/python bench/learning.py                    # digits_stdp: 100 and 400 neurons
     .venv/bin/python bench/learning.py --sizes 1600 --seeds 1
     .venv/bin/python bench/learning.py --validation 200   # tune on validation (never on test)
@@ -49,6 +50,7 @@ EXAMPLE = ROOT / "examples" / "digits_stdp.yaml"
 ONCHIP = ROOT / "examples" / "digits_onchip.yaml"
 PATTERN = ROOT / "examples" / "pattern.yaml"
 RESULTS = ROOT / "bench" / "results"
+PATTERN_FA_COST = 0.05  # hit rate lost per false alarm / s when picking the detector
 
 
 def example_spec(size: int, seed: int, validation: int, epochs: int | None = None) -> dict:
@@ -192,10 +194,11 @@ def lava_check(size: int = 100, train: int = 200, test: int = 100) -> None:
           + ("" if len(same) == len(keys) else f"; different: {sorted(set(keys) - set(same))}"))
 
 
-def onchip_run(seed: int, validation: int) -> dict:
+def onchip_run(seed: int, validation: int, shuffle_seed: int | None = None) -> dict:
     """One run of digits_onchip with `seed` (and optionally evaluated on a validation split
-    carved from train): the network's accuracy, the host soft vote over the feature
-    neurons, training time (the phases that learn) and total time."""
+    carved from train, or on another train/test split `shuffle_seed`): the network's
+    accuracy, the host soft vote over the feature neurons, training time (the phases that
+    learn) and total time."""
     from compiler.frontend import network_from_dict
     from compiler.pipeline import compile_network
     from compiler.yamlio import load_yaml
@@ -204,6 +207,8 @@ def onchip_run(seed: int, validation: int) -> dict:
 
     spec, _ = load_yaml(ONCHIP)
     spec["seed"] = seed
+    if shuffle_seed is not None:
+        spec["populations"]["inp"]["spikes"]["split"]["shuffle_seed"] = shuffle_seed
     if validation:
         spec["populations"]["inp"]["spikes"]["split"]["validation"] = validation
         spec["phases"][-1]["samples"]["split"] = "validation"
@@ -222,9 +227,10 @@ def onchip_run(seed: int, validation: int) -> dict:
 
 def pattern_run(seed: int, spec: dict | None = None, backend: str = "cpu") -> dict:
     """One run of the pattern example with `seed`: test-phase scores of the detector neuron
-    chosen on the last 10 s of training, its training-phase scores per 5 s window, times."""
+    (chosen on the `select` phase when the example has one, else on the last 10 s of
+    training), its training-phase scores per 5 s window, times."""
     from compiler.frontend import network_from_dict
-    from compiler.patterns import chosen_detector, pattern_scores
+    from compiler.patterns import pattern_scores
     from compiler.pipeline import compile_network
     from compiler.yamlio import load_yaml
     from runtime.phases import run_phases
@@ -237,15 +243,31 @@ def pattern_run(seed: int, spec: dict | None = None, backend: str = "cpu") -> di
     t0 = time.perf_counter()
     res = run_phases(compile_network(net), backend=backend, timeout_s=3600)
     onsets, length = pattern_onsets_of(spec, net.seed)
-    train, test = spec["phases"][0]["name"], spec["phases"][1]["name"]
+    names = [ph["name"] for ph in spec["phases"]]
+    train, test = names[0], names[-1]
     tr, te = res[f"{train}.det.spikes"], res[f"{test}.det.spikes"]
-    j = chosen_detector(tr, onsets, length)  # picked on training spikes only
-    best = pattern_scores(te[:, j], onsets, length, tr.shape[0])
+    j = _pattern_detector(res, names, onsets, length)
+    test_start = sum(res[f"{n}.det.spikes"].shape[0] for n in names[:-1])
+    best = pattern_scores(te[:, j], onsets, length, test_start)
     window = 5000
     curve = [pattern_scores(tr[lo:lo + window, j], onsets, length, lo)
              for lo in range(0, tr.shape[0] - window + 1, window)]
     return {**best, "neuron": j, "curve": curve, "train_s": res.meta["phases"][train]["wall_s"],
             "total_s": time.perf_counter() - t0, "result": res}
+
+
+def _pattern_detector(res, names: list[str], onsets: np.ndarray, length: int) -> int:
+    """The detector: the best neuron of the frozen `select` phase (run with the test
+    settings, before the test), or of the last 10 s of training without one."""
+    from compiler.patterns import chosen_detector
+
+    if "select" not in names:
+        return chosen_detector(res[f"{names[0]}.det.spikes"], onsets, length)
+    k = names.index("select")
+    start = sum(res[f"{n}.det.spikes"].shape[0] for n in names[:k])
+    sel = res["select.det.spikes"]
+    return chosen_detector(sel, onsets, length, window=sel.shape[0], start=start,
+                           fa_cost=PATTERN_FA_COST)
 
 
 def pattern_onsets_of(spec: dict, seed: int) -> tuple[np.ndarray, int]:
@@ -259,12 +281,15 @@ def pattern_onsets_of(spec: dict, seed: int) -> tuple[np.ndarray, int]:
     return pattern_onsets(ps, seed, "aff"), ps.length
 
 
-def onchip_main(seeds: int, validation: int, first: int = 0) -> None:
+def onchip_main(seeds: int, validation: int, first: int = 0,
+                shuffle_seed: int | None = None) -> None:
     """Table rows of digits_onchip over seeds first .. first + seeds - 1."""
     split = "validation" if validation else "test"
+    if shuffle_seed is not None:
+        split += f" (shuffle_seed {shuffle_seed})"
     runs = []
     for seed in range(first, first + seeds):
-        r = onchip_run(seed, validation)
+        r = onchip_run(seed, validation, shuffle_seed)
         runs.append(r)
         print(f"  seed {seed}: network {100 * r['accuracy']:.1f} % (undecided "
               f"{100 * r['undecided']:.1f} %), host soft vote {100 * r['soft_vote']:.1f} %, "
@@ -276,10 +301,10 @@ def onchip_main(seeds: int, validation: int, first: int = 0) -> None:
           f"training {np.mean([r['train_s'] for r in runs]):.0f} s")
 
 
-def pattern_main(seeds: int) -> None:
+def pattern_main(seeds: int, first: int = 0) -> None:
     """Hit rate, false alarms and latency of the pattern example over seeds, and the curve."""
     runs = []
-    for seed in range(seeds):
+    for seed in range(first, first + seeds):
         r = pattern_run(seed)
         runs.append(r)
         print(f"  seed {seed}: hit rate {100 * r['hit_rate']:.1f} % of {r['copies']:.0f} copies, "
@@ -289,7 +314,8 @@ def pattern_main(seeds: int) -> None:
         vals = np.array([r[key] for r in runs]) * (100 if unit == "%" else 1)
         print(f"pattern {key}: {np.nanmean(vals):.2f} {unit} (per seed: "
               + ", ".join(f"{v:.2f}" for v in vals) + ")")
-    _plot_pattern_curve(runs[0]["curve"])
+    if first == 0:
+        _plot_pattern_curve(runs[0]["curve"])
 
 
 def _plot_pattern_curve(curve: list[dict]) -> None:
@@ -325,8 +351,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--task", choices=("stdp", "onchip", "pattern"), default="stdp")
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 400])
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--first-seed", type=int, default=0, help="--task onchip: seeds from this one")
+    p.add_argument("--first-seed", type=int, default=0, help="--task onchip / pattern: seeds from this one")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the example's)")
+    p.add_argument("--shuffle-seed", type=int, default=None,
+                   help="--task onchip: another train/test split (the example's shuffle_seed)")
     p.add_argument("--validation", type=int, default=0,
                    help="carve a validation split of this size from train and evaluate on it")
     p.add_argument("--curve-epochs", type=int, default=3, help="0: no learning-curve plot")
@@ -334,10 +362,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="only run the reduced cpu-vs-lava comparison (100 neurons, 200 samples)")
     args = p.parse_args(argv)
     if args.task == "onchip":
-        onchip_main(args.seeds, args.validation, args.first_seed)
+        onchip_main(args.seeds, args.validation, args.first_seed, args.shuffle_seed)
         return
     if args.task == "pattern":
-        pattern_main(args.seeds)
+        pattern_main(args.seeds, args.first_seed)
         return
     if args.lava_check:
         print("digits_stdp reduced (100 neurons, 200 train / label samples, 100 test), seed 0:")

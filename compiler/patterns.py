@@ -77,13 +77,14 @@ def pattern_scores(spikes: np.ndarray, onsets: np.ndarray, length: int, start: i
             "copies": float(rel.size)}
 
 
-def chosen_detector(train_spikes: np.ndarray, onsets: np.ndarray, length: int,
-                    window: int = 10000) -> int:
-    """The detector neuron picked from the end of training (never from test spikes): the
-    highest hit rate minus false alarms per second / 100 over the last `window` training
-    steps of `train_spikes` (bool (steps, neurons), steps counted from 0)."""
-    steps = train_spikes.shape[0]
+def chosen_detector(spikes: np.ndarray, onsets: np.ndarray, length: int,
+                    window: int = 10000, start: int = 0, fa_cost: float = 0.01) -> int:
+    """The detector neuron picked before the test (never from test spikes): the highest hit
+    rate minus `fa_cost` x false alarms per second over the last `window` steps of `spikes`
+    (bool (steps, neurons), its first step being global step `start`): the end of
+    training, or a frozen selection phase run with the test settings."""
+    steps = spikes.shape[0]
     lo = max(0, steps - window)
-    scores = [pattern_scores(train_spikes[lo:, j], onsets, length, lo)
-              for j in range(train_spikes.shape[1])]
-    return int(np.argmax([s["hit_rate"] - s["false_alarms_per_s"] / 100 for s in scores]))
+    scores = [pattern_scores(spikes[lo:, j], onsets, length, start + lo)
+              for j in range(spikes.shape[1])]
+    return int(np.argmax([s["hit_rate"] - fa_cost * s["false_alarms_per_s"] for s in scores]))
