@@ -215,9 +215,12 @@ def _start_long_run(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, queu
     shows an ETA (the run is under way)."""
     path = _phased(tmp_path, 200_000)
     out = tmp_path / "r.npz"
+    # SIGHUP at its default in the run even when the suite runs under `nohup` (which sets
+    # it ignored, and snnc rightly keeps an ignored SIGHUP ignored)
     proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "run", str(path), "-o",
                              str(out), *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stderr], daemon=True).start()
     deadline = time.monotonic() + 120
