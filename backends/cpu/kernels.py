@@ -292,6 +292,22 @@ def _flush_block(lo, hi, t, scratch, ring, shift):
                 scratch[d, p] = 0.0
 
 
+@njit(cache=True, inline="always")
+def _deliver_one(b, bounds, ptr, post, w, perm, delay, ud, scale, shift, t, ring, scratch,
+                 pre_idx, pre_start, pre_cnt):
+    """Block b of deliver_par / deliver_ser: into the ring (shift == 0), else into the
+    scratch and then floor-shifted into the ring. Two calls, as an int ring and the
+    float scratch do not unify as one `out`."""
+    lo, hi = bounds[b], bounds[b + 1]
+    if shift == 0.0:
+        return _deliver_block(b, lo, hi, ptr, post, w, perm, delay, ud, scale, t, ring,
+                              True, pre_idx, pre_start, pre_cnt)
+    events = _deliver_block(b, lo, hi, ptr, post, w, perm, delay, ud, scale, t, scratch,
+                            False, pre_idx, pre_start, pre_cnt)
+    _flush_block(lo, hi, t, scratch, ring, shift)
+    return events
+
+
 @njit(cache=True, parallel=True)
 def deliver_par(bounds, ptr, post, w, perm, delay, ud, scale, shift, t, ring, scratch,
                 pre_idx, pre_start, pre_cnt):
@@ -301,17 +317,10 @@ def deliver_par(bounds, ptr, post, w, perm, delay, ud, scale, shift, t, ring, sc
     shift == 0: straight into the ring, each weight times `scale` (an int for an int ring);
     else into `scratch`, then floor(sum * shift) into the ring.
     """
-    direct = shift == 0.0
     events = 0
     for b in prange(bounds.shape[0] - 1):
-        lo, hi = bounds[b], bounds[b + 1]
-        if direct:
-            events += _deliver_block(b, lo, hi, ptr, post, w, perm, delay, ud, scale, t, ring,
-                                     direct, pre_idx, pre_start, pre_cnt)
-        else:
-            events += _deliver_block(b, lo, hi, ptr, post, w, perm, delay, ud, scale, t,
-                                     scratch, direct, pre_idx, pre_start, pre_cnt)
-            _flush_block(lo, hi, t, scratch, ring, shift)
+        events += _deliver_one(b, bounds, ptr, post, w, perm, delay, ud, scale, shift, t,
+                               ring, scratch, pre_idx, pre_start, pre_cnt)
     return events
 
 
@@ -319,17 +328,10 @@ def deliver_par(bounds, ptr, post, w, perm, delay, ud, scale, shift, t, ring, sc
 def deliver_ser(bounds, ptr, post, w, perm, delay, ud, scale, shift, t, ring, scratch,
                 pre_idx, pre_start, pre_cnt):
     """deliver_par, one block after the other."""
-    direct = shift == 0.0
     events = 0
     for b in range(bounds.shape[0] - 1):
-        lo, hi = bounds[b], bounds[b + 1]
-        if direct:
-            events += _deliver_block(b, lo, hi, ptr, post, w, perm, delay, ud, scale, t, ring,
-                                     direct, pre_idx, pre_start, pre_cnt)
-        else:
-            events += _deliver_block(b, lo, hi, ptr, post, w, perm, delay, ud, scale, t,
-                                     scratch, direct, pre_idx, pre_start, pre_cnt)
-            _flush_block(lo, hi, t, scratch, ring, shift)
+        events += _deliver_one(b, bounds, ptr, post, w, perm, delay, ud, scale, shift, t,
+                               ring, scratch, pre_idx, pre_start, pre_cnt)
     return events
 
 
