@@ -129,14 +129,19 @@ class Walker:
             return None
         self.sizing.add(nid)
         try:
-            for other in self.preds[nid]:
-                if self.kind(other) in ("input", "neuron", "linear"):
-                    try:
-                        return self.shape(other)
-                    except Bad:
-                        continue
+            return self._sized_pred(nid)
         finally:
             self.sizing.discard(nid)
+
+    def _sized_pred(self, nid: str) -> tuple[int, ...] | None:
+        """The shape of the first input, neuron or linear node feeding `nid` whose shape is
+        known (the caller guards `nid` against recursion)."""
+        for other in self.preds[nid]:
+            if self.kind(other) in ("input", "neuron", "linear"):
+                try:
+                    return self.shape(other)
+                except Bad:
+                    continue
         return None
 
     def _pred_shape(self, nid: str) -> tuple[int, ...]:
@@ -151,12 +156,9 @@ class Walker:
             raise Bad
         self.sizing.add(nid)
         try:
-            for other in self.preds[nid]:
-                if self.kind(other) in ("input", "neuron", "linear"):
-                    try:
-                        return self.shape(other)
-                    except Bad:
-                        continue
+            fed = self._sized_pred(nid)
+            if fed is not None:
+                return fed
             for q in self.succs[nid]:
                 node = self.nodes[q]
                 if type(node).__name__ in ("Linear", "Affine"):
