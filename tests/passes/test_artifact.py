@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from artifact_helpers import expect_bad, rezip
 from compiler_helpers import proj, two_layer, with_locations
 
 from compiler import ir
@@ -158,30 +159,6 @@ def test_float_program_round_trip_keeps_float_weights(tmp_path):
 @pytest.fixture
 def good(tmp_path):
     return save_program(rich_program(tmp_path), tmp_path / "good.snnc")
-
-
-def rezip(src, dst, manifest_edit=None, drop=()):
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for name in zin.namelist():
-            if name in drop:
-                continue
-            data = zin.read(name)
-            if name == MANIFEST and manifest_edit is not None:
-                m = json.loads(data)
-                manifest_edit(m)
-                data = json.dumps(m).encode()
-            zout.writestr(name, data)
-    return dst
-
-
-def expect_bad(path, *fragments):
-    with pytest.raises(InputError) as exc:
-        load_program(path)
-    text = str(exc.value)
-    assert str(path) in text
-    for f in fragments:
-        assert f in text, text
-    assert exc.value.exit_code == 2
 
 
 def test_not_a_zip(tmp_path):

@@ -14,9 +14,10 @@ from scipy.signal import correlate2d
 
 nir = pytest.importorskip("nir")
 
+from artifact_helpers import expect_bad, rezip  # noqa: E402
+
 import runtime  # noqa: E402
 from compiler.artifact import MANIFEST, load_program, save_program  # noqa: E402
-from compiler.errors import InputError  # noqa: E402
 from compiler.frontend.nir_import import import_nir  # noqa: E402
 from compiler.ir import ConvSpec  # noqa: E402
 
@@ -102,25 +103,10 @@ def conv_entry(manifest: dict, kernel: tuple[int, int]) -> tuple[str, dict]:
 
 def tampered(src, dst, edit):
     """A copy of `src` with `edit(conv fields, conv entry)` applied to the 3x3 conv."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for name in zin.namelist():
-            data = zin.read(name)
-            if name == MANIFEST:
-                m = json.loads(data)
-                _, conv = conv_entry(m, (3, 3))
-                edit(conv["fields"], conv)
-                data = json.dumps(m).encode()
-            zout.writestr(name, data)
-    return dst
-
-
-def refused(path, *fragments):
-    with pytest.raises(InputError) as exc:
-        load_program(path)
-    text = str(exc.value)
-    for f in (str(path), *fragments):
-        assert f in text, text
-    return text
+    def edit_manifest(m: dict) -> None:
+        _, conv = conv_entry(m, (3, 3))
+        edit(conv["fields"], conv)
+    return rezip(src, dst, manifest_edit=edit_manifest)
 
 
 @pytest.mark.parametrize("edit, fragments", [
@@ -137,16 +123,16 @@ def refused(path, *fragments):
     (lambda f, c: c.update(__dc__="Probe"), ["inconsistent"]),
     (lambda f, c: f.pop("groups") and f.pop("stride"), ["inconsistent", "stride"]),
 ])
-def test_a_tampered_conv_entry_is_refused(compiled, tmp_path, edit, fragments):
+def test_a_tampered_conv_entry_is_expect_bad(compiled, tmp_path, edit, fragments):
     _, path, _ = compiled
     name, _ = conv_entry(json.loads(zipfile.ZipFile(path).read(MANIFEST)), (3, 3))
-    text = refused(tampered(path, tmp_path / "t.snnc", edit), *fragments)
+    text = expect_bad(tampered(path, tmp_path / "t.snnc", edit), *fragments)
     if "inconsistent" not in fragments:
         assert f"projections.{name}.conv" in text, text
 
 
 @pytest.mark.parametrize("kernel", [None, (2000, 2000)])
-def test_a_conv_whose_weights_are_not_shared_is_refused(compiled, tmp_path, kernel):
+def test_a_conv_whose_weights_are_not_shared_is_expect_bad(compiled, tmp_path, kernel):
     """Also with a kernel far larger than the synapses use (a consistent description: the
     elements no synapse uses are zero), which loads when the weights are shared."""
     _, path, _ = compiled
@@ -161,5 +147,5 @@ def test_a_conv_whose_weights_are_not_shared_is_refused(compiled, tmp_path, kern
         assert back.network.projections[name].conv == p.conv
     w = p.weight
     w[np.flatnonzero(w == w.max())[-1]] -= 1  # one synapse of a kernel element differs
-    refused(save_program(prog, tmp_path / "w.snnc"), f"projections.{name}.conv",
+    expect_bad(save_program(prog, tmp_path / "w.snnc"), f"projections.{name}.conv",
             "1 synapses with another weight than their kernel element's")
