@@ -154,18 +154,23 @@ def test_snntorch_sequential_runs_as_snntorch_updates(broadcast):
     assert np.array_equal(res.spikes["n_4"], want2)
 
 
+def run_cli(tmp_path, graph: nir.NIRGraph, s: np.ndarray) -> dict[str, np.ndarray]:
+    """`snnc run` of `graph` written by nir.write, in float at dt = 1e-4, with `s` fed to
+    its node 'input'; the results file's arrays."""
+    nir.write(tmp_path / "g.nir", graph)
+    np.save(tmp_path / "x.npy", s)
+    out = tmp_path / "r.npz"
+    r = snnc("run", str(tmp_path / "g.nir"), "--dt", "1e-4", "--precision", "float",
+             "--input", f"input={tmp_path / 'x.npy'}", "-o", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    return dict(np.load(out))
+
+
 def test_snntorch_file_runs_from_the_command_line(tmp_path):
     """The newest export (parameters broadcast, types inferred) written by nir.write, run
     by `snnc run` with data shaped like the Input type (steps, 1, 3)."""
-    g = snntorch_sequential(True)
-    nir.write(tmp_path / "snntorch.nir", g)
     s = spikes_in(3, batch=True)
-    np.save(tmp_path / "x.npy", s)
-    out = tmp_path / "r.npz"
-    r = snnc("run", str(tmp_path / "snntorch.nir"), "--dt", "1e-4", "--precision", "float",
-             "--input", f"input={tmp_path / 'x.npy'}", "-o", str(out), "-q")
-    assert r.returncode == 0, r.stderr
-    res = np.load(out)
+    res = run_cli(tmp_path, snntorch_sequential(True), s)
     want1, want2 = sequential_reference(s)
     assert np.array_equal(res["2.spikes"], want1)
     assert np.array_equal(res["4.spikes"], want2)
@@ -363,14 +368,8 @@ def braille_graph() -> nir.NIRGraph:
 def test_braille_graph_from_the_command_line(tmp_path):
     """Both biases into the recurrent CubaLIF are constant inputs to its current from step 1
     (an always-on source); results are named by the NIR ids ('lif1.lif.spikes')."""
-    nir.write(tmp_path / "braille.nir", braille_graph())
     s = spikes_in(BR_IN, seed=11, p=0.3)
-    np.save(tmp_path / "x.npy", s)
-    out = tmp_path / "r.npz"
-    r = snnc("run", str(tmp_path / "braille.nir"), "--dt", "1e-4", "--precision", "float",
-             "--input", f"input={tmp_path / 'x.npy'}", "-o", str(out), "-q")
-    assert r.returncode == 0, r.stderr
-    res = np.load(out)
+    res = run_cli(tmp_path, braille_graph(), s)
     x1 = drive(BW1, s, BB1 + BBR, bias_from=1)
     s1 = synaptic(x1, 0.5, 0.75, 0.5, w_rec=BWR)
     s2 = synaptic(drive(BW2, s1, BB2, bias_from=1), 0.5, 0.5, 0.5)
