@@ -32,6 +32,7 @@ from .exchange import collective_timeout
 
 PROGRESS = "snnc-mpi-progress"
 ERROR_MARK = "snnc: error: mpi rank "
+ERROR_FILE = "SNNC_MPI_ERROR_FILE"  # where launched ranks also write that message
 
 
 def mpiexec_path() -> str:
@@ -74,7 +75,11 @@ def launch(program: Program, job: dict[str, Any], ranks: int, threads: int | Non
         (folder / "job.json").write_text(json.dumps(job))
         cmd = [mpiexec_path(), "-n", str(ranks), sys.executable, "-m", "backends.mpi.worker",
                str(folder / "job.json")]
-        rc, err = _supervise(cmd, rank_env(threads), progress)
+        errors = folder / "error.txt"  # a failing rank's message, beside its stderr line
+        env = {**rank_env(threads), ERROR_FILE: str(errors)}
+        rc, err = _supervise(cmd, env, progress)
+        if errors.is_file():  # mpiexec may end before it forwards the rank's stderr
+            err = errors.read_text() + err
         result_file = folder / "result.pkl"
         if rc != 0 or not result_file.is_file():
             raise _failure(rc, err, ranks)
@@ -112,7 +117,8 @@ def _supervise(cmd: list[str], env: dict[str, str],
                             env=env, start_new_session=True)
     err: list[str] = []
     seen = [time.monotonic()]
-    threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True).start()
+    err_reader = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
+    err_reader.start()
 
     def read_stdout() -> None:
         for line in proc.stdout:
@@ -136,7 +142,7 @@ def _supervise(cmd: list[str], env: dict[str, str],
         raise
     proc.wait()
     reader.join(timeout=5)
-    time.sleep(0.05)
+    err_reader.join(timeout=5)  # a failing rank's message may still be in the pipe
     return proc.returncode, "".join(err)
 
 

@@ -26,6 +26,7 @@ from .exchange import collective_timeout, wait_for
 from .local import Facts
 from .rank_sim import LocalRun, RankSimulator
 
+ABORT_GRACE_S = 0.2  # seconds a failing rank waits between its message and MPI_Abort
 Progress = Callable[[int, int], None]
 Plan = tuple[Decomposition, dict[str, Facts]]  # a launcher's decomposition and facts
 
@@ -39,11 +40,26 @@ def guarded(comm: Any, fn: Callable[[], Any]) -> Any:
             raise
         code = exc.exit_code if isinstance(exc, SnncError) else 1
         what = str(exc) if isinstance(exc, SnncError) else f"{type(exc).__name__}: {exc}"
-        sys.stderr.write(f"snnc: error: mpi rank {comm.Get_rank()} of {comm.Get_size()}: "
-                         f"{what}\n")
+        line = f"snnc: error: mpi rank {comm.Get_rank()} of {comm.Get_size()}: {what}\n"
+        sys.stderr.write(line)
         sys.stderr.flush()
+        _record_error(line)
+        time.sleep(ABORT_GRACE_S)  # let mpiexec forward the line before Abort ends the job
         comm.Abort(code)
         os._exit(code)  # Abort ends every rank; never go on in a broken job
+
+
+def _record_error(line: str) -> None:
+    """Also write a failing rank's message to the file `--ranks` launches name (the first
+    rank to fail keeps it): mpiexec may end the job before it forwards the rank's stderr."""
+    path = os.environ.get("SNNC_MPI_ERROR_FILE")
+    if not path:
+        return
+    try:
+        with open(path, "x") as fh:
+            fh.write(line)
+    except OSError:  # another rank wrote first, or the folder is gone
+        pass
 
 
 def peak_rss_mb() -> float:
